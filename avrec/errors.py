@@ -1,0 +1,43 @@
+"""One error hierarchy. Every message names the file, line or id at fault and says what to do next."""
+
+from __future__ import annotations
+
+
+class AvrecError(Exception):
+    """Base of every error avrec reports to its user (exit code 1)."""
+
+    exit_code = 1
+
+
+class UsageError(AvrecError):
+    """The command was called wrongly (exit code 2)."""
+
+    exit_code = 2
+
+
+class StoreError(AvrecError):
+    """The store cannot be opened, migrated or written."""
+
+
+class StoreLockedError(StoreError):
+    """Another avrec process holds the store's writer lock."""
+
+
+class InputError(AvrecError):
+    """A catalog, log or media file holds data avrec cannot use."""
+
+
+class MediaError(InputError):
+    """A media file cannot be probed or decoded."""
+
+
+class UnknownIdError(AvrecError):
+    """A user or item id is not in the store or the model."""
+
+
+class ModelError(AvrecError):
+    """No model is fitted, or a model file cannot be used."""
+
+
+class EncoderError(AvrecError):
+    """An encoder (CLIP, SBERT, Whisper) cannot be loaded or run."""

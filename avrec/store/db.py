@@ -1,0 +1,579 @@
+"""The store: a directory with `avrec.db` (SQLite, WAL), `indexes/` and `models/`.
+
+This is the only module that speaks SQL. Writers use `atomic()` (BEGIN IMMEDIATE, so two processes
+serialise on SQLite's lock with a long busy timeout instead of failing with "database is locked").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avrec.errors import StoreError, UnknownIdError
+from avrec.store.files import writer_lock
+from avrec.store.migrations import current_version, migrate
+from avrec.store.vectors import decode_vector, encode_vector
+
+DB_NAME = "avrec.db"
+BUSY_TIMEOUT_MS = 60_000
+MODALITIES = ("text", "visual", "audio")
+
+
+@dataclass
+class Item:
+    item_id: str
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    creator: str | None = None
+    path: str | None = None
+    kind: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Interaction:
+    user_id: str
+    item_id: str
+    event: str = ""
+    ts: float | None = None
+    weight: float = 1.0
+
+
+@dataclass
+class MediaRecord:
+    item_id: str
+    path: str
+    sha256: str
+    size: int
+    mtime: float
+    duration: float | None = None
+    has_video: bool = False
+    has_audio: bool = False
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    container: str | None = None
+    probe: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VectorRecord:
+    item_id: str
+    modality: str
+    model_id: str
+    vec: np.ndarray
+    source_hash: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FrameRecord:
+    idx: int
+    ts: float
+    kind: str
+    model_id: str
+    vec: np.ndarray
+    thumb: bytes | None = None
+
+
+@dataclass
+class Transcript:
+    item_id: str
+    model_id: str
+    source_hash: str
+    language: str | None
+    has_speech: bool
+    text: str
+    segments: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ModelRecord:
+    model_key: str
+    kind: str
+    path: str
+    params: dict[str, Any]
+    report: dict[str, Any]
+    created_at: float
+
+
+class Store:
+    """A handle on one store directory. Cheap to open; safe to open from several processes."""
+
+    def __init__(self, root: Path | str, *, create: bool = True) -> None:
+        self.root = Path(root)
+        if not self.root.exists():
+            if not create:
+                raise StoreError(f"no store at {self.root}; create one with `avrec --store {self.root} ingest ...`")
+            old = os.umask(0o077)
+            try:
+                self.root.mkdir(parents=True, mode=0o700)
+            finally:
+                os.umask(old)
+        elif not self.root.is_dir():
+            raise StoreError(f"store path {self.root} exists and is not a directory")
+        self.db_path = self.root / DB_NAME
+        if not create and not self.db_path.exists():
+            raise StoreError(f"{self.root} holds no avrec database; run `avrec ingest` first")
+        for sub in ("indexes", "models"):
+            (self.root / sub).mkdir(mode=0o700, exist_ok=True)
+        new_db = not self.db_path.exists()
+        try:
+            self.conn = sqlite3.connect(
+                self.db_path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            if new_db:
+                os.chmod(self.db_path, 0o600)
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store database {self.db_path}: {exc}") from None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def indexes_dir(self) -> Path:
+        return self.root / "indexes"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back whole on any error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same state of the database."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("COMMIT")
+
+    def writer_lock(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """Exclusive lock for long writers (embed, fit) so two of them never interleave."""
+        return writer_lock(self.root, what)
+
+    def schema_version(self) -> int:
+        return current_version(self.conn)
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -- items --------------------------------------------------------------------------------
+
+    def upsert_items(self, items: Iterable[Item]) -> tuple[int, int]:
+        """Insert or update items; fields left None keep their stored value. Returns (new, updated)."""
+        now = time.time()
+        new = updated = 0
+        with self.atomic() as conn:
+            for item in items:
+                exists = conn.execute("SELECT 1 FROM items WHERE item_id = ?", (item.item_id,)).fetchone()
+                conn.execute(
+                    """
+                    INSERT INTO items(item_id, title, description, tags, creator, path, kind, attrs,
+                                      created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(item_id) DO UPDATE SET
+                        title = coalesce(excluded.title, title),
+                        description = coalesce(excluded.description, description),
+                        tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
+                        creator = coalesce(excluded.creator, creator),
+                        path = coalesce(excluded.path, path),
+                        kind = coalesce(excluded.kind, kind),
+                        attrs = json_patch(attrs, excluded.attrs),
+                        updated_at = excluded.updated_at
+                    """,
+                    (
+                        item.item_id,
+                        item.title,
+                        item.description,
+                        json.dumps(item.tags, ensure_ascii=False),
+                        item.creator,
+                        item.path,
+                        item.kind,
+                        json.dumps(item.attrs, ensure_ascii=False),
+                        now,
+                        now,
+                    ),
+                )
+                if exists:
+                    updated += 1
+                else:
+                    new += 1
+        return new, updated
+
+    def get_item(self, item_id: str) -> Item | None:
+        row = self.conn.execute(
+            "SELECT item_id, title, description, tags, creator, path, kind, attrs FROM items WHERE item_id = ?",
+            (item_id,),
+        ).fetchone()
+        return _item(row) if row else None
+
+    def require_item(self, item_id: str) -> Item:
+        item = self.get_item(item_id)
+        if item is None:
+            raise UnknownIdError(f"unknown item id {item_id!r}: it is in no catalog, log or media ingested here")
+        return item
+
+    def iter_items(self) -> Iterator[Item]:
+        cur = self.conn.execute(
+            "SELECT item_id, title, description, tags, creator, path, kind, attrs FROM items ORDER BY item_id"
+        )
+        for row in cur:
+            yield _item(row)
+
+    def item_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT item_id FROM items ORDER BY item_id")]
+
+    def item_id_for_path(self, path: str) -> str | None:
+        """The catalog row whose `path` names this file (exact, then by file name)."""
+        row = self.conn.execute("SELECT item_id FROM items WHERE path = ? ORDER BY item_id", (path,)).fetchone()
+        if row:
+            return str(row[0])
+        name = Path(path).name
+        rows = self.conn.execute(
+            "SELECT item_id, path FROM items WHERE path IS NOT NULL AND (path = ? OR path LIKE ? ESCAPE '\\')",
+            (name, "%/" + _like_escape(name)),
+        ).fetchall()
+        return str(rows[0][0]) if len(rows) == 1 else None
+
+    # -- users --------------------------------------------------------------------------------
+
+    def upsert_users(self, users: Iterable[tuple[str, dict[str, Any]]]) -> tuple[int, int]:
+        now = time.time()
+        new = updated = 0
+        with self.atomic() as conn:
+            for user_id, attrs in users:
+                exists = conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone()
+                conn.execute(
+                    """
+                    INSERT INTO users(user_id, attrs, created_at, updated_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(user_id) DO UPDATE SET attrs = json_patch(attrs, excluded.attrs),
+                                                       updated_at = excluded.updated_at
+                    """,
+                    (user_id, json.dumps(attrs, ensure_ascii=False), now, now),
+                )
+                if exists:
+                    updated += 1
+                else:
+                    new += 1
+        return new, updated
+
+    def user_exists(self, user_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is not None
+
+    def user_attrs(self) -> dict[str, dict[str, Any]]:
+        return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT user_id, attrs FROM users")}
+
+    def user_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT user_id FROM users ORDER BY user_id")]
+
+    # -- interactions -------------------------------------------------------------------------
+
+    def add_interactions(self, rows: Sequence[Interaction]) -> tuple[int, int, int, int]:
+        """Store a batch in one transaction. Unknown users and items are created bare.
+
+        Returns (added, duplicates, new_users, new_items).
+        """
+        now = time.time()
+        with self.atomic() as conn:
+            before_users = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES (?, ?, ?)",
+                [(u, now, now) for u in {r.user_id for r in rows}],
+            )
+            new_users = conn.total_changes - before_users
+            before_items = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES (?, ?, ?)",
+                [(i, now, now) for i in {r.item_id for r in rows}],
+            )
+            new_items = conn.total_changes - before_items
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO interactions(user_id, item_id, event, ts, weight) VALUES (?, ?, ?, ?, ?)",
+                [(r.user_id, r.item_id, r.event, r.ts, r.weight) for r in rows],
+            )
+            added = conn.total_changes - before
+        return added, len(rows) - added, new_users, new_items
+
+    def interactions(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+        """All events as (user_ids, item_ids, weights, timestamps with NaN for unknown)."""
+        users: list[str] = []
+        items: list[str] = []
+        weights: list[float] = []
+        times: list[float] = []
+        cur = self.conn.execute("SELECT user_id, item_id, weight, ts FROM interactions ORDER BY id")
+        for u, i, w, t in cur:
+            users.append(u)
+            items.append(i)
+            weights.append(w)
+            times.append(np.nan if t is None else t)
+        return users, items, np.asarray(weights, dtype=np.float32), np.asarray(times, dtype=np.float64)
+
+    def user_history(self, user_id: str) -> list[tuple[str, float]]:
+        """(item_id, summed weight) of a user's events, heaviest first."""
+        rows = self.conn.execute(
+            "SELECT item_id, sum(weight) AS w FROM interactions WHERE user_id = ? GROUP BY item_id "
+            "ORDER BY w DESC, item_id",
+            (user_id,),
+        ).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
+
+    def interaction_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM interactions").fetchone()[0])
+
+    # -- media --------------------------------------------------------------------------------
+
+    def get_media(self, item_id: str) -> MediaRecord | None:
+        row = self.conn.execute(f"SELECT {_MEDIA_COLS} FROM media WHERE item_id = ?", (item_id,)).fetchone()
+        return _media(row) if row else None
+
+    def media_by_path(self, path: str) -> MediaRecord | None:
+        row = self.conn.execute(f"SELECT {_MEDIA_COLS} FROM media WHERE path = ?", (path,)).fetchone()
+        return _media(row) if row else None
+
+    def iter_media(self) -> Iterator[MediaRecord]:
+        for row in self.conn.execute(f"SELECT {_MEDIA_COLS} FROM media ORDER BY item_id").fetchall():
+            yield _media(row)
+
+    def put_media(self, rec: MediaRecord, item: Item) -> None:
+        """Record a probed media file and its item in one transaction."""
+        now = time.time()
+        with self.atomic() as conn:
+            conn.execute(
+                """
+                INSERT INTO items(item_id, title, description, tags, creator, path, kind, attrs,
+                                  created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(item_id) DO UPDATE SET
+                    title = coalesce(excluded.title, title),
+                    description = coalesce(excluded.description, description),
+                    tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
+                    creator = coalesce(excluded.creator, creator),
+                    path = excluded.path, kind = excluded.kind,
+                    attrs = json_patch(attrs, excluded.attrs), updated_at = excluded.updated_at
+                """,
+                (
+                    item.item_id, item.title, item.description, json.dumps(item.tags, ensure_ascii=False),
+                    item.creator, rec.path, item.kind, json.dumps(item.attrs, ensure_ascii=False), now, now,
+                ),
+            )
+            conn.execute(
+                f"INSERT OR REPLACE INTO media({_MEDIA_COLS}, ingested_at) VALUES ({','.join('?' * 16)})",
+                (
+                    rec.item_id, rec.path, rec.sha256, rec.size, rec.mtime, rec.duration, int(rec.has_video),
+                    int(rec.has_audio), rec.width, rec.height, rec.fps, rec.video_codec, rec.audio_codec,
+                    rec.container, json.dumps(rec.probe), now,
+                ),
+            )
+
+    # -- vectors ------------------------------------------------------------------------------
+
+    def put_vectors(self, records: Sequence[VectorRecord]) -> None:
+        now = time.time()
+        rows = [
+            (r.item_id, r.modality, r.model_id, int(np.asarray(r.vec).size), encode_vector(r.vec),
+             r.source_hash, json.dumps(r.meta), now)
+            for r in records
+        ]
+        with self.atomic() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO vectors(item_id, modality, model_id, dim, vec, source_hash, meta, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def vector_state(self, modality: str) -> dict[str, tuple[str, str]]:
+        """item_id -> (model_id, source_hash) of the stored vectors of one modality."""
+        cur = self.conn.execute("SELECT item_id, model_id, source_hash FROM vectors WHERE modality = ?", (modality,))
+        return {r[0]: (r[1], r[2]) for r in cur}
+
+    def vectors(self, modality: str, model_id: str | None = None) -> tuple[list[str], np.ndarray, list[str]]:
+        """(item_ids, matrix n x dim, model_ids) of one modality; only one dimension per call.
+
+        With `model_id` only vectors of that encoder; otherwise those of the most common encoder.
+        """
+        if model_id is None:
+            row = self.conn.execute(
+                "SELECT model_id FROM vectors WHERE modality = ? GROUP BY model_id ORDER BY count(*) DESC LIMIT 1",
+                (modality,),
+            ).fetchone()
+            if row is None:
+                return [], np.zeros((0, 0), dtype=np.float32), []
+            model_id = str(row[0])
+        cur = self.conn.execute(
+            "SELECT item_id, dim, vec, model_id FROM vectors WHERE modality = ? AND model_id = ? ORDER BY item_id",
+            (modality, model_id),
+        )
+        ids: list[str] = []
+        vecs: list[np.ndarray] = []
+        models: list[str] = []
+        for item_id, dim, blob, mid in cur:
+            ids.append(item_id)
+            vecs.append(decode_vector(blob, dim))
+            models.append(mid)
+        if not vecs:
+            return [], np.zeros((0, 0), dtype=np.float32), []
+        return ids, np.vstack(vecs), models
+
+    def vector_meta(self, item_id: str, modality: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT meta FROM vectors WHERE item_id = ? AND modality = ?", (item_id, modality)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def vector_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(MODALITIES, 0)
+        for modality, n in self.conn.execute("SELECT modality, count(*) FROM vectors GROUP BY modality"):
+            counts[modality] = int(n)
+        return counts
+
+    # -- frames and transcripts -----------------------------------------------------------------
+
+    def put_frames(self, item_id: str, frames: Sequence[FrameRecord]) -> None:
+        with self.atomic() as conn:
+            conn.execute("DELETE FROM frames WHERE item_id = ?", (item_id,))
+            conn.executemany(
+                "INSERT INTO frames(item_id, idx, ts, kind, model_id, dim, vec, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (item_id, f.idx, f.ts, f.kind, f.model_id, int(np.asarray(f.vec).size), encode_vector(f.vec),
+                     f.thumb)
+                    for f in frames
+                ],
+            )
+
+    def frames(self, item_id: str, *, with_thumbs: bool = False) -> list[FrameRecord]:
+        thumb = "thumb" if with_thumbs else "NULL"
+        cur = self.conn.execute(
+            f"SELECT idx, ts, kind, model_id, dim, vec, {thumb} FROM frames WHERE item_id = ? ORDER BY idx",
+            (item_id,),
+        )
+        return [FrameRecord(i, ts, k, m, decode_vector(v, d), t) for i, ts, k, m, d, v, t in cur]
+
+    def put_transcript(self, t: Transcript) -> None:
+        with self.atomic() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO transcripts(item_id, model_id, source_hash, language, has_speech, text,"
+                " segments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (t.item_id, t.model_id, t.source_hash, t.language, int(t.has_speech), t.text,
+                 json.dumps(t.segments, ensure_ascii=False), time.time()),
+            )
+
+    def transcript(self, item_id: str) -> Transcript | None:
+        row = self.conn.execute(
+            "SELECT item_id, model_id, source_hash, language, has_speech, text, segments FROM transcripts"
+            " WHERE item_id = ?",
+            (item_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Transcript(row[0], row[1], row[2], row[3], bool(row[4]), row[5], json.loads(row[6]))
+
+    def transcript_state(self) -> dict[str, tuple[str, str]]:
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT item_id, model_id, source_hash FROM transcripts")}
+
+    # -- models -------------------------------------------------------------------------------
+
+    def register_model(self, rec: ModelRecord, *, activate: bool = True) -> None:
+        with self.atomic() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO models(model_key, kind, path, params, report, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (rec.model_key, rec.kind, rec.path, json.dumps(rec.params), json.dumps(rec.report), rec.created_at),
+            )
+            if activate:
+                conn.execute(
+                    "INSERT OR REPLACE INTO store_state(key, value) VALUES ('active_model', ?)", (rec.model_key,)
+                )
+
+    def models(self) -> list[ModelRecord]:
+        cur = self.conn.execute("SELECT model_key, kind, path, params, report, created_at FROM models ORDER BY created_at")
+        return [ModelRecord(k, kind, p, json.loads(pa), json.loads(r), c) for k, kind, p, pa, r, c in cur]
+
+    def active_model(self) -> ModelRecord | None:
+        row = self.conn.execute(
+            "SELECT m.model_key, m.kind, m.path, m.params, m.report, m.created_at FROM models m"
+            " JOIN store_state s ON s.key = 'active_model' AND s.value = m.model_key"
+        ).fetchone()
+        if row is None:
+            return None
+        return ModelRecord(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5])
+
+    def get_state(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM store_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_state(self, key: str, value: str) -> None:
+        with self.atomic() as conn:
+            conn.execute("INSERT OR REPLACE INTO store_state(key, value) VALUES (?, ?)", (key, value))
+
+    # -- summary ------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, Any]:
+        one = self.conn.execute
+        return {
+            "items": int(one("SELECT count(*) FROM items").fetchone()[0]),
+            "users": int(one("SELECT count(*) FROM users").fetchone()[0]),
+            "interactions": int(one("SELECT count(*) FROM interactions").fetchone()[0]),
+            "media": int(one("SELECT count(*) FROM media").fetchone()[0]),
+            "media_video": int(one("SELECT count(*) FROM media WHERE has_video").fetchone()[0]),
+            "media_audio": int(one("SELECT count(*) FROM media WHERE has_audio").fetchone()[0]),
+            "transcripts": int(one("SELECT count(*) FROM transcripts WHERE has_speech").fetchone()[0]),
+            "frames": int(one("SELECT count(*) FROM frames").fetchone()[0]),
+            "vectors": self.vector_counts(),
+        }
+
+
+_MEDIA_COLS = (
+    "item_id, path, sha256, size, mtime, duration, has_video, has_audio, width, height, fps, video_codec, "
+    "audio_codec, container, probe"
+)
+
+
+def _item(row: Sequence[Any]) -> Item:
+    return Item(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6], json.loads(row[7]))
+
+
+def _media(row: Sequence[Any]) -> MediaRecord:
+    return MediaRecord(
+        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), bool(row[7]), row[8], row[9], row[10],
+        row[11], row[12], row[13], json.loads(row[14]),
+    )
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
