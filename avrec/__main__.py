@@ -1,0 +1,3 @@
+from avrec.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""`avrec embed`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import typer
+
+from avrec.cli.app import settings_of
+from avrec.cli.common import open_store
+from avrec.cli.output import Format, emit_object, resolve
+from avrec.cli.progress import CliProgress
+from avrec.errors import UsageError
+from avrec.store import MODALITIES
+
+
+def register(app: typer.Typer) -> None:
+    app.command("embed")(embed)
+
+
+def embed(
+    ctx: typer.Context,
+    modality: Annotated[
+        list[str] | None, typer.Option("--modality", "-m", help="Only this modality: text, visual or audio (repeatable).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frames or texts per model batch.")] = 32,
+    max_frames: Annotated[int, typer.Option("--max-frames", min=1, help="Frames sampled per video at most.")] = 16,
+    clip_model: Annotated[
+        str | None, typer.Option("--clip-model", help="open_clip architecture [env AVREC_CLIP_MODEL, ViT-B-32].")
+    ] = None,
+    clip_pretrained: Annotated[
+        str | None, typer.Option("--clip-pretrained", help="open_clip pretrained tag found in the local cache.")
+    ] = None,
+    clip_weights: Annotated[
+        str | None, typer.Option("--clip-weights", help="Local CLIP checkpoint file [env AVREC_CLIP_WEIGHTS].")
+    ] = None,
+    text_model: Annotated[
+        str | None, typer.Option("--text-model", help="sentence-transformers model path or name [env AVREC_TEXT_MODEL].")
+    ] = None,
+    whisper_model: Annotated[
+        str | None, typer.Option("--whisper-model", help="CTranslate2 Whisper model dir [env AVREC_WHISPER_MODEL].")
+    ] = None,
+    output_format: Annotated[Format | None, typer.Option("--format", "-f", help="Summary format.")] = None,
+) -> None:
+    """Compute content vectors for every item that lacks one for the current encoders (resumable)."""
+    from avrec.embed import embed as run_embed
+
+    settings = settings_of(ctx)
+    chosen = set(modality or MODALITIES)
+    unknown = chosen - set(MODALITIES)
+    if unknown:
+        raise UsageError(f"unknown modality {sorted(unknown)[0]!r}; choose from {', '.join(MODALITIES)}")
+    overrides = {
+        "clip_model": clip_model,
+        "clip_pretrained": clip_pretrained,
+        "clip_weights": clip_weights,
+        "text_model": text_model,
+        "whisper_model": whisper_model,
+    }
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    with open_store(settings) as store, CliProgress(settings.quiet) as progress:
+        report = run_embed(
+            store, settings, modalities=chosen, progress=progress, batch_size=batch_size, max_frames=max_frames
+        )
+    for where, message in report.failures:
+        typer.echo(f"avrec: error: {where}: {message}", err=True)
+    fmt = resolve(output_format, piped_default=Format.json)
+    if fmt is Format.table:
+        if not settings.quiet:
+            typer.echo(report.summary(), err=True)
+    else:
+        emit_object(report.as_dict(), fmt)
+    if report.failures:
+        raise typer.Exit(1)

@@ -1,0 +1,138 @@
+"""Rendering of command results: table on a terminal, JSONL when piped, or what `--format` says.
+
+Data goes to stdout only; everything else (progress, warnings, errors) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import json
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def resolve(fmt: Format | None, *, piped_default: Format = Format.jsonl, stream: TextIO | None = None) -> Format:
+    """`--format` if given; else a table on a terminal and `piped_default` when stdout is a pipe or file."""
+    if fmt is not None:
+        return fmt
+    out = stream or sys.stdout
+    return Format.table if out.isatty() else piped_default
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return round(value, 6)
+    if isinstance(value, Mapping):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(_clean(obj), ensure_ascii=False)
+
+
+def emit_rows(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    fmt: Format,
+    *,
+    title: str | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Write rows as they come (streaming for csv/jsonl); returns how many were written."""
+    out = out or sys.stdout
+    n = 0
+    if fmt is Format.csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_cell(row.get(c)) for c in columns])
+            n += 1
+    elif fmt is Format.jsonl:
+        for row in rows:
+            out.write(dumps({c: row.get(c) for c in columns}) + "\n")
+            n += 1
+    elif fmt is Format.json:
+        items = [{c: row.get(c) for c in columns} for row in rows]
+        out.write(dumps(items) + "\n")
+        n = len(items)
+    else:
+        table = Table(title=title)
+        for c in columns:
+            table.add_column(c, justify="right" if c in ("rank", "score") else "left")
+        for row in rows:
+            table.add_row(*[_table_cell(row.get(c)) for c in columns])
+            n += 1
+        Console(file=out).print(table)
+    out.flush()
+    return n
+
+
+def emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = None) -> None:
+    """One object: JSON for json/jsonl; a two-column table otherwise (csv: key,value rows)."""
+    out = out or sys.stdout
+    if fmt in (Format.json, Format.jsonl):
+        out.write(dumps(obj) + "\n")
+    elif fmt is Format.csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["key", "value"])
+        for key, value in _flatten(obj):
+            writer.writerow([key, _csv_cell(value)])
+    else:
+        table = Table(show_header=False)
+        table.add_column("key", style="bold")
+        table.add_column("value")
+        for key, value in _flatten(obj):
+            table.add_row(key, _table_cell(value))
+        Console(file=out).print(table)
+    out.flush()
+
+
+def _flatten(obj: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    pairs: list[tuple[str, Any]] = []
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            pairs.extend(_flatten(value, name + "."))
+        else:
+            pairs.append((name, value))
+    return pairs
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else ""
+    if isinstance(value, (list, dict)):
+        return dumps(value)
+    return str(value)
+
+
+def _table_cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, (list, dict)):
+        return dumps(value)
+    return "" if value is None else str(value)
+
+
+def stderr_console(quiet: bool = False) -> Console:
+    return Console(stderr=True, quiet=quiet)

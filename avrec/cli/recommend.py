@@ -1,0 +1,88 @@
+"""`avrec recommend`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from avrec.cli.app import settings_of
+from avrec.cli.common import open_store
+from avrec.cli.output import Format, emit_rows, resolve
+from avrec.errors import InputError, UsageError
+
+COLUMNS = ("user_id", "item_id", "rank", "score")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recommend")(recommend)
+
+
+def read_ids(source: str, header: str) -> Iterator[str]:
+    """Ids one per line (a header line `header` and extra CSV columns are ignored); `-` is stdin."""
+    try:
+        stream = sys.stdin if source == "-" else open(Path(source), encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise InputError(f"cannot read ids from {source}: {exc.strerror}") from None
+    try:
+        for n, line in enumerate(stream, start=1):
+            value = line.rstrip("\r\n").split(",", 1)[0].strip().strip('"')
+            if not value or (n == 1 and value == header):
+                continue
+            yield value
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def recommend(
+    ctx: typer.Context,
+    user: Annotated[list[str] | None, typer.Option("--user", "-u", help="User id (repeatable).")] = None,
+    users: Annotated[str | None, typer.Option("--users", help="File of user ids, one per line, or - for stdin.")] = None,
+    all_users: Annotated[bool, typer.Option("--all-users", help="Every user in the store.")] = False,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, help="Recommendations per user.")] = 10,
+    candidates: Annotated[
+        str | None, typer.Option("--candidates", help="Only recommend from these item ids (file or -).")
+    ] = None,
+    include_seen: Annotated[bool, typer.Option("--include-seen", help="Keep items the user already interacted with.")] = False,
+    history: Annotated[
+        str | None, typer.Option("--history", help="Serve a user not in the model from these item ids: ID,ID,...")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="Steer the list towards items matching this text.")
+    ] = None,
+    query_weight: Annotated[float, typer.Option("--query-weight", help="How strongly --query steers.")] = 1.0,
+    index: Annotated[
+        bool | None, typer.Option("--ann/--exact", help="Force Annoy candidate retrieval on or off (default: by size).")
+    ] = None,
+    output_format: Annotated[Format | None, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = None,
+) -> None:
+    """Top-k items per user as rows user_id,item_id,rank,score (rank 1 = best)."""
+    from avrec.recommend import recommend as run
+
+    settings = settings_of(ctx)
+    chosen = sum(bool(x) for x in (user, users, all_users))
+    if chosen > 1:
+        raise UsageError("give only one of --user, --users and --all-users")
+    if chosen == 0 and history is None:
+        raise UsageError("say whom to recommend for: --user ID, --users FILE|- or --all-users (or --history)")
+    if users == "-" and candidates == "-":
+        raise UsageError("--users and --candidates cannot both read stdin")
+    user_iter = read_ids(users, "user_id") if users else user
+    hist = [h.strip() for h in history.split(",") if h.strip()] if history is not None else None
+    pool = set(read_ids(candidates, "item_id")) if candidates else None
+    fmt = resolve(output_format)
+    with open_store(settings) as store:
+        query_scores = None
+        if query:
+            from avrec.search import query_item_scores
+
+            query_scores = query_item_scores(store, settings, query) * query_weight
+        rows = run(
+            store, users=user_iter, all_users=all_users, k=k, candidates=pool, include_seen=include_seen,
+            history=hist, query_scores=query_scores, use_index=index,
+        )
+        emit_rows((r.as_dict() for r in rows), COLUMNS, fmt, title="recommendations")

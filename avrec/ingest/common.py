@@ -1,0 +1,383 @@
+"""What the three table ingesters share: the report, value checks and the validate-then-write driver.
+
+Why two passes rather than one long transaction
+------------------------------------------------
+By default a file with any bad row is rejected whole and nothing is written. We honour that while
+streaming by reading the input twice: a first pass parses and validates every row and keeps nothing
+but the bad ones (at most :data:`KEEP_BAD_ROWS` of them, and a count); only when it finds none does a
+second pass parse the rows again and write them in batches of a few thousand, each batch in its own
+short ``BEGIN IMMEDIATE`` transaction (``Store.atomic``). Input that can be read only once (stdin, a
+pipe) is spooled to an anonymous temporary file first.
+
+The alternative, writing every batch inside ONE transaction and rolling back on the first bad row,
+would hold SQLite's single write lock for the whole file: a 1,000,000-row log would lock out every
+other writer for tens of seconds, and a concurrent ``ingest`` (or ``embed``) waiting on the 60 s busy
+timeout would fail with "database is locked"; the WAL also could not be checkpointed and would grow
+to the size of the whole file's changes. With short per-batch transactions another writer waits at
+most one batch (well under a second), and readers (``recommend``) are never blocked thanks to WAL.
+
+What we give up is all-or-nothing visibility of a *good* file: a reader may see it half written, and
+a process killed during the second pass leaves the batches written so far. Both are harmless here:
+ingest is idempotent (catalog and user rows are upserts, a repeated interaction is a duplicate the
+store's unique index ignores), so re-running the same command converges to the state of one
+uninterrupted run. The second pass stops at the number of lines the first pass validated, so a log
+that is appended to while we read it is ingested exactly as validated; if the file was rewritten
+between the passes and a bad row appears, the run stops with an error saying how much was stored.
+
+With ``skip_bad_rows=True`` there is nothing to validate ahead, so the file is read once: good rows
+are written as they come and bad ones reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from avrec.errors import InputError
+from avrec.ingest.records import Malformed, RecordReader, RecordSource, Row, Source, is_number_text
+
+#: How many bad rows an error message or summary lists before saying "and N more".
+SHOW_BAD_ROWS = 20
+#: How many bad rows a report keeps (with their messages); `bad_count` counts them all.
+KEEP_BAD_ROWS = 1000
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """One row that could not be ingested: where it is (``line``, 1-based) and what is wrong."""
+
+    line: int
+    message: str
+
+
+@dataclass
+class IngestReport:
+    """What one ingest call read, stored and rejected.
+
+    ``stored`` counts rows written: catalog/user rows upserted, interactions added (not counting
+    ``duplicates``, events already stored or repeated in the file). ``new``/``updated`` split stored
+    items or users into those created and those that existed (for interactions ``new`` equals
+    ``stored``). ``new_users``/``new_items`` count users and items an interaction log created bare.
+    ``bad_rows`` keeps the first :data:`KEEP_BAD_ROWS` bad rows; ``bad_count`` counts all of them.
+    ``line_unit`` is ``"line"`` for text files and ``"row"`` for Parquet, whose rows have no lines.
+    """
+
+    source: str
+    kind: str = ""
+    format: str = ""
+    rows_read: int = 0
+    stored: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    new_users: int = 0
+    new_items: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+    bad_count: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    line_unit: str = "line"
+
+    @property
+    def ok(self) -> bool:
+        """True when every row was good (a run with skipped rows is a partial success)."""
+        return self.bad_count == 0
+
+    def add_bad(self, line: int, message: str) -> None:
+        self.bad_count += 1
+        if len(self.bad_rows) < KEEP_BAD_ROWS:
+            self.bad_rows.append(BadRow(line, message))
+
+    def bad_row_lines(self, limit: int = SHOW_BAD_ROWS) -> list[str]:
+        """``"line 4: empty user_id"`` for the first `limit` bad rows, then ``"... and N more"``."""
+        out = [f"{self.line_unit} {b.line}: {b.message}" for b in self.bad_rows[:limit]]
+        if self.bad_count > limit:
+            out.append(f"... and {self.bad_count - limit} more")
+        return out
+
+    @property
+    def summary(self) -> str:
+        """One line for a human: what was read, stored, created and skipped."""
+        parts = [f"{self.source}: {_n(self.rows_read, 'row')} read", f"{self.stored:,} stored"]
+        if self.kind == "interactions":
+            if self.duplicates:
+                parts.append(f"{_n(self.duplicates, 'duplicate')} already stored, not counted again")
+            created = [s for s in (_n(self.new_users, "new user"), _n(self.new_items, "new item")) if s[0] != "0"]
+            if created:
+                parts.append(" and ".join(created) + " created")
+        else:
+            parts[-1] += f" ({self.new:,} new, {self.updated:,} updated)"
+        if self.ignored_columns:
+            parts.append("ignored columns " + ", ".join(self.ignored_columns))
+        if self.bad_count:
+            shown = [str(b.line) for b in self.bad_rows[:10]]
+            more = f" and {self.bad_count - len(shown)} more" if self.bad_count > len(shown) else ""
+            parts.append(f"{_n(self.bad_count, 'bad row')} skipped ({self.line_unit}s {', '.join(shown)}{more})")
+        return "; ".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (for ``--format json``)."""
+        return asdict(self)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+class RejectedFileError(InputError):
+    """A file held bad rows, so none of it was stored. ``report`` lists them."""
+
+    def __init__(self, report: IngestReport) -> None:
+        self.report = report
+        lines = "\n".join("  " + s for s in report.bad_row_lines())
+        super().__init__(
+            f"{report.source}: {_n(report.bad_count, 'bad row')}, so nothing was stored:\n{lines}\n"
+            "Fix them, or use --skip-bad-rows to store the good rows."
+        )
+
+
+class RowError(ValueError):
+    """Raised by a row parser; the message says what is wrong with the row, for the user."""
+
+
+# -- value checks, shared by the parsers ---------------------------------------------------------
+
+
+def short(value: object, limit: int = 40) -> str:
+    """``repr`` of a value, cut to `limit` characters for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_id(row: Row, column: str) -> str:
+    """An id: a string stripped of surrounding whitespace and otherwise kept exact, never empty.
+
+    JSON/Parquet integers become their decimal text (``42`` -> ``"42"``), as do whole floats.
+    """
+    value = row.get(column)
+    if value is None:
+        raise RowError(f"missing {column}")
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, bool):
+        raise RowError(f"{column} must be text or a number, found {short(value)}")
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise RowError(f"{column} must be text or a number, found {short(value)}")
+        text = str(int(value)) if value.is_integer() else repr(value)
+    else:
+        raise RowError(f"{column} must be text or a number, found {type(value).__name__} {short(value)}")
+    if not text:
+        raise RowError(f"empty {column}")
+    return text
+
+
+def parse_text(row: Row, column: str) -> str | None:
+    """An optional text field: None when absent, empty or only whitespace; numbers become text."""
+    value = row.get(column)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)
+    raise RowError(f"{column} must be text, found {type(value).__name__} {short(value)}")
+
+
+def parse_number(value: Any, column: str) -> float | None:
+    """A finite float from a number or decimal text; None when absent or empty."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RowError(f"{column} must be a number, found {short(value)}")
+    if isinstance(value, (int, float, Decimal)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if not is_number_text(text):
+            raise RowError(f"{column} must be a number, found {short(value)}")
+        number = float(text)
+    else:
+        raise RowError(f"{column} must be a number, found {type(value).__name__} {short(value)}")
+    if not math.isfinite(number):
+        raise RowError(f"{column} must be a finite number, found {short(value)}")
+    return number
+
+
+def parse_timestamp(value: Any, column: str = "timestamp") -> float | None:
+    """Epoch seconds (float) from epoch seconds or ISO-8601 text; ISO times without a zone are UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and not is_number_text(value.strip()):
+        text = value.strip()
+        if not text:
+            return None
+        if text[-1] in "Zz":
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise RowError(
+                f"bad {column} {short(value)}: expected ISO-8601 (2024-05-01T12:00:00Z) or epoch seconds"
+            ) from None
+    else:
+        try:
+            return parse_number(value, column)
+        except RowError:
+            raise RowError(
+                f"bad {column} {short(value)}: expected ISO-8601 (2024-05-01T12:00:00Z) or epoch seconds"
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError, OSError):
+        raise RowError(f"bad {column} {short(value)}: out of range") from None
+
+
+def check_attr(name: str, value: Any) -> Any:
+    """An attribute value as it will be stored in JSON: NaN and infinity are refused."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RowError(f"{name} must be a finite number, found {short(value)}")
+    if isinstance(value, Decimal):
+        return check_attr(name, float(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        raise RowError(f"{name} holds binary data, which cannot be stored as an attribute")
+    if isinstance(value, dict):
+        return {str(k): check_attr(name, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [check_attr(name, v) for v in value]
+    return value
+
+
+def extra_attrs(row: Row, known: Iterable[str]) -> dict[str, Any]:
+    """Every column not in `known` as an attribute; empty and null values are left out, so an upsert
+    keeps what is stored for them."""
+    attrs: dict[str, Any] = {}
+    skip = set(known)
+    for key, value in row.items():
+        if key in skip or value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        attrs[key] = check_attr(key, value)
+    return attrs
+
+
+# -- the driver ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TableSpec(Generic[T]):
+    """How to ingest one kind of table."""
+
+    kind: str
+    required: Sequence[str]
+    known: Sequence[str]
+    parse: Callable[[Row], T]
+    write: Callable[[list[T], IngestReport], None]
+    batch_size: int
+    #: Columns outside `known` are dropped and listed in the report (False: they become attributes).
+    report_unknown_columns: bool = False
+
+
+def run_ingest(
+    spec: TableSpec[T], source: Source, *, format: str | None, skip_bad_rows: bool, spool_dir: Path | None
+) -> IngestReport:
+    """Validate and write one input as the module docstring describes; see :class:`TableSpec`."""
+    with RecordSource(source, format=format, spool_dir=spool_dir) as src:
+        report = IngestReport(source=src.name, kind=spec.kind, format=src.format, line_unit=src.line_unit)
+        if skip_bad_rows:
+            _scan(spec, src.open(known=spec.known), report, writing=True)
+            return report
+        reader = src.open(known=spec.known)
+        _scan(spec, reader, report, writing=False)
+        if report.bad_count:
+            raise RejectedFileError(report)
+        validated = report.rows_read
+        report.rows_read = 0
+        second = src.open(known=spec.known, max_lines=reader.lines if src.format != "parquet" else None)
+        _scan(spec, second, report, writing=True, expect_good=True)
+        if report.rows_read != validated:
+            raise InputError(
+                f"{src.name} changed while it was being ingested: {validated:,} rows were validated but "
+                f"{report.rows_read:,} read when writing; {report.stored:,} stored. Run the ingest again."
+            )
+        return report
+
+
+def _scan(
+    spec: TableSpec[T], reader: RecordReader, report: IngestReport, *, writing: bool, expect_good: bool = False
+) -> None:
+    """One pass: parse every record; when `writing`, write good ones in batches."""
+    batch: list[T] = []
+    header_checked = False
+    unknown: set[str] = set()
+    for line, record in reader:
+        if not header_checked:
+            _check_columns(spec, reader, report)
+            header_checked = True
+        report.rows_read += 1
+        if isinstance(record, Malformed):
+            message = record.message
+        else:
+            try:
+                parsed = spec.parse(record)
+            except RowError as exc:
+                message = str(exc)
+            else:
+                if spec.report_unknown_columns and reader.columns is None and len(unknown) < 50:
+                    unknown.update(k for k in record if k not in spec.known)
+                if writing:
+                    batch.append(parsed)
+                    if len(batch) >= spec.batch_size:
+                        spec.write(batch, report)
+                        batch = []
+                continue
+        if expect_good:
+            raise InputError(
+                f"{reader.name} changed while it was being ingested: {report.line_unit} {line} is now bad "
+                f"({message}); {report.stored:,} rows were stored before it. Fix the file and run again."
+            )
+        report.add_bad(line, message)
+    if not header_checked:
+        _check_columns(spec, reader, report)
+    if batch:
+        spec.write(batch, report)
+    if spec.report_unknown_columns:
+        if reader.columns is not None:
+            unknown = {c for c in reader.columns if c not in spec.known}
+        report.ignored_columns = sorted(unknown)
+
+
+def _check_columns(spec: TableSpec[Any], reader: RecordReader, report: IngestReport) -> None:
+    """File-level checks: an empty input, a header or schema without the required columns."""
+    if reader.empty:
+        raise InputError(f"{reader.name} is empty: expected {spec.kind} rows with columns {', '.join(spec.required)}")
+    if reader.columns is None:
+        return
+    missing = [c for c in spec.required if c not in reader.columns]
+    if missing:
+        found = ", ".join(reader.columns) or "none"
+        names = ", ".join(repr(m) for m in missing)
+        raise InputError(
+            f"{reader.name}: missing required column{'s' if len(missing) > 1 else ''} {names} "
+            f"(columns found: {found})"
+        )

@@ -1,0 +1,512 @@
+"""Streaming readers for tabular input: CSV, JSON Lines and Parquet, from a file, a stream or stdin.
+
+Every reader yields ``(line, row)`` pairs, one per record, without holding the file in memory:
+
+- ``line`` is where a user finds the record: the physical line it starts on (1-based, the header
+  is line 1 of a CSV file) for CSV and JSONL, the 1-based row number for Parquet.
+- ``row`` is a ``dict`` of column name to value, or a :class:`Malformed` saying why the record could
+  not be read at all (bad quoting, malformed JSON, wrong number of fields, bytes that are not UTF-8).
+  A malformed record never stops the stream: the next one is read normally.
+
+Text input is UTF-8, with or without a byte-order mark, with LF or CRLF line ends; lines are split
+on ``\\n`` only, so a ``\\r`` or U+2028 inside a quoted field stays part of the value. CSV follows the
+dialect of Python's :mod:`csv` module in strict mode (RFC 4180 quoting). A record on the last line
+with no line end is read like any other, and when it is malformed its message says the file looks
+truncated. ``.gz`` files are decompressed on the fly.
+
+:class:`RecordSource` opens an input once and can read it several times (the ingest functions
+validate a whole file before writing any of it); input that can be read only once (stdin, a pipe,
+a non-seekable stream) is first spooled to an anonymous temporary file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import io
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO, TextIO, Union
+
+from avrec.errors import InputError, UsageError
+
+#: What the ingest functions accept as input: a path, ``"-"`` for stdin, or an open stream.
+Source = Union[Path, str, TextIO, BinaryIO]
+
+#: Format names accepted by ``format=`` (and ``--format``), with their aliases.
+FORMATS: dict[str, str] = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}
+EXTENSIONS: dict[str, str] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+_BOM = b"\xef\xbb\xbf"
+_PARQUET_MAGIC = b"PAR1"
+_PARQUET_BATCH = 8192
+_SNIFF_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A record that could not be read; ``message`` says why, for the user."""
+
+    message: str
+
+
+Row = dict[str, Any]
+Record = tuple[int, Union[Row, Malformed]]
+
+
+def normalize_format(fmt: str) -> str:
+    """``"CSV"`` -> ``"csv"``, ``"ndjson"`` -> ``"jsonl"``; an unknown name is a :class:`UsageError`."""
+    name = FORMATS.get(fmt.strip().lower().lstrip("."))
+    if name is None:
+        raise UsageError(f"unknown format {fmt!r}: use one of csv, jsonl, parquet")
+    return name
+
+
+def format_for_path(path: Path | str) -> str | None:
+    """The format a file name's extension implies (``x.csv.gz`` is CSV), or None."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return EXTENSIONS.get(suffixes[-1]) if suffixes else None
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Guess the format of an input from its first bytes: Parquet magic, a JSON object, else CSV."""
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    text = head[len(_BOM) :] if head.startswith(_BOM) else head
+    first = text.lstrip()[:1]
+    if first == b"{":
+        return "jsonl"
+    if first == b"[":
+        return None  # a JSON array (or something else) rather than one of the formats we read
+    return "csv"
+
+
+class _Lines:
+    """Physical lines of a text input, split on ``\\n`` only, decoded as UTF-8 one at a time.
+
+    Keeps count of the lines handed out, remembers the last line that was not valid UTF-8 (decoded
+    with replacement characters so the CSV parser can resynchronise) and whether the latest line
+    lacked a line end, which only a final, possibly truncated, line can.
+    """
+
+    def __init__(self, raw: Iterator[bytes] | Iterator[str], max_lines: int | None) -> None:
+        self._raw = raw
+        self._max = max_lines
+        self.number = 0
+        self.bad_encoding_line = 0
+        self.unterminated = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._max is not None and self.number >= self._max:
+            raise StopIteration
+        raw = next(self._raw)
+        self.number += 1
+        if isinstance(raw, bytes):
+            if self.number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = raw.decode("utf-8", "replace")
+                self.bad_encoding_line = self.number
+        else:
+            line = raw[1:] if self.number == 1 and raw.startswith("\ufeff") else raw
+        self.unterminated = not line.endswith("\n")
+        return line
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_TRUNCATED = " (the last line has no line end: is the file truncated?)"
+
+
+class RecordReader:
+    """One pass over an input: iterate it for ``(line, row)`` records.
+
+    ``columns`` holds the column names of a CSV header or a Parquet schema (None for JSONL, whose
+    rows carry their own keys). Column names and JSON keys are stripped of surrounding whitespace;
+    those that match a name in ``known`` case-insensitively are renamed to it, so ``Item_ID`` is read
+    as ``item_id``. CSV columns with an empty name (a pandas index) are ignored. ``empty`` is true when
+    the input held nothing at all (not even a header). After iterating, ``lines`` is how many physical
+    lines were read, so that a second pass can stop at the same place even if the file grew meanwhile.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        fmt: str,
+        stream: IO[bytes] | IO[str],
+        *,
+        known: Iterable[str] = (),
+        max_lines: int | None = None,
+    ) -> None:
+        self.name = name
+        self.format = fmt
+        self.known = {k.lower(): k for k in known}
+        self.columns: list[str] | None = None
+        self.empty = False
+        self._stream = stream
+        self._lines: _Lines | None = None
+        self._iter: Iterator[Record]
+        if fmt == "parquet":
+            self._iter = self._parquet()
+        else:
+            lines = _Lines(iter(stream), max_lines)
+            self._lines = lines
+            self._iter = self._csv(lines) if fmt == "csv" else self._jsonl(lines)
+
+    @property
+    def lines(self) -> int:
+        return self._lines.number if self._lines is not None else 0
+
+    def __iter__(self) -> Iterator[Record]:
+        return self._iter
+
+    def _canonical(self, key: str) -> str:
+        key = key.strip()
+        return self.known.get(key.lower(), key)
+
+    def _header(self, fields: list[str]) -> list[str]:
+        columns = [self._canonical(f) for f in fields]
+        seen: set[str] = set()
+        for col in columns:
+            if col and col in seen:
+                raise InputError(f"{self.name}: the header names column {col!r} twice")
+            seen.add(col)
+        return columns
+
+    # -- CSV ------------------------------------------------------------------------------------
+
+    def _csv(self, lines: _Lines) -> Iterator[Record]:
+        reader = csv.reader(lines, strict=True)
+        columns: list[str] | None = None
+        n_columns = 0
+        while True:
+            start = lines.number + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                message = f"malformed CSV: {exc}"
+                if "unexpected end of data" in str(exc):
+                    message = "malformed CSV: a quoted field is never closed (it runs to the end of the file)"
+                if columns is None:
+                    raise InputError(f"{self.name}: line {start}: cannot read the header: {message}") from None
+                yield start, Malformed(message)
+                continue
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # blank line
+            if lines.bad_encoding_line >= start:
+                if columns is None:
+                    raise InputError(f"{self.name}: line {start}: the header is not UTF-8 text")
+                yield start, Malformed("not UTF-8 text (save the file as UTF-8)")
+                continue
+            if columns is None:
+                columns = self._header(fields)
+                n_columns = len(columns)
+                self.columns = [c for c in columns if c]
+                continue
+            if len(fields) != n_columns:
+                message = f"expected {n_columns} fields as in the header, found {len(fields)}"
+                yield start, Malformed(message + (_TRUNCATED if lines.unterminated else ""))
+                continue
+            row = dict(zip(columns, fields))
+            row.pop("", None)
+            yield start, row
+        if columns is None:
+            self.empty = True
+
+    # -- JSON Lines -----------------------------------------------------------------------------
+
+    def _jsonl(self, lines: _Lines) -> Iterator[Record]:
+        decode = json.JSONDecoder().decode
+        seen_any = False
+        for line in lines:
+            number = lines.number
+            text = line.strip()
+            if not text:
+                continue
+            seen_any = True
+            if lines.bad_encoding_line == number:
+                yield number, Malformed("not UTF-8 text (save the file as UTF-8)")
+                continue
+            try:
+                value = decode(text)
+            except ValueError as exc:
+                msg = getattr(exc, "msg", str(exc))
+                col = getattr(exc, "colno", None)
+                where = f" at column {col}" if col is not None else ""
+                suffix = _TRUNCATED if lines.unterminated else ""
+                yield number, Malformed(f"malformed JSON: {msg}{where}{suffix}")
+                continue
+            if not isinstance(value, dict):
+                yield number, Malformed(f"expected a JSON object, found {type(value).__name__} {_short(value)}")
+                continue
+            yield number, self._canonical_row(value)
+        if not seen_any:
+            self.empty = True
+
+    def _canonical_row(self, row: dict[str, Any]) -> Row | Malformed:
+        if all(self._canonical(key) == key for key in row):
+            return row
+        out: Row = {}
+        for key, value in row.items():
+            name = self._canonical(key)
+            if name in out:
+                return Malformed(f"key {name!r} given twice (keys are matched ignoring case and spaces)")
+            out[name] = value
+        return out
+
+    # -- Parquet --------------------------------------------------------------------------------
+
+    def _parquet(self) -> Iterator[Record]:
+        import pyarrow.parquet as pq
+
+        try:
+            pfile = pq.ParquetFile(self._stream)
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise InputError(f"{self.name}: not a readable Parquet file: {exc}") from None
+        raw_names = list(pfile.schema_arrow.names)
+        names = self._header(raw_names)
+        self.columns = names
+        number = 0
+        try:
+            for batch in pfile.iter_batches(batch_size=_PARQUET_BATCH):
+                for values in batch.to_pylist():
+                    number += 1
+                    yield number, {name: values[raw] for name, raw in zip(names, raw_names)}
+        except OSError as exc:
+            raise InputError(f"{self.name}: Parquet file is damaged after row {number}: {exc}") from None
+
+
+class RecordSource:
+    """An input opened for reading one or more times; use as a context manager.
+
+    ``source`` is a path, ``"-"`` for stdin, or an open text or binary stream. The format comes from
+    ``format``, else the file extension (``.csv``, ``.jsonl``/``.ndjson``, ``.parquet``/``.pq``, each
+    optionally ``.gz``), else (for stdin, streams, pipes and extension-less files) from the content.
+    A missing or unreadable file is an :class:`InputError`; an unknown format a :class:`UsageError`.
+    """
+
+    def __init__(self, source: Source, *, format: str | None = None, spool_dir: Path | None = None) -> None:
+        self._spool_dir = spool_dir
+        self._path: Path | None = None
+        self._gzip = False
+        self._binary: IO[bytes] | None = None  # a seekable binary stream we read from its start
+        self._text: IO[str] | None = None  # a seekable text stream we read from `_text_start`
+        self._text_start = 0
+        self._owned: IO[bytes] | None = None  # our spool file, closed with us
+        fmt = normalize_format(format) if format is not None else None
+
+        if isinstance(source, (str, os.PathLike)) and os.fspath(source) == "-":
+            self.name = "<stdin>"
+            stdin: Any = sys.stdin
+            self._spool(stdin.buffer if hasattr(stdin, "buffer") else stdin)
+        elif isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            self.name = os.fspath(source)
+            try:
+                st = path.stat()
+                if stat.S_ISDIR(st.st_mode):
+                    raise InputError(f"{self.name} is a directory, not a catalog or log file")
+                with open(path, "rb") as fh:
+                    if stat.S_ISREG(st.st_mode):
+                        self._path = path
+                        self._gzip = path.suffix.lower() == ".gz"
+                    else:
+                        self._spool(fh)  # a pipe or device can be read only once
+            except FileNotFoundError:
+                raise InputError(f"{self.name}: no such file") from None
+            except PermissionError:
+                raise InputError(f"{self.name}: permission denied (cannot read it)") from None
+            except OSError as exc:
+                raise InputError(f"{self.name}: cannot read it: {exc.strerror or exc}") from None
+            if fmt is None and self._path is not None:
+                fmt = format_for_path(path)
+                if fmt is None and path.suffix and path.suffix.lower() != ".gz":
+                    raise UsageError(
+                        f"cannot tell the format of {self.name} from its extension {path.suffix!r}: "
+                        "pass the format (--format csv, jsonl or parquet)"
+                    )
+        else:
+            self.name = str(getattr(source, "name", None) or "<stream>")
+            stream: Any = source
+            probe = stream.read(0)
+            seekable = bool(getattr(stream, "seekable", lambda: False)())
+            if isinstance(probe, str):
+                if seekable:
+                    self._text = stream
+                    self._text_start = stream.tell()
+                else:
+                    self._spool(stream)
+            elif seekable:
+                self._binary = stream
+            else:
+                self._spool(stream)
+
+        if fmt is None:
+            head = self._head()
+            fmt = sniff_format(head)
+            if fmt is None:
+                raise UsageError(
+                    f"cannot tell the format of {self.name}: pass the format (--format csv, jsonl or parquet)"
+                )
+        if fmt == "parquet" and (self._text is not None or self._gzip):
+            raise UsageError(f"{self.name}: Parquet must be read from a binary file, not text or .gz")
+        self.format = fmt
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def _spool(self, stream: IO[Any]) -> None:
+        spool = tempfile.TemporaryFile(dir=self._spool_dir)  # closed in close()
+        try:
+            first = stream.read(0)
+            if isinstance(first, str):
+                while chunk := stream.read(1 << 20):
+                    spool.write(chunk.encode("utf-8", "surrogateescape"))
+            else:
+                shutil.copyfileobj(stream, spool, 1 << 20)
+        except OSError as exc:
+            spool.close()
+            raise InputError(f"{self.name}: cannot read it: {exc}") from None
+        spool.seek(0)
+        self._owned = spool
+        self._binary = spool
+
+    def _head(self) -> bytes:
+        if self._text is not None:
+            self._text.seek(self._text_start)
+            text = self._text.read(_SNIFF_BYTES)
+            return text.encode("utf-8", "replace")
+        with self._open_binary() as fh:
+            return fh.read(_SNIFF_BYTES)
+
+    def _open_binary(self) -> IO[bytes]:
+        if self._path is not None:
+            if self._gzip:
+                return gzip.open(self._path, "rb")
+            return open(self._path, "rb")  # the caller closes it
+        if self._binary is None:
+            raise InputError(f"{self.name}: cannot read it as binary data")
+        self._binary.seek(0)
+        return _Unclosed(self._binary)
+
+    @property
+    def line_unit(self) -> str:
+        """What record numbers count: ``line`` for text, ``row`` for Parquet."""
+        return "row" if self.format == "parquet" else "line"
+
+    def open(self, *, known: Iterable[str] = (), max_lines: int | None = None) -> RecordReader:
+        """Start a pass from the beginning; the reader's stream closes when the iteration ends.
+
+        With ``max_lines`` a text pass stops after that many physical lines.
+        """
+        stream: IO[bytes] | IO[str]
+        if self._text is not None:
+            self._text.seek(self._text_start)
+            stream = _Unclosed(self._text)
+        else:
+            try:
+                stream = self._open_binary()
+            except OSError as exc:
+                raise InputError(f"{self.name}: cannot read it: {exc}") from None
+        reader = RecordReader(self.name, self.format, stream, known=known, max_lines=max_lines)
+        inner = reader._iter
+
+        def closing() -> Iterator[Record]:
+            try:
+                yield from inner
+            except (OSError, EOFError) as exc:  # a damaged .gz, a read error halfway
+                raise InputError(f"{self.name}: cannot read past line {reader.lines}: {exc}") from None
+            finally:
+                stream.close()
+
+        reader._iter = closing()
+        return reader
+
+    def close(self) -> None:
+        if self._owned is not None:
+            self._owned.close()
+            self._owned = None
+
+    def __enter__(self) -> RecordSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Unclosed(io.IOBase):
+    """A view of a stream we do not own: iterating and reading pass through, closing does not."""
+
+    def __init__(self, inner: IO[Any]) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._inner)
+
+    def __next__(self) -> Any:
+        return next(self._inner)
+
+    def read(self, size: int = -1) -> Any:
+        return self._inner.read(size)
+
+    def readline(self, size: int = -1) -> Any:  # type: ignore[override]
+        return self._inner.readline(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def read_records(
+    source: Source, *, format: str | None = None, known: Iterable[str] = ()
+) -> Iterator[Record]:
+    """Stream the records of one input: ``(line, row_dict_or_Malformed)``.
+
+    The convenience form of ``RecordSource(...).open(...)`` for callers that read an input once.
+    """
+    with RecordSource(source, format=format) as src:
+        yield from src.open(known=known)
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def is_number_text(text: str) -> bool:
+    """True for plain decimal numbers (``12``, ``-1.5e3``), not ``nan``, ``inf`` or ``1_000``."""
+    return _NUMBER.fullmatch(text) is not None

@@ -1,0 +1,154 @@
+"""Scoring, filtering and ranking for `recommend`: vectorised in blocks of users, streamed out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from avrec.errors import UnknownIdError, UsageError
+from avrec.index import InnerProductIndex
+from avrec.serving import Served, UserBatch, load_served, user_batch
+from avrec.store import Store
+
+BLOCK = 256
+#: Above this many items, candidates come from the Annoy index and only they are scored exactly.
+ANN_MIN_ITEMS = 50_000
+ANN_OVERSAMPLE = 20
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    user_id: str
+    item_id: str
+    rank: int
+    score: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"user_id": self.user_id, "item_id": self.item_id, "rank": self.rank, "score": self.score}
+
+
+def recommend(
+    store: Store,
+    *,
+    users: Iterable[str] | None = None,
+    all_users: bool = False,
+    k: int = 10,
+    candidates: Iterable[str] | None = None,
+    include_seen: bool = False,
+    history: list[str] | None = None,
+    query_scores: np.ndarray | None = None,
+    use_index: bool | None = None,
+    served: Served | None = None,
+) -> Iterator[Recommendation]:
+    """Top-k items per user, best first. Streams; users are scored `BLOCK` at a time.
+
+    `history` serves one user the model has not seen from a list of item ids (fold-in, no retraining).
+    `query_scores` (one number per model item) is added to every user's scores to steer the list.
+    """
+    if k < 1:
+        raise UsageError("-k must be at least 1")
+    served = served or load_served(store)
+    pool = _candidate_mask(store, served, candidates)
+    if all_users:
+        user_list: Iterable[str] = store.user_ids()
+    elif users is not None:
+        user_list = users
+    elif history is not None:
+        user_list = []
+    else:
+        raise UsageError("say whom to recommend for: --user, --users FILE or --all-users")
+    if history is not None:
+        ids = list(user_list)
+        batch = user_batch(store, served, ids[:1], history=history)
+        yield from _rank(served, batch, k, pool, include_seen, query_scores, use_index)
+        return
+    block: list[str] = []
+    for uid in user_list:
+        block.append(uid)
+        if len(block) == BLOCK:
+            yield from _rank(served, user_batch(store, served, block), k, pool, include_seen, query_scores, use_index)
+            block = []
+    if block:
+        yield from _rank(served, user_batch(store, served, block), k, pool, include_seen, query_scores, use_index)
+
+
+def _candidate_mask(store: Store, served: Served, candidates: Iterable[str] | None) -> np.ndarray | None:
+    if candidates is None:
+        return None
+    mask = np.zeros(len(served.item_ids), dtype=bool)
+    for item in candidates:
+        j = served.item_pos.get(item)
+        if j is None:
+            if store.get_item(item) is None:
+                raise UnknownIdError(f"candidate item id {item!r} is not in the store")
+            continue  # stored after the last fit: not scorable until the next one
+        mask[j] = True
+    return mask
+
+
+def _rank(
+    served: Served,
+    batch: UserBatch,
+    k: int,
+    pool: np.ndarray | None,
+    include_seen: bool,
+    query_scores: np.ndarray | None,
+    use_index: bool | None,
+) -> Iterator[Recommendation]:
+    n_items = len(served.item_ids)
+    ann = _index(served) if (use_index or (use_index is None and n_items >= ANN_MIN_ITEMS and pool is None)) else None
+    if ann is not None and query_scores is None:
+        yield from _rank_ann(served, batch, k, include_seen, ann)
+        return
+    scores = served.model.score(batch.histories, batch.rows, batch.features)
+    scores = np.asarray(scores, dtype=np.float64)
+    if query_scores is not None:
+        scores = scores + query_scores[None, :]
+    for r, uid in enumerate(batch.user_ids):
+        row = scores[r]
+        allowed = np.isfinite(row)
+        if pool is not None:
+            allowed &= pool
+        if not include_seen and batch.seen[r]:
+            allowed[list(batch.seen[r])] = False
+        yield from _top(uid, row, np.flatnonzero(allowed), k, served)
+
+
+def _top(uid: str, row: np.ndarray, allowed: np.ndarray, k: int, served: Served) -> Iterator[Recommendation]:
+    if allowed.size == 0:
+        return
+    take = min(k, allowed.size)
+    part = allowed[np.argpartition(-row[allowed], take - 1)[:take]] if take < allowed.size else allowed
+    # Best first; ties broken by item id so output is stable.
+    order = sorted(part.tolist(), key=lambda j: (-row[j], served.item_ids[j]))
+    for rank, j in enumerate(order, start=1):
+        yield Recommendation(uid, served.item_ids[j], rank, float(row[j]))
+
+
+def _index(served: Served) -> InnerProductIndex | None:
+    if not hasattr(served.model, "embeddings") or served.model.embeddings() is None:
+        return None
+    path = Path(served.store_root) / "indexes" / f"{served.record.model_key}.ann"
+    return InnerProductIndex.load(path) if path.exists() else None
+
+
+def _rank_ann(
+    served: Served, batch: UserBatch, k: int, include_seen: bool, ann: InnerProductIndex
+) -> Iterator[Recommendation]:
+    embeddings = served.model.embeddings()
+    if embeddings is None:
+        return
+    user_side, items = embeddings
+    queries = user_side(batch.histories, batch.rows, batch.features)
+    for r, uid in enumerate(batch.user_ids):
+        want = k + (0 if include_seen else len(batch.seen[r]))
+        cand = ann.candidates(queries[r], want * ANN_OVERSAMPLE)
+        if not include_seen and batch.seen[r]:
+            cand = cand[~np.isin(cand, list(batch.seen[r]))]
+        exact = items[cand] @ queries[r]
+        row = np.full(len(served.item_ids), -np.inf)
+        row[cand] = exact
+        yield from _top(uid, row, cand, k, served)

@@ -1,0 +1,95 @@
+"""Loading the active model with its id maps; shared by recommend, explain and report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from avrec.dataset import history_matrix
+from avrec.errors import ModelError, UnknownIdError
+from avrec.model import Recommender, load_model
+from avrec.store import ModelRecord, Store
+from avrec.userfeatures import encode
+
+
+@dataclass
+class Served:
+    model: Recommender
+    record: ModelRecord
+    item_ids: list[str]
+    user_ids: list[str]
+    store_root: str = ""
+    item_pos: dict[str, int] = field(default_factory=dict)
+    user_pos: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.item_pos = {item: j for j, item in enumerate(self.item_ids)}
+        self.user_pos = {user: r for r, user in enumerate(self.user_ids)}
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.record.params.get("user_feature_names", []))
+
+
+def load_served(store: Store) -> Served:
+    record = store.active_model()
+    if record is None:
+        raise ModelError(f"store {store.root} has no fitted model yet; run `avrec fit` first")
+    path = store.root / record.path
+    if not path.exists():
+        raise ModelError(f"model file {path} is missing; run `avrec fit` again")
+    model = load_model(path)
+    return Served(model, record, list(model.item_ids), list(model.user_ids), str(store.root))
+
+
+@dataclass
+class UserBatch:
+    """Histories and features of a block of users, over the model's items."""
+
+    user_ids: list[str]
+    histories: sp.csr_matrix
+    rows: np.ndarray  # training-user row, -1 for users the model has not seen
+    features: sp.csr_matrix | None
+    seen: list[set[int]]
+
+
+def user_batch(store: Store, served: Served, user_ids: list[str], history: list[str] | None = None) -> UserBatch:
+    """Look users up; `history` (item ids) serves one user that is not in the model."""
+    if history is not None:
+        cols = []
+        for item in history:
+            if item not in served.item_pos:
+                if store.get_item(item) is None:
+                    raise UnknownIdError(f"--history names unknown item id {item!r}")
+                continue  # known to the store but newer than the model: it cannot inform the model yet
+            cols.append(served.item_pos[item])
+        cols = sorted(set(cols))
+        hist = sp.csr_matrix(
+            (np.ones(len(cols), dtype=np.float32), (np.zeros(len(cols), dtype=np.int64), cols)),
+            shape=(1, len(served.item_ids)),
+        )
+        attrs = store.user_attrs().get(user_ids[0], {}) if user_ids else {}
+        feats = encode([attrs], served.feature_names) if served.feature_names else None
+        return UserBatch(user_ids or ["-"], hist, np.array([-1]), feats, [set(cols)])
+    for uid in user_ids:
+        if uid not in served.user_pos and not store.user_exists(uid):
+            raise UnknownIdError(
+                f"unknown user id {uid!r}: no events or attributes stored for it; "
+                "serve a new user with --history ITEM,ITEM,..."
+            )
+    hist = history_matrix(store, user_ids, served.item_ids)
+    rows = np.asarray([served.user_pos.get(uid, -1) for uid in user_ids], dtype=np.int64)
+    feats = None
+    if served.feature_names:
+        attrs = store.user_attrs()
+        feats = encode([attrs.get(uid, {}) for uid in user_ids], served.feature_names)
+    seen = [set(hist.indices[hist.indptr[r] : hist.indptr[r + 1]].tolist()) for r in range(len(user_ids))]
+    return UserBatch(user_ids, hist, rows, feats, seen)
+
+
+def model_summary(record: ModelRecord) -> dict[str, Any]:
+    return {"model_key": record.model_key, "kind": record.kind, "created_at": record.created_at,
+            **{k: v for k, v in record.report.items() if k in ("users", "items", "interactions", "train_seconds")}}

@@ -1,0 +1,174 @@
+"""Every command through Typer's CliRunner, output formats and error paths."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from avrec.cli import app
+from tests.cli.conftest import invoke
+
+
+def test_every_command_has_help(runner: CliRunner) -> None:
+    commands = ["ingest media", "ingest catalog", "ingest interactions", "ingest users", "embed", "fit",
+                "recommend", "explain", "info", "evaluate", "similar", "search"]
+    for command in commands:
+        result = runner.invoke(app, [*command.split(), "--help"])
+        assert result.exit_code == 0, command
+        assert "Usage" in result.output
+
+
+def test_usage_error_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["--store", str(tmp_path / "s"), "recommend", "--bogus"]).exit_code == 2
+    assert runner.invoke(app, ["--device", "tpu", "info"]).exit_code == 2
+    assert runner.invoke(app, ["nonsense"]).exit_code == 2
+
+
+def test_fit_report_json(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "fit", "--format", "json", "--seed", "7")
+    report = json.loads(result.stdout)
+    for key in ("model", "users", "items", "interactions", "train_seconds"):
+        assert key in report
+    assert report["model"] == "hybrid"
+    assert report["users"] == 18
+    assert report["items"] == 19
+    assert report["train_seconds"] >= 0
+
+
+def test_recommend_all_users_csv_excludes_seen(fitted_store: Path, runner: CliRunner, interactions_csv: Path) -> None:
+    result = invoke(runner, fitted_store, "recommend", "--all-users", "-k", "3", "--format", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert result.stdout.splitlines()[0] == "user_id,item_id,rank,score"
+    seen = {(r["user_id"], r["item_id"]) for r in csv.DictReader(interactions_csv.open())}
+    assert rows and all((r["user_id"], r["item_id"]) not in seen for r in rows)
+    by_user: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_user.setdefault(r["user_id"], []).append(r)
+    assert len(by_user) == 18
+    for recs in by_user.values():
+        assert [int(r["rank"]) for r in recs] == [1, 2, 3]
+        scores = [float(r["score"]) for r in recs]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_recommend_taste_and_cold_item(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "recommend", "--user", "nature_1", "-k", "3", "--format", "jsonl")
+    recs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert set(recs[0]) == {"user_id", "item_id", "rank", "score"}
+    nature = {"rain", "ocean", "forest", "meadow", "river", "snow", "fresh"}
+    assert all(r["item_id"] in nature for r in recs), recs
+
+
+def test_recommend_include_seen_and_candidates(fitted_store: Path, runner: CliRunner) -> None:
+    seen = invoke(runner, fitted_store, "recommend", "--user", "city_0", "-k", "30", "--include-seen", "--format", "csv")
+    assert len(seen.stdout.splitlines()) == 1 + 19
+    result = invoke(runner, fitted_store, "recommend", "--user", "city_0", "--candidates", "-", "--format", "csv",
+                    input="item_id\npiano\nfresh\n")
+    items = {row["item_id"] for row in csv.DictReader(io.StringIO(result.stdout))}
+    assert items <= {"piano", "fresh"}
+
+
+def test_recommend_users_from_stdin(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "recommend", "--users", "-", "-k", "2", "--format", "csv",
+                    input="music_0\ncity_1\n")
+    users = [row["user_id"] for row in csv.DictReader(io.StringIO(result.stdout))]
+    assert users == ["music_0", "music_0", "city_1", "city_1"]
+
+
+def test_recommend_history_for_new_user(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "recommend", "--user", "newbie", "--history", "drums,piano,violin",
+                    "-k", "3", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    recs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["item_id"] for r in recs} <= {"guitar", "choir", "synth"} | {"fresh"} | set()
+    assert all(r["item_id"] not in ("drums", "piano", "violin") for r in recs)
+
+
+def test_unknown_user_exits_1(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "recommend", "--user", "nobody")
+    assert result.exit_code == 1
+    assert "nobody" in result.stderr
+
+
+def test_recommend_without_model_exits_1(tmp_path: Path, runner: CliRunner, catalog_csv: Path) -> None:
+    store = tmp_path / "s"
+    invoke(runner, store, "ingest", "catalog", str(catalog_csv))
+    result = invoke(runner, store, "recommend", "--user", "x")
+    assert result.exit_code == 1
+    assert "avrec fit" in result.stderr
+
+
+def test_reader_on_missing_store_exits_1(tmp_path: Path, runner: CliRunner) -> None:
+    result = invoke(runner, tmp_path / "absent", "info")
+    assert result.exit_code == 1
+    assert not (tmp_path / "absent").exists()
+
+
+def test_explain_parts_add_up_to_recommended_score(fitted_store: Path, runner: CliRunner) -> None:
+    recs = invoke(runner, fitted_store, "recommend", "--user", "nature_2", "-k", "3", "--format", "jsonl")
+    for line in recs.stdout.splitlines():
+        rec = json.loads(line)
+        result = invoke(runner, fitted_store, "explain", "--user", "nature_2", "--item", rec["item_id"],
+                        "--format", "json")
+        exp = json.loads(result.stdout)
+        assert {"user_id", "item_id", "score", "parts", "history", "evidence"} <= set(exp)
+        assert abs(sum(exp["parts"].values()) - exp["score"]) < 1e-4
+        assert abs(exp["score"] - rec["score"]) < 1e-4
+        assert exp["history"] == sorted(exp["history"], key=lambda h: -h["contribution"])
+        for ev in exp["evidence"]:
+            assert "modality" in ev
+
+
+def test_explain_cold_item_says_so(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "explain", "--user", "nature_0", "--item", "fresh", "--format", "json")
+    exp = json.loads(result.stdout)
+    assert exp["cold_item"] is True
+    assert "content" in exp["sentence"]
+
+
+def test_explain_table_and_unknown_item(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "explain", "--user", "nature_0", "--item", "ocean", "--format", "table")
+    assert result.exit_code == 0
+    assert "parts" in result.stdout
+    bad = invoke(runner, fitted_store, "explain", "--user", "nature_0", "--item", "nope")
+    assert bad.exit_code == 1 and "nope" in bad.stderr
+
+
+def test_info_json(fitted_store: Path, runner: CliRunner) -> None:
+    info = json.loads(invoke(runner, fitted_store, "info", "--format", "json").stdout)
+    assert info["items"] == 19
+    assert info["users"] == 18
+    assert info["interactions"] >= 72
+    assert info["vectors"] == {"text": 19, "visual": 0, "audio": 0}
+    assert info["models"] == 1
+
+
+@pytest.mark.parametrize("model", ["mf", "popular", "itemknn", "content"])
+def test_fit_baselines_and_explain(fitted_store: Path, runner: CliRunner, model: str) -> None:
+    result = invoke(runner, fitted_store, "fit", "--model", model, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model"] == model
+    rec = json.loads(invoke(runner, fitted_store, "recommend", "--user", "city_2", "-k", "1",
+                            "--format", "jsonl").stdout)
+    exp = json.loads(invoke(runner, fitted_store, "explain", "--user", "city_2", "--item", rec["item_id"],
+                            "--format", "json").stdout)
+    assert abs(exp["score"] - rec["score"]) < 1e-4
+    assert abs(sum(exp["parts"].values()) - exp["score"]) < 1e-4
+
+
+def test_fit_is_reproducible_with_seed(fitted_store: Path, runner: CliRunner) -> None:
+    outs = []
+    for _ in range(2):
+        invoke(runner, fitted_store, "fit", "--seed", "3", "--format", "json")
+        outs.append(invoke(runner, fitted_store, "recommend", "--all-users", "--format", "csv").stdout)
+    assert outs[0] == outs[1]
+
+
+def test_fit_unknown_model_is_usage_error(fitted_store: Path, runner: CliRunner) -> None:
+    assert invoke(runner, fitted_store, "fit", "--model", "magic").exit_code == 2
