@@ -152,3 +152,86 @@ def _rank_ann(
         row = np.full(len(served.item_ids), -np.inf)
         row[cand] = exact
         yield from _top(uid, row, cand, k, served)
+
+
+@dataclass(frozen=True)
+class CategoryRecommendation:
+    user_id: str
+    category: str
+    rank: int
+    score: float
+    items: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"user_id": self.user_id, "category": self.category, "rank": self.rank, "score": self.score,
+                "items": list(self.items)}
+
+
+def item_categories(store: Store, served: Served, by: str) -> list[list[str]]:
+    """Each model item's values of `by`: `tags`, `creator`, `kind` or any catalog attribute."""
+    values: list[list[str]] = [[] for _ in served.item_ids]
+    for item in store.iter_items():
+        j = served.item_pos.get(item.item_id)
+        if j is None:
+            continue
+        if by == "tags":
+            raw: object = item.tags
+        elif by in ("creator", "kind"):
+            raw = getattr(item, by)
+        else:
+            raw = item.attrs.get(by)
+        if isinstance(raw, list):
+            values[j] = [str(v) for v in raw if str(v)]
+        elif raw not in (None, ""):
+            values[j] = [str(raw)]
+    return values
+
+
+def recommend_by(
+    store: Store,
+    by: str,
+    *,
+    users: Iterable[str] | None = None,
+    all_users: bool = False,
+    k: int = 10,
+    include_seen: bool = False,
+    history: list[str] | None = None,
+    per_category: int = 3,
+) -> Iterator[CategoryRecommendation]:
+    """Rank categories (tags, creators, any attribute) for each user by the mean score of the category's
+    `per_category` best items the user has not seen: a genre or channel the user is likely to enjoy."""
+    served = load_served(store)
+    cats = item_categories(store, served, by)
+    members: dict[str, list[int]] = {}
+    for j, vals in enumerate(cats):
+        for v in vals:
+            members.setdefault(v, []).append(j)
+    if not members:
+        raise UsageError(f"no item has a value for {by!r}; try --by tags or --by creator")
+    names = sorted(members)
+    # Rank every item for each user, then aggregate per category.
+    n = len(served.item_ids)
+    for rec_block in _blocks(recommend(store, users=users, all_users=all_users, k=n, include_seen=include_seen,
+                                       history=history, served=served, use_index=False)):
+        uid = rec_block[0].user_id
+        score = {served.item_pos[r.item_id]: r.score for r in rec_block}
+        ranked: list[tuple[float, str, tuple[str, ...]]] = []
+        for name in names:
+            got = sorted(((score[j], j) for j in members[name] if j in score), reverse=True)[:per_category]
+            if got:
+                ranked.append((float(np.mean([s for s, _ in got])), name,
+                               tuple(served.item_ids[j] for _, j in got)))
+        ranked.sort(key=lambda t: (-t[0], t[1]))
+        for rank, (value, name, items) in enumerate(ranked[:k], start=1):
+            yield CategoryRecommendation(uid, name, rank, value, items)
+
+
+def _blocks(recs: Iterable[Recommendation]) -> Iterator[list[Recommendation]]:
+    block: list[Recommendation] = []
+    for rec in recs:
+        if block and rec.user_id != block[0].user_id:
+            yield block
+            block = []
+        block.append(rec)
+    if block:
+        yield block

@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
 
         speech, dur = speak(espeak, WEATHER_TEXT, "en-us", tmp / "weather_report.wav", tmp)
         av("weather_report.mp4", dur, frames_weather(rng), speech)
-        speech, dur = speak(espeak, PASTA_TEXT, "en-gb", tmp / "pasta_recipe.wav", tmp)
+        speech, dur = speak(espeak, PASTA_TEXT, "en-us", tmp / "pasta_recipe.wav", tmp)
         av("pasta_recipe.mp4", dur, frames_pasta(rng), speech)
 
         write_wav(tmp / "drums.wav", audio_drums(6.0, 120, rng))

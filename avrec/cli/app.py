@@ -86,10 +86,10 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def _register() -> None:
-    from avrec.cli import embed, evaluate, explain, fit, info, ingest, recommend, similar
+    from avrec.cli import embed, evaluate, explain, fit, info, ingest, recommend, report, similar
 
     app.add_typer(ingest.app, name="ingest")
-    for module in (embed, fit, recommend, explain, info, evaluate, similar):
+    for module in (embed, fit, recommend, explain, info, evaluate, similar, report):
         module.register(app)
 
 

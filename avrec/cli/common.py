@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -22,3 +23,11 @@ FormatOption = typer.Option(
 
 def source_arg(value: str) -> Path | str:
     return "-" if value == "-" else Path(value)
+
+
+def report_dict(report: Any) -> dict[str, Any]:
+    """A library report object as a plain dict (reports offer as_dict() or to_dict())."""
+    for method in ("as_dict", "to_dict"):
+        if hasattr(report, method):
+            return dict(getattr(report, method)())
+    return dict(vars(report))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from avrec.cli.app import settings_of
-from avrec.cli.common import open_store
+from avrec.cli.common import open_store, report_dict
 from avrec.cli.output import Format, emit_object, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import UsageError
@@ -70,6 +70,6 @@ def embed(
         if not settings.quiet:
             typer.echo(report.summary(), err=True)
     else:
-        emit_object(report.as_dict(), fmt)
+        emit_object(report_dict(report), fmt)
     if report.failures:
         raise typer.Exit(1)

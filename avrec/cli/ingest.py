@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from avrec.cli.app import settings_of
-from avrec.cli.common import open_store, source_arg
+from avrec.cli.common import open_store, report_dict, source_arg
 from avrec.cli.output import Format, emit_object, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import UsageError
@@ -26,7 +26,7 @@ Out = Annotated[Format | None, typer.Option("--output-format", help="Summary for
 
 
 def _finish(report: Any, out: Format | None, quiet: bool) -> None:
-    summary = report.as_dict() if hasattr(report, "as_dict") else dict(vars(report))
+    summary = report_dict(report)
     fmt = resolve(out, piped_default=Format.json)
     if fmt is Format.table:
         if not quiet:

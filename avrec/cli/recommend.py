@@ -55,12 +55,16 @@ def recommend(
         str | None, typer.Option("--query", help="Steer the list towards items matching this text.")
     ] = None,
     query_weight: Annotated[float, typer.Option("--query-weight", help="How strongly --query steers.")] = 1.0,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Rank categories instead of items: tags, creator or any catalog attribute."),
+    ] = None,
     index: Annotated[
         bool | None, typer.Option("--ann/--exact", help="Force Annoy candidate retrieval on or off (default: by size).")
     ] = None,
     output_format: Annotated[Format | None, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = None,
 ) -> None:
-    """Top-k items per user as rows user_id,item_id,rank,score (rank 1 = best)."""
+    """Top-k items per user as rows user_id,item_id,rank,score (rank 1 = best); with --by, categories."""
     from avrec.recommend import recommend as run
 
     settings = settings_of(ctx)
@@ -76,6 +80,16 @@ def recommend(
     pool = set(read_ids(candidates, "item_id")) if candidates else None
     fmt = resolve(output_format)
     with open_store(settings) as store:
+        if by is not None:
+            from avrec.recommend import recommend_by
+
+            if query or pool is not None:
+                raise UsageError("--by cannot be combined with --query or --candidates")
+            cats = recommend_by(store, by, users=user_iter, all_users=all_users, k=k, include_seen=include_seen,
+                                history=hist)
+            emit_rows((c.as_dict() for c in cats), ("user_id", "category", "rank", "score", "items"), fmt,
+                      title=f"recommended {by}")
+            return
         query_scores = None
         if query:
             from avrec.search import query_item_scores

@@ -108,7 +108,8 @@ class IngestReport:
         if self.kind == "interactions":
             if self.duplicates:
                 parts.append(f"{_n(self.duplicates, 'duplicate')} already stored, not counted again")
-            created = [s for s in (_n(self.new_users, "new user"), _n(self.new_items, "new item")) if s[0] != "0"]
+            counts = ((self.new_users, "new user"), (self.new_items, "new item"))
+            created = [_n(n, noun) for n, noun in counts if n]
             if created:
                 parts.append(" and ".join(created) + " created")
         else:
@@ -118,7 +119,8 @@ class IngestReport:
         if self.bad_count:
             shown = [str(b.line) for b in self.bad_rows[:10]]
             more = f" and {self.bad_count - len(shown)} more" if self.bad_count > len(shown) else ""
-            parts.append(f"{_n(self.bad_count, 'bad row')} skipped ({self.line_unit}s {', '.join(shown)}{more})")
+            where = f"{self.line_unit}s {', '.join(shown)}{more}"
+            parts.append(f"{_n(self.bad_count, 'bad row')} skipped ({where})")
         return "; ".join(parts)
 
     def __str__(self) -> str:
@@ -195,6 +197,9 @@ def parse_text(row: Row, column: str) -> str | None:
     raise RowError(f"{column} must be text, found {type(value).__name__} {short(value)}")
 
 
+_NON_FINITE = {"nan", "inf", "infinity"}
+
+
 def parse_number(value: Any, column: str) -> float | None:
     """A finite float from a number or decimal text; None when absent or empty."""
     if value is None:
@@ -208,7 +213,8 @@ def parse_number(value: Any, column: str) -> float | None:
         if not text:
             return None
         if not is_number_text(text):
-            raise RowError(f"{column} must be a number, found {short(value)}")
+            kind = "a finite number" if text.lower().lstrip("+-") in _NON_FINITE else "a number"
+            raise RowError(f"{column} must be {kind}, found {short(value)}")
         number = float(text)
     else:
         raise RowError(f"{column} must be a number, found {type(value).__name__} {short(value)}")
@@ -324,7 +330,12 @@ def run_ingest(
 
 
 def _scan(
-    spec: TableSpec[T], reader: RecordReader, report: IngestReport, *, writing: bool, expect_good: bool = False
+    spec: TableSpec[T],
+    reader: RecordReader,
+    report: IngestReport,
+    *,
+    writing: bool,
+    expect_good: bool = False,
 ) -> None:
     """One pass: parse every record; when `writing`, write good ones in batches."""
     batch: list[T] = []
@@ -370,7 +381,8 @@ def _scan(
 def _check_columns(spec: TableSpec[Any], reader: RecordReader, report: IngestReport) -> None:
     """File-level checks: an empty input, a header or schema without the required columns."""
     if reader.empty:
-        raise InputError(f"{reader.name} is empty: expected {spec.kind} rows with columns {', '.join(spec.required)}")
+        columns = ", ".join(spec.required)
+        raise InputError(f"{reader.name} is empty: expected {spec.kind} rows with columns {columns}")
     if reader.columns is None:
         return
     missing = [c for c in spec.required if c not in reader.columns]

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import csv
 import gzip
-import json
 import io
+import json
 import os
 import re
 import shutil
@@ -34,7 +34,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO, TextIO, Union
+from typing import IO, Any, BinaryIO, TextIO, Union, cast
 
 from avrec.errors import InputError, UsageError
 
@@ -105,7 +105,7 @@ class _Lines:
     lacked a line end, which only a final, possibly truncated, line can.
     """
 
-    def __init__(self, raw: Iterator[bytes] | Iterator[str], max_lines: int | None) -> None:
+    def __init__(self, raw: Iterator[Any], max_lines: int | None) -> None:
         self._raw = raw
         self._max = max_lines
         self.number = 0
@@ -118,7 +118,7 @@ class _Lines:
     def __next__(self) -> str:
         if self._max is not None and self.number >= self._max:
             raise StopIteration
-        raw = next(self._raw)
+        raw: bytes | str = next(self._raw)
         self.number += 1
         if isinstance(raw, bytes):
             if self.number == 1 and raw.startswith(_BOM):
@@ -214,7 +214,8 @@ class RecordReader:
                 if "unexpected end of data" in str(exc):
                     message = "malformed CSV: a quoted field is never closed (it runs to the end of the file)"
                 if columns is None:
-                    raise InputError(f"{self.name}: line {start}: cannot read the header: {message}") from None
+                    header_error = f"{self.name}: line {start}: cannot read the header: {message}"
+                    raise InputError(header_error) from None
                 yield start, Malformed(message)
                 continue
             if not fields or (len(fields) == 1 and not fields[0].strip()):
@@ -233,7 +234,7 @@ class RecordReader:
                 message = f"expected {n_columns} fields as in the header, found {len(fields)}"
                 yield start, Malformed(message + (_TRUNCATED if lines.unterminated else ""))
                 continue
-            row = dict(zip(columns, fields))
+            row = dict(zip(columns, fields, strict=True))
             row.pop("", None)
             yield start, row
         if columns is None:
@@ -263,7 +264,8 @@ class RecordReader:
                 yield number, Malformed(f"malformed JSON: {msg}{where}{suffix}")
                 continue
             if not isinstance(value, dict):
-                yield number, Malformed(f"expected a JSON object, found {type(value).__name__} {_short(value)}")
+                found = f"{type(value).__name__} {_short(value)}"
+                yield number, Malformed(f"expected a JSON object, found {found}")
                 continue
             yield number, self._canonical_row(value)
         if not seen_any:
@@ -297,7 +299,7 @@ class RecordReader:
             for batch in pfile.iter_batches(batch_size=_PARQUET_BATCH):
                 for values in batch.to_pylist():
                     number += 1
-                    yield number, {name: values[raw] for name, raw in zip(names, raw_names)}
+                    yield number, {name: values[raw] for name, raw in zip(names, raw_names, strict=True)}
         except OSError as exc:
             raise InputError(f"{self.name}: Parquet file is damaged after row {number}: {exc}") from None
 
@@ -407,12 +409,12 @@ class RecordSource:
     def _open_binary(self) -> IO[bytes]:
         if self._path is not None:
             if self._gzip:
-                return gzip.open(self._path, "rb")
+                return cast(IO[bytes], gzip.open(self._path, "rb"))
             return open(self._path, "rb")  # the caller closes it
         if self._binary is None:
             raise InputError(f"{self.name}: cannot read it as binary data")
         self._binary.seek(0)
-        return _Unclosed(self._binary)
+        return cast(IO[bytes], _Unclosed(self._binary))
 
     @property
     def line_unit(self) -> str:
@@ -427,7 +429,7 @@ class RecordSource:
         stream: IO[bytes] | IO[str]
         if self._text is not None:
             self._text.seek(self._text_start)
-            stream = _Unclosed(self._text)
+            stream = cast(IO[str], _Unclosed(self._text))
         else:
             try:
                 stream = self._open_binary()

@@ -17,15 +17,20 @@ import scipy.sparse as sp
 
 
 def half_step(
-    x: np.ndarray, y: np.ndarray, conf: sp.csr_matrix, reg: float, cg_steps: int, tol: float = 0.0
+    x: np.ndarray,
+    y: np.ndarray,
+    conf: sp.csr_matrix,
+    reg: float | np.ndarray,
+    cg_steps: int,
+    tol: float = 0.0,
 ) -> np.ndarray:
     """Update every row of `x` (users) against fixed `y` (items) with `cg_steps` CG iterations.
 
     `conf` is rows(x) x rows(y) CSR holding c - 1 = alpha * r on observed pairs. With `tol` > 0 the
     iterations stop early once every row's residual norm fell below `tol` times the norm of its right side.
     """
-    k = y.shape[1]
-    gram = y.T @ y + reg * np.eye(k, dtype=y.dtype)
+    gram = y.T @ y
+    reg_rows = np.broadcast_to(np.asarray(reg, dtype=y.dtype), (conf.shape[0],))[:, None]
     rows = np.repeat(np.arange(conf.shape[0]), np.diff(conf.indptr))
     cols = conf.indices
     yg = y[cols]  # (nnz x k), fixed for this half-step
@@ -34,7 +39,7 @@ def half_step(
     def matvec(p: np.ndarray) -> np.ndarray:
         dots = np.einsum("ij,ij->i", p[rows], yg)
         w = sp.csr_matrix((c_minus_1 * dots, cols, conf.indptr), shape=conf.shape)
-        return p @ gram + w @ y
+        return p @ gram + reg_rows * p + w @ y
 
     # b_u = sum_j c_uj y_j
     b = sp.csr_matrix((c_minus_1 + 1, cols, conf.indptr), shape=conf.shape) @ y
@@ -97,6 +102,12 @@ def user_system(
     return y64.T @ y64 + (yh.T * c_minus_1) @ yh + reg * np.eye(y64.shape[1])
 
 
+def row_regularization(conf: sp.csr_matrix, reg: float, reg_exponent: float) -> np.ndarray:
+    """Per-row regularization reg * (n_row / mean n)^reg_exponent (frequency-scaled, as in iALS++)."""
+    n = np.diff(conf.indptr).astype(np.float64) + 1.0
+    return (reg * (n / n.mean()) ** reg_exponent).astype(np.float64)
+
+
 def fit_als(
     conf: sp.csr_matrix,
     factors: int,
@@ -104,7 +115,7 @@ def fit_als(
     iterations: int,
     cg_steps: int,
     rng: np.random.Generator,
-    item_prior: np.ndarray | None = None,
+    reg_exponent: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Alternate CG half-steps; returns (user_factors, item_factors) with the user side solved exactly last.
 
@@ -113,12 +124,14 @@ def fit_als(
     n_users, n_items = conf.shape
     conf = sp.csr_matrix(conf, dtype=np.float32)
     conf_t = sp.csr_matrix(conf.T)
+    reg_u = row_regularization(conf, reg, reg_exponent)
+    reg_i = row_regularization(conf_t, reg, reg_exponent)
     x = (rng.standard_normal((n_users, factors)) * 0.01).astype(np.float32)
     y = (rng.standard_normal((n_items, factors)) * 0.01).astype(np.float32)
     for _ in range(iterations):
-        x = half_step(x, y, conf, reg, cg_steps)
-        y = half_step(y, x, conf_t, reg, cg_steps)
+        x = half_step(x, y, conf, reg_u, cg_steps)
+        y = half_step(y, x, conf_t, reg_i, cg_steps)
     # Final user step solved to convergence in float64, so that each stored user vector is (to ~1e-9)
     # the least-squares fold-in of that user's training history, which `explain` decomposes.
-    x64 = half_step(x.astype(np.float64), y.astype(np.float64), conf, reg, 4 * factors, tol=1e-9)
+    x64 = half_step(x.astype(np.float64), y.astype(np.float64), conf, reg_u, 4 * factors, tol=1e-9)
     return x64.astype(np.float32), y

@@ -1,0 +1,67 @@
+"""A self-contained HTML page of one user's recommendations: thumbnail, title, score and reason."""
+
+from __future__ import annotations
+
+import base64
+import html
+import time
+from pathlib import Path
+
+from avrec.explain import explain
+from avrec.recommend import recommend
+from avrec.serving import load_served
+from avrec.store import Store, atomic_path
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem;background:#fafafa;color:#222}
+h1{font-size:1.4rem} .meta{color:#666;font-size:.9rem}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:1rem}
+.card{background:#fff;border-radius:8px;box-shadow:0 1px 3px #0002;overflow:hidden}
+.card img,.card .ph{width:100%;aspect-ratio:16/9;object-fit:cover;display:block;background:#ddd}
+.card .ph{display:flex;align-items:center;justify-content:center;color:#777;font-size:.8rem}
+.body{padding:.6rem .8rem} .rank{color:#888} .score{float:right;font-variant-numeric:tabular-nums}
+.reason{font-size:.85rem;color:#444;margin-top:.4rem}
+img.plot{max-width:100%;margin-top:2rem}
+"""
+
+
+def thumbnail(store: Store, item_id: str) -> bytes | None:
+    """The stored frame thumbnail nearest the middle of the item (kept at embed time)."""
+    frames = [f for f in store.frames(item_id, with_thumbs=True) if f.thumb]
+    if not frames:
+        return None
+    return frames[len(frames) // 2].thumb
+
+
+def render_report(store: Store, user_id: str, out: Path, *, k: int = 10, plot: Path | None = None) -> int:
+    """Write the page atomically; returns how many items it shows."""
+    served = load_served(store)
+    cards: list[str] = []
+    for rec in recommend(store, users=[user_id], k=k, served=served):
+        item = store.get_item(rec.item_id)
+        title = (item.title if item and item.title else rec.item_id)
+        reason = explain(store, user_id=user_id, item_id=rec.item_id, served=served).sentence
+        thumb = thumbnail(store, rec.item_id)
+        image = (
+            f'<img alt="{html.escape(title)}" src="data:image/jpeg;base64,{base64.b64encode(thumb).decode()}">'
+            if thumb
+            else '<div class="ph">no picture</div>'
+        )
+        cards.append(
+            f'<div class="card">{image}<div class="body"><span class="rank">#{rec.rank}</span> '
+            f"<b>{html.escape(title)}</b><span class=\"score\">{rec.score:.3f}</span>"
+            f'<div class="reason">{html.escape(reason)}</div></div></div>'
+        )
+    plot_html = ""
+    if plot is not None:
+        plot_html = f'<img class="plot" alt="metrics" src="data:image/png;base64,{base64.b64encode(plot.read_bytes()).decode()}">'
+    page = (
+        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        f"<title>avrec: recommendations for {html.escape(user_id)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>Recommendations for {html.escape(user_id)}</h1>"
+        f'<p class="meta">model {html.escape(served.record.model_key)} · {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}</p>'
+        f'<div class="grid">{"".join(cards)}</div>{plot_html}</body></html>\n'
+    )
+    with atomic_path(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return len(cards)
