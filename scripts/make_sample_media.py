@@ -38,7 +38,7 @@ SEED = 20240917
 
 WEATHER_TEXT = (
     "Good morning. Here is the weather report. Today the forecast calls for strong winds "
-    "and cloudy skies along the coast, clearing by the evening."
+    "and cloudy skies, with temperatures near twelve degrees, clearing by the evening."
 )
 PASTA_TEXT = (
     "To cook pasta, bring a large pot of salted water to the boil and add the spaghetti. "
@@ -76,8 +76,8 @@ def find_ffmpeg() -> str:
 def find_espeak() -> str:
     exe = shutil.which("espeak-ng")
     if exe is None:
-        raise ToolMissing("error: espeak-ng not found on PATH; it voices the two spoken clips. "
-                          "Install it (Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng).")
+        raise ToolMissing("error: espeak-ng not found on PATH; it voices the two spoken clips. Install it "
+                          "(Debian/Ubuntu: apt-get install espeak-ng; macOS: brew install espeak-ng).")
     return exe
 
 
@@ -277,7 +277,9 @@ def glow(img: np.ndarray, cx: float, cy: float, color: tuple[float, ...], sigma:
     img[y0:y1, x0:x1] += g[..., None] * np.asarray(color, np.float32)
 
 
-def disc(img: np.ndarray, cx: float, cy: float, r: float, color: tuple[float, ...], soft: float = 1.0) -> None:
+def disc(
+    img: np.ndarray, cx: float, cy: float, r: float, color: tuple[float, ...], soft: float = 1.0
+) -> None:
     a = np.clip((r - np.hypot(XX - cx, YY - cy)) / soft, 0, 1)[..., None]
     img[:] = img * (1 - a) + np.asarray(color, np.float32) * a
 
@@ -292,7 +294,8 @@ def frames_rain(rng: np.random.Generator) -> Frames:
     nd = 260
     dx, dy0 = rng.uniform(0, W, nd), rng.uniform(0, H + 30, nd)
     speed, length = rng.uniform(6, 13, nd), rng.integers(6, 16, nd)
-    beads = [(rng.uniform(0, W), rng.uniform(-20, H), rng.uniform(0.3, 1.2), rng.uniform(1.5, 3)) for _ in range(18)]
+    beads = [(rng.uniform(0, W), rng.uniform(-20, H), rng.uniform(0.3, 1.2), rng.uniform(1.5, 3))
+             for _ in range(18)]
 
     def frame(i: int, t: float) -> np.ndarray:
         img = bg.copy()
@@ -363,7 +366,7 @@ def frames_city(rng: np.random.Generator, cars: list[tuple[float, float, int]]) 
 
     def frame(i: int, t: float) -> np.ndarray:
         img = bg.copy()
-        for wx, wy, b, blinks in windows:
+        for wx, wy, _, blinks in windows:
             if blinks and int(t * 2 + wx) % 3 == 0:
                 img[wy:wy + 3, wx:wx + 3] = (0.05, 0.05, 0.06)
         for t0, speed, lane in cars:  # lane +1 heads right (headlights), -1 heads left (tail lights)
@@ -413,7 +416,8 @@ def frames_fire(rng: np.random.Generator, n: int) -> Frames:
 def frames_weather(rng: np.random.Generator) -> Frames:
     bg = vgrad((0.10, 0.30, 0.62), (0.20, 0.50, 0.85))
     coast = 150 + 22 * np.sin(YY / 23) + 9 * np.sin(YY / 7 + 1)
-    bg = np.where((XX < coast)[..., None] & (YY < 148)[..., None], np.float32([0.28, 0.58, 0.25]), bg)
+    land = (XX < coast)[..., None] & (YY < 148)[..., None]
+    bg = np.where(land, np.array([0.28, 0.58, 0.25], np.float32), bg)
     bg[148:] = (0.05, 0.10, 0.25)  # the news-style lower third
     bg[154:172, 12:120] = (0.85, 0.55, 0.10)
     streaks = [(rng.uniform(0, W), rng.uniform(10, 140), rng.uniform(40, 90), rng.integers(12, 30))
@@ -534,8 +538,8 @@ CATALOG = [
      "The classic ffmpeg colour-bar test pattern with a moving counter and a steady 1 kHz beep.",
      "test|technical|tone|pattern", "test_pattern.mp4", "avrec"),
     ("weather", "Morning weather report",
-     "A synthetic voice reads the morning weather forecast (strong winds and cloudy skies along the coast) "
-     "over a simple coastline map.",
+     "A synthetic voice reads the morning weather forecast (strong winds and cloudy skies) over a simple "
+     "coastline map with a drifting cloud.",
      "speech|news|weather|forecast|talk", "weather_report.mp4", "avrec"),
     ("pasta", "How to cook pasta",
      "A synthetic voice explains how to cook spaghetti with tomato sauce and basil over a picture of "
@@ -627,7 +631,9 @@ def main(argv: list[str] | None = None) -> int:
         av("rain_window.mp4", 5.0, frames_rain(rng), audio_rain(5.0, rng))
         av("ocean_waves.mp4", 6.0, frames_ocean(rng), audio_ocean(6.0, rng))
         av("sunny_meadow.mp4", 5.0, frames_meadow(rng), audio_meadow(5.0, rng))
-        cars = [(-0.5, 95, 1), (0.6, 120, -1), (1.4, 80, 1), (2.3, 140, -1), (3.0, 110, 1), (3.6, 90, -1)]
+        # (start time, speed in px/s, direction)
+        cars: list[tuple[float, float, int]] = [
+            (-0.5, 95, 1), (0.6, 120, -1), (1.4, 80, 1), (2.3, 140, -1), (3.0, 110, 1), (3.6, 90, -1)]
         passes = [t0 + (W / 2) / v for t0, v, _ in cars]
         av("city_night.mp4", 5.0, frames_city(rng, cars), audio_city(5.0, rng, passes))
         av("fireplace.mp4", 5.0, frames_fire(rng, int(5.0 * FPS)), audio_fire(5.0, rng))

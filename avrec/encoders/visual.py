@@ -1,6 +1,6 @@
 """Weight-free visual descriptors: what `embed` uses for frames when no CLIP weights are available.
 
-Per frame (36 numbers, each roughly in 0..1):
+Per frame (32 numbers, each roughly in 0..1):
 - colour: a 12-bin hue histogram weighted by saturation x value (sums to 1) and the mean R, G, B;
 - brightness: mean and standard deviation (contrast) of luma;
 - saturation: mean and standard deviation of HSV saturation;

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from avrec.errors import InputError
-from avrec.ingest.records import Malformed, RecordReader, RecordSource, Row, Source, is_number_text
+from avrec.ingest.records import Malformed, RecordReader, RecordSource, Row, Source
 
 #: How many bad rows an error message or summary lists before saying "and N more".
 SHOW_BAD_ROWS = 20
@@ -166,10 +166,10 @@ def parse_id(row: Row, column: str) -> str:
     JSON/Parquet integers become their decimal text (``42`` -> ``"42"``), as do whole floats.
     """
     value = row.get(column)
-    if value is None:
-        raise RowError(f"missing {column}")
-    if isinstance(value, str):
+    if type(value) is str:  # the common case first: this runs twice per row of a log
         text = value.strip()
+    elif value is None:
+        raise RowError(f"missing {column}")
     elif isinstance(value, bool):
         raise RowError(f"{column} must be text or a number, found {short(value)}")
     elif isinstance(value, int):
@@ -178,6 +178,8 @@ def parse_id(row: Row, column: str) -> str:
         if not math.isfinite(value):
             raise RowError(f"{column} must be text or a number, found {short(value)}")
         text = str(int(value)) if value.is_integer() else repr(value)
+    elif isinstance(value, str):
+        text = value.strip()
     else:
         raise RowError(f"{column} must be text or a number, found {type(value).__name__} {short(value)}")
     if not text:
@@ -197,25 +199,30 @@ def parse_text(row: Row, column: str) -> str | None:
     raise RowError(f"{column} must be text, found {type(value).__name__} {short(value)}")
 
 
-_NON_FINITE = {"nan", "inf", "infinity"}
+def _float_text(text: str) -> float | None:
+    """A plain decimal number (``12``, ``-1.5e3``, ``nan``/``inf`` included), else None."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return None if "_" in text else number  # float() also takes "1_000"; a log should not
 
 
 def parse_number(value: Any, column: str) -> float | None:
     """A finite float from a number or decimal text; None when absent or empty."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise RowError(f"{column} must be a number, found {short(value)}")
-    if isinstance(value, (int, float, Decimal)):
-        number = float(value)
-    elif isinstance(value, str):
+    if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
-        if not is_number_text(text):
-            kind = "a finite number" if text.lower().lstrip("+-") in _NON_FINITE else "a number"
-            raise RowError(f"{column} must be {kind}, found {short(value)}")
-        number = float(text)
+        number = _float_text(text)
+        if number is None:
+            raise RowError(f"{column} must be a number, found {short(value)}")
+    elif value is None:
+        return None
+    elif isinstance(value, bool):
+        raise RowError(f"{column} must be a number, found {short(value)}")
+    elif isinstance(value, (int, float, Decimal)):
+        number = float(value)
     else:
         raise RowError(f"{column} must be a number, found {type(value).__name__} {short(value)}")
     if not math.isfinite(number):
@@ -227,35 +234,40 @@ def parse_timestamp(value: Any, column: str = "timestamp") -> float | None:
     """Epoch seconds (float) from epoch seconds or ISO-8601 text; ISO times without a zone are UTC."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str) and not is_number_text(value.strip()):
+    if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
+        number = _float_text(text)
+        if number is not None:
+            if not math.isfinite(number):
+                raise _bad_timestamp(column, value)
+            return number
         if text[-1] in "Zz":
             text = text[:-1] + "+00:00"
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise RowError(
-                f"bad {column} {short(value)}: expected ISO-8601 (2024-05-01T12:00:00Z) or epoch seconds"
-            ) from None
+            raise _bad_timestamp(column, value) from None
+    elif isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
     else:
         try:
             return parse_number(value, column)
         except RowError:
-            raise RowError(
-                f"bad {column} {short(value)}: expected ISO-8601 (2024-05-01T12:00:00Z) or epoch seconds"
-            ) from None
+            raise _bad_timestamp(column, value) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     try:
         return moment.timestamp()
     except (OverflowError, ValueError, OSError):
         raise RowError(f"bad {column} {short(value)}: out of range") from None
+
+
+def _bad_timestamp(column: str, value: Any) -> RowError:
+    return RowError(f"bad {column} {short(value)}: expected ISO-8601 (2024-05-01T12:00:00Z) or epoch seconds")
 
 
 def check_attr(name: str, value: Any) -> Any:

@@ -26,7 +26,6 @@ import gzip
 import io
 import json
 import os
-import re
 import shutil
 import stat
 import sys
@@ -213,6 +212,11 @@ class RecordReader:
                 message = f"malformed CSV: {exc}"
                 if "unexpected end of data" in str(exc):
                     message = "malformed CSV: a quoted field is never closed (it runs to the end of the file)"
+                elif "new-line character seen in unquoted field" in str(exc):
+                    message = (
+                        "malformed CSV: a bare carriage return (CR) inside an unquoted field; quote the "
+                        "field, or save the file with LF or CRLF line ends"
+                    )
                 if columns is None:
                     header_error = f"{self.name}: line {start}: cannot read the header: {message}"
                     raise InputError(header_error) from None
@@ -504,11 +508,3 @@ def read_records(
     """
     with RecordSource(source, format=format) as src:
         yield from src.open(known=known)
-
-
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def is_number_text(text: str) -> bool:
-    """True for plain decimal numbers (``12``, ``-1.5e3``), not ``nan``, ``inf`` or ``1_000``."""
-    return _NUMBER.fullmatch(text) is not None

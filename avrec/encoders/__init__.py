@@ -1,0 +1,87 @@
+"""Encoders: one `Encoder` protocol (`model_id`, `dim`, `encode_batch`) and the models behind it.
+
+- text: sentence-transformers (bundled all-MiniLM-L6-v2 by default) -> `SbertEncoder`
+- visual: open_clip CLIP from local weights -> `ClipEncoder`; without weights the weight-free
+  `DescriptorEncoder` (colour, brightness, saturation, motion, cut rate)
+- audio: acoustic descriptors -> `AcousticEncoder`; speech: faster-whisper -> `WhisperTranscriber`
+
+torch is imported only inside this package (and by `avrec.embed` through it). Nothing here downloads:
+a model that is not on this machine raises `EncoderUnavailable` with what to install or set.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from avrec.config import Settings
+from avrec.encoders.acoustic import ACOUSTIC_MODEL_ID, AcousticEncoder
+from avrec.encoders.base import Encoder, EncoderUnavailable, l2_normalize, resolve_device
+from avrec.encoders.clip import ClipEncoder, resolve_clip
+from avrec.encoders.speech import SpeechResult, WhisperTranscriber
+from avrec.encoders.text import SbertEncoder
+from avrec.encoders.visual import DESCRIPTOR_MODEL_ID, DescriptorEncoder
+
+
+class VisualEncoder(Encoder[np.ndarray], Protocol):
+    """A frame encoder that also knows how to pool its frame vectors into the item's vector."""
+
+    image_size: int
+
+    def pool(self, frame_vectors: np.ndarray, stats: dict[str, float]) -> np.ndarray: ...
+
+
+def load_text_encoder(settings: Settings, *, device: str | None = None) -> SbertEncoder:
+    """The configured sentence-transformers encoder on `device` (default: the settings' device)."""
+    return SbertEncoder(settings.text_model, device=device or resolve_device(settings.device))
+
+
+def load_clip_encoder(settings: Settings, *, device: str | None = None) -> ClipEncoder:
+    """The configured CLIP model; raises EncoderUnavailable when its weights are not on this machine."""
+    spec = resolve_clip(settings.clip_model, settings.clip_pretrained, settings.clip_weights)
+    return ClipEncoder(spec, device=device or resolve_device(settings.device))
+
+
+def clip_model_id(settings: Settings) -> str | None:
+    """The model id CLIP would have with these settings, or None when no weights are available (cheap)."""
+    try:
+        return resolve_clip(settings.clip_model, settings.clip_pretrained, settings.clip_weights).model_id
+    except EncoderUnavailable:
+        return None
+
+
+def load_visual_encoder(settings: Settings, *, device: str | None = None) -> tuple[VisualEncoder, str | None]:
+    """CLIP when its weights are here, else the weight-free descriptors and the reason (for one warning)."""
+    try:
+        return load_clip_encoder(settings, device=device), None
+    except EncoderUnavailable as exc:
+        return DescriptorEncoder(), f"CLIP unavailable ({exc}); visual vectors use the weight-free descriptors"
+
+
+def load_transcriber(settings: Settings, *, device: str | None = None) -> WhisperTranscriber:
+    """The configured Whisper model; raises EncoderUnavailable when it is not on this machine."""
+    return WhisperTranscriber(settings.whisper_model, device=device or resolve_device(settings.device),
+                              threads=settings.threads)
+
+
+__all__ = [
+    "ACOUSTIC_MODEL_ID",
+    "DESCRIPTOR_MODEL_ID",
+    "AcousticEncoder",
+    "ClipEncoder",
+    "DescriptorEncoder",
+    "Encoder",
+    "EncoderUnavailable",
+    "SbertEncoder",
+    "SpeechResult",
+    "VisualEncoder",
+    "WhisperTranscriber",
+    "clip_model_id",
+    "l2_normalize",
+    "load_clip_encoder",
+    "load_text_encoder",
+    "load_transcriber",
+    "load_visual_encoder",
+    "resolve_device",
+]

