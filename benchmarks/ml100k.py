@@ -18,8 +18,25 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "bench-out"
 GENRES = [
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 ]
 
 
@@ -93,7 +110,15 @@ def load(data: Path = DATA) -> MovieLens:
     n_users = len(users)
     feats = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, len(names)))
     return MovieLens(
-        ratings, n_users, n_items, titles, np.array(genre_rows, np.float32), descriptions, posters, feats, names
+        ratings,
+        n_users,
+        n_items,
+        titles,
+        np.array(genre_rows, np.float32),
+        descriptions,
+        posters,
+        feats,
+        names,
     )
 
 

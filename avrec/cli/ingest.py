@@ -31,6 +31,8 @@ def _finish(report: Any, out: Format | None, quiet: bool) -> None:
     if fmt is Format.table:
         if not quiet:
             typer.echo(report.summary(), err=True)
+            for line in getattr(report, "bad_row_lines", lambda: [])():
+                typer.echo(f"  {line}", err=True)
     else:
         emit_object(summary, fmt)
     bad = summary.get("bad_rows") or summary.get("failed") or []

@@ -56,13 +56,17 @@ def load_visual_encoder(settings: Settings, *, device: str | None = None) -> tup
     try:
         return load_clip_encoder(settings, device=device), None
     except EncoderUnavailable as exc:
-        return DescriptorEncoder(), f"CLIP unavailable ({exc}); visual vectors use the weight-free descriptors"
+        return (
+            DescriptorEncoder(),
+            f"CLIP unavailable ({exc}); visual vectors use the weight-free descriptors",
+        )
 
 
 def load_transcriber(settings: Settings, *, device: str | None = None) -> WhisperTranscriber:
     """The configured Whisper model; raises EncoderUnavailable when it is not on this machine."""
-    return WhisperTranscriber(settings.whisper_model, device=device or resolve_device(settings.device),
-                              threads=settings.threads)
+    return WhisperTranscriber(
+        settings.whisper_model, device=device or settings.device, threads=settings.threads
+    )
 
 
 __all__ = [

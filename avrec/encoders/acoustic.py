@@ -41,10 +41,14 @@ _SPEC: dict[str, tuple[str, str, float, float]] = {
     "spectral_flatness": ("spectral", "log10", -1.5, 1.0),
     "zero_crossing_rate": ("spectral", "lin", 0.1, 0.1),
     "silence_share": ("loudness", "lin", 0.2, 0.3),
-    **{f"mfcc{i}_mean": ("timbre", "lin", -30.0 if i == 0 else 0.0, 30.0 if i == 0 else 10.0)
-       for i in range(N_MFCC)},
-    **{f"mfcc{i}_std": ("timbre_change", "lin", 10.0 if i == 0 else 5.0, 10.0 if i == 0 else 5.0)
-       for i in range(N_MFCC)},
+    **{
+        f"mfcc{i}_mean": ("timbre", "lin", -30.0 if i == 0 else 0.0, 30.0 if i == 0 else 10.0)
+        for i in range(N_MFCC)
+    },
+    **{
+        f"mfcc{i}_std": ("timbre_change", "lin", 10.0 if i == 0 else 5.0, 10.0 if i == 0 else 5.0)
+        for i in range(N_MFCC)
+    },
 }
 FEATURES: tuple[str, ...] = tuple(_SPEC)
 #: Descriptors a person understands, used by `explain` / `similar` evidence ("similar tempo and loudness").
@@ -68,9 +72,9 @@ def describe(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, flo
         x = np.pad(x, (0, sample_rate // 2 - x.size))
     out: dict[str, float] = {}
     out["loudness_lufs"], out["loudness_range_lu"] = loudness(x, sample_rate)
-    spec = _spectral(x, sample_rate)
-    out.update(spec.pop("_summary"))  # type: ignore[arg-type]
-    out["tempo_bpm"], out["pulse_clarity"] = _tempo(spec["onset"], sample_rate / _HOP)
+    onset, summary = _spectral(x, sample_rate)
+    out.update(summary)
+    out["tempo_bpm"], out["pulse_clarity"] = _tempo(onset, sample_rate / _HOP)
     out.update(_pitch(x, sample_rate))
     return {name: float(out[name]) for name in FEATURES}
 
@@ -120,13 +124,18 @@ class AcousticEncoder:
 
 def _k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The two BS.1770 pre-filters (high shelf, high pass), designed for any sample rate."""
+
     def shelf(gain_db: float, q: float, fc: float) -> tuple[np.ndarray, np.ndarray]:
         a = 10 ** (gain_db / 40.0)
         w0 = 2 * math.pi * fc / sample_rate
         alpha = math.sin(w0) / (2 * q)
         cw = math.cos(w0)
         sa = 2 * math.sqrt(a) * alpha
-        b = [a * ((a + 1) + (a - 1) * cw + sa), -2 * a * ((a - 1) + (a + 1) * cw), a * ((a + 1) + (a - 1) * cw - sa)]
+        b = [
+            a * ((a + 1) + (a - 1) * cw + sa),
+            -2 * a * ((a - 1) + (a + 1) * cw),
+            a * ((a + 1) + (a - 1) * cw - sa),
+        ]
         den = [(a + 1) - (a - 1) * cw + sa, 2 * ((a - 1) - (a + 1) * cw), (a + 1) - (a - 1) * cw - sa]
         return np.asarray(b) / den[0], np.asarray(den) / den[0]
 
@@ -138,8 +147,10 @@ def _k_weighting(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
         den = [1 + alpha, -2 * cw, 1 - alpha]
         return np.asarray(b) / den[0], np.asarray(den) / den[0]
 
-    return [shelf(3.99984385397, 0.7071752369554193, 1681.9744509555319),
-            highpass(0.5003270373253953, 38.13547087613982)]
+    return [
+        shelf(3.99984385397, 0.7071752369554193, 1681.9744509555319),
+        highpass(0.5003270373253953, 38.13547087613982),
+    ]
 
 
 def loudness(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[float, float]:
@@ -216,7 +227,7 @@ def _frames(x: np.ndarray, n: int, hop: int) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(x, shape=(count, n), strides=(x.strides[0] * hop, x.strides[0]))
 
 
-def _spectral(x: np.ndarray, sample_rate: int) -> dict[str, object]:
+def _spectral(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, dict[str, float]]:
     """Frame-wise spectra in chunks (bounded memory); returns the onset envelope and a summary."""
     from scipy.fft import dct
 
@@ -235,7 +246,7 @@ def _spectral(x: np.ndarray, sample_rate: int) -> dict[str, object]:
     silent = 0
     prev_db: np.ndarray | None = None
     for start in range(0, frames.shape[0], _CHUNK_FRAMES):
-        chunk = frames[start: start + _CHUNK_FRAMES]
+        chunk = frames[start : start + _CHUNK_FRAMES]
         rms = np.sqrt(np.mean(chunk**2, axis=1))
         loud = rms > 10 ** (-60 / 20)
         silent += int((~loud).sum())
@@ -267,22 +278,30 @@ def _spectral(x: np.ndarray, sample_rate: int) -> dict[str, object]:
     if voiced_frames:
         mean = mfcc_sum / voiced_frames
         std = np.sqrt(np.maximum(mfcc_sq / voiced_frames - mean**2, 0.0))
-        summary.update({
-            "spectral_centroid_hz": float(np.median(np.concatenate(cents))),
-            "spectral_rolloff_hz": float(np.median(np.concatenate(rolls))),
-            "spectral_flatness": float(np.median(np.concatenate(flats))),
-            "zero_crossing_rate": float(np.mean(np.concatenate(zcrs))),
-        })
+        summary.update(
+            {
+                "spectral_centroid_hz": float(np.median(np.concatenate(cents))),
+                "spectral_rolloff_hz": float(np.median(np.concatenate(rolls))),
+                "spectral_flatness": float(np.median(np.concatenate(flats))),
+                "zero_crossing_rate": float(np.mean(np.concatenate(zcrs))),
+            }
+        )
     else:
         mean = np.zeros(N_MFCC)
         mean[0] = -30.0
         std = np.zeros(N_MFCC)
-        summary.update({"spectral_centroid_hz": 1500.0, "spectral_rolloff_hz": 3000.0,
-                        "spectral_flatness": 10 ** -1.5, "zero_crossing_rate": 0.1})
+        summary.update(
+            {
+                "spectral_centroid_hz": 1500.0,
+                "spectral_rolloff_hz": 3000.0,
+                "spectral_flatness": 10**-1.5,
+                "zero_crossing_rate": 0.1,
+            }
+        )
     for i in range(N_MFCC):
         summary[f"mfcc{i}_mean"] = float(mean[i])
         summary[f"mfcc{i}_std"] = float(std[i])
-    return {"onset": np.concatenate(onset) if onset else np.zeros(1), "_summary": summary}
+    return (np.concatenate(onset) if onset else np.zeros(1)), summary
 
 
 def _tempo(onset: np.ndarray, frame_rate: float) -> tuple[float, float]:
@@ -305,7 +324,7 @@ def _tempo(onset: np.ndarray, frame_rate: float) -> tuple[float, float]:
     lags = np.arange(lo, hi + 1)
     bpm = 60.0 * frame_rate / lags
     prior = np.exp(-0.5 * (np.log2(bpm / 120.0) / 1.0) ** 2)
-    score = ac[lo: hi + 1] * prior
+    score = ac[lo : hi + 1] * prior
     best = int(np.argmax(score))
     lag = float(lags[best])
     if 0 < best < score.size - 1:  # parabolic interpolation for a fractional lag
@@ -313,7 +332,7 @@ def _tempo(onset: np.ndarray, frame_rate: float) -> tuple[float, float]:
         denom = a - 2 * b + c
         if abs(denom) > 1e-12:
             lag += 0.5 * (a - c) / denom
-    clarity = float(np.clip(ac[lo: hi + 1][best], 0.0, 1.0))
+    clarity = float(np.clip(ac[lo : hi + 1][best], 0.0, 1.0))
     return float(60.0 * frame_rate / lag), clarity
 
 
@@ -328,7 +347,7 @@ def _pitch(x: np.ndarray, sample_rate: int) -> dict[str, float]:
     f0s: list[np.ndarray] = []
     total = 0
     for start in range(0, frames.shape[0], _CHUNK_FRAMES):
-        chunk = frames[start: start + _CHUNK_FRAMES]
+        chunk = frames[start : start + _CHUNK_FRAMES]
         chunk = chunk - chunk.mean(axis=1, keepdims=True)
         energy = np.sum(chunk**2, axis=1)
         total += chunk.shape[0]
@@ -340,9 +359,9 @@ def _pitch(x: np.ndarray, sample_rate: int) -> dict[str, float]:
         ac = np.fft.irfft(np.abs(spec) ** 2, 2 * n, axis=1)[:, : hi + 2]
         ac = ac / np.maximum(ac[:, :1], 1e-12)
         # Correct for the window's own autocorrelation decay, so periodic frames reach ~1.
-        wac = np.correlate(np.hanning(n), np.hanning(n), "full")[n - 1: n - 1 + hi + 2]
+        wac = np.correlate(np.hanning(n), np.hanning(n), "full")[n - 1 : n - 1 + hi + 2]
         ac = ac / np.maximum(wac / wac[0], 1e-3)
-        seg = ac[:, lo: hi + 1]
+        seg = ac[:, lo : hi + 1]
         peak = seg.max(axis=1)
         voiced = peak > 0.75
         # The first lag that comes close to the best one is the period; later ones are its multiples.

@@ -65,7 +65,9 @@ def resolve_device(device: str) -> str:
     if device == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise EncoderError("--device mps was asked for but this torch has no MPS support; use --device cpu")
+            raise EncoderError(
+                "--device mps was asked for but this torch has no MPS support; use --device cpu"
+            )
     if device not in ("cpu", "cuda", "mps") and not device.startswith("cuda:"):
         raise EncoderError(f"unknown device {device!r}; use auto, cpu, cuda or mps")
     return device

@@ -38,6 +38,12 @@ class ClipSpec:
 
 def resolve_clip(model: str, pretrained: str | None, weights: str | None) -> ClipSpec:
     """Find CLIP weights on this machine; raise EncoderUnavailable (with what to do) when there are none."""
+    if not weights and not pretrained:
+        # Said before importing open_clip (and torch): the common no-weights case stays cheap.
+        raise EncoderUnavailable(
+            "no CLIP weights are configured; set AVREC_CLIP_WEIGHTS to a local open_clip checkpoint "
+            f"(architecture {model}, or AVREC_CLIP_MODEL) or AVREC_CLIP_PRETRAINED to a tag already in the cache"
+        )
     offline_environment()
     import open_clip
 
@@ -49,7 +55,9 @@ def resolve_clip(model: str, pretrained: str | None, weights: str | None) -> Cli
         open_clip.add_model_config(config_path)
         name = config_path.stem
     if open_clip.get_model_config(name) is None:
-        raise EncoderError(f"unknown CLIP architecture {name!r}; open_clip knows e.g. ViT-B-32, ViT-B-16, RN50")
+        raise EncoderError(
+            f"unknown CLIP architecture {name!r}; open_clip knows e.g. ViT-B-32, ViT-B-16, RN50"
+        )
     if weights:
         path = Path(weights).expanduser()
         if not path.is_file():
@@ -64,15 +72,13 @@ def resolve_clip(model: str, pretrained: str | None, weights: str | None) -> Cli
         if cached is None:
             raise EncoderUnavailable(
                 f"CLIP weights {name}/{pretrained} are not in the local cache and avrec never downloads; "
-                "put the checkpoint on this machine and set AVREC_CLIP_WEIGHTS=/path/to/open_clip_model.safetensors"
+                "put the checkpoint on this machine and set "
+                "AVREC_CLIP_WEIGHTS=/path/to/open_clip_model.safetensors"
             )
         keep = ("mean", "std", "interpolation", "resize_mode")
         overrides = {k: cfg[k] for k in keep if cfg.get(k) is not None}
         return ClipSpec(name, cached, f"clip:{name}:{pretrained}", overrides)
-    raise EncoderUnavailable(
-        "no CLIP weights are configured; set AVREC_CLIP_WEIGHTS to a local open_clip checkpoint "
-        f"(architecture {name}, or AVREC_CLIP_MODEL) or AVREC_CLIP_PRETRAINED to a tag already in the cache"
-    )
+    raise EncoderError(f"CLIP settings for {name} name neither weights nor a pretrained tag")
 
 
 def _cached_checkpoint(cfg: dict[str, Any]) -> Path | None:
@@ -85,8 +91,11 @@ def _cached_checkpoint(cfg: dict[str, Any]) -> Path | None:
             return None
         repo, filename = os.path.split(hub.rstrip("/")) if not hub.endswith("/") else (hub.rstrip("/"), "")
         names = [filename] if filename else []
-        names += ["open_clip_model.safetensors", "open_clip_pytorch_model.safetensors",
-                  "open_clip_pytorch_model.bin"]
+        names += [
+            "open_clip_model.safetensors",
+            "open_clip_pytorch_model.safetensors",
+            "open_clip_pytorch_model.bin",
+        ]
         if filename.endswith((".bin", ".pth", ".pt")):
             names.insert(0, filename.rsplit(".", 1)[0] + ".safetensors")
         for fname in names:
@@ -114,12 +123,18 @@ class ClipEncoder:
         self.half = device.startswith("cuda")
         try:
             model = open_clip.create_model(
-                spec.model_name, pretrained=str(spec.checkpoint), device=device,
-                precision="fp16" if self.half else "fp32", pretrained_text=False,
-                force_preprocess_cfg=spec.preprocess or None, weights_only=True,
+                spec.model_name,
+                pretrained=str(spec.checkpoint),
+                device=device,
+                precision="fp16" if self.half else "fp32",
+                pretrained_text=False,
+                force_preprocess_cfg=spec.preprocess or None,
+                weights_only=True,
             )
         except (RuntimeError, ValueError, KeyError, OSError) as exc:
-            raise EncoderError(f"cannot load CLIP weights {spec.checkpoint} into {spec.model_name}: {exc}") from None
+            raise EncoderError(
+                f"cannot load CLIP weights {spec.checkpoint} into {spec.model_name}: {exc}"
+            ) from None
         model.eval()
         self._model: Any = model
         self._tokenizer: Any = open_clip.get_tokenizer(spec.model_name)
@@ -127,16 +142,19 @@ class ClipEncoder:
         size = pcfg.get("size", 224)
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
         dtype = torch.float16 if self.half else torch.float32
-        self._mean = torch.tensor(pcfg.get("mean", open_clip.OPENAI_DATASET_MEAN), dtype=dtype,
-                                  device=device).view(1, 3, 1, 1)
-        self._std = torch.tensor(pcfg.get("std", open_clip.OPENAI_DATASET_STD), dtype=dtype,
-                                 device=device).view(1, 3, 1, 1)
+        self._mean = torch.tensor(
+            pcfg.get("mean", open_clip.OPENAI_DATASET_MEAN), dtype=dtype, device=device
+        ).view(1, 3, 1, 1)
+        self._std = torch.tensor(
+            pcfg.get("std", open_clip.OPENAI_DATASET_STD), dtype=dtype, device=device
+        ).view(1, 3, 1, 1)
         self.dim = int(self.forward_images(self.preprocess([np.zeros((8, 8, 3), dtype=np.uint8)])).shape[1])
 
     def preprocess(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """Frames (H x W x 3 uint8, any size) to a (n, S, S, 3) uint8 stack: short side resized to S, centre crop.
+        """Frames (H x W x 3 uint8, any size) to a (n, S, S, 3) uint8 stack: short side to S, centre crop.
 
-        This is open_clip's resize + centre crop; frames sampled with `short_side=image_size` only get cropped.
+        This is open_clip's resize + centre crop; frames sampled with `short_side=image_size` are only
+        cropped.
         """
         s = self.image_size
         out = np.empty((len(frames), s, s, 3), dtype=np.uint8)
@@ -146,7 +164,7 @@ class ClipEncoder:
                 frame = _resize_short_side(frame, s)
                 h, w = frame.shape[:2]
             top, left = (h - s) // 2, (w - s) // 2
-            out[i] = frame[top: top + s, left: left + s]
+            out[i] = frame[top : top + s, left : left + s]
         return out
 
     def forward_images(self, stack: np.ndarray) -> np.ndarray:

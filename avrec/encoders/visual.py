@@ -22,15 +22,25 @@ DESCRIPTOR_MODEL_ID = "visual-descriptors:v1"
 
 FRAME_FEATURES: tuple[str, ...] = (
     *(f"hue_{i * 30:03d}" for i in range(12)),
-    "red", "green", "blue",
-    "brightness", "contrast",
-    "saturation", "saturation_spread",
-    "colourfulness", "edge_density",
+    "red",
+    "green",
+    "blue",
+    "brightness",
+    "contrast",
+    "saturation",
+    "saturation_spread",
+    "colourfulness",
+    "edge_density",
     *(f"layout_{r}{c}" for r in "tmb" for c in "lcr"),
-    "dark_share", "bright_share",
+    "dark_share",
+    "bright_share",
 )
 ITEM_FEATURES: tuple[str, ...] = (
-    *FRAME_FEATURES, "brightness_change", "motion", "cut_rate", "scene_frame_share"
+    *FRAME_FEATURES,
+    "brightness_change",
+    "motion",
+    "cut_rate",
+    "scene_frame_share",
 )
 
 
@@ -55,23 +65,34 @@ def frame_descriptors(rgb: np.ndarray) -> np.ndarray:
     luma = 0.299 * r + 0.587 * g + 0.114 * b
     rg = r - g
     yb = 0.5 * (r + g) - b
-    colourfulness = (np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2))
+    colourfulness = np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
     gy = np.abs(np.diff(luma, axis=0)).mean() if luma.shape[0] > 1 else 0.0
     gx = np.abs(np.diff(luma, axis=1)).mean() if luma.shape[1] > 1 else 0.0
     h, w = luma.shape
     grid = [
-        float(luma[(i * h) // 3: max((i + 1) * h // 3, (i * h) // 3 + 1),
-                   (j * w) // 3: max((j + 1) * w // 3, (j * w) // 3 + 1)].mean())
-        for i in range(3) for j in range(3)
+        float(
+            luma[
+                (i * h) // 3 : max((i + 1) * h // 3, (i * h) // 3 + 1),
+                (j * w) // 3 : max((j + 1) * w // 3, (j * w) // 3 + 1),
+            ].mean()
+        )
+        for i in range(3)
+        for j in range(3)
     ]
     feats = [
         *hist.tolist(),
-        float(r.mean()), float(g.mean()), float(b.mean()),
-        float(luma.mean()), float(luma.std()),
-        float(sat.mean()), float(sat.std()),
-        float(min(colourfulness, 1.0)), float(min((gx + gy) * 4.0, 1.0)),
+        float(r.mean()),
+        float(g.mean()),
+        float(b.mean()),
+        float(luma.mean()),
+        float(luma.std()),
+        float(sat.mean()),
+        float(sat.std()),
+        float(min(colourfulness, 1.0)),
+        float(min((gx + gy) * 4.0, 1.0)),
         *grid,
-        float((luma < 0.08).mean()), float((luma > 0.92).mean()),
+        float((luma < 0.08).mean()),
+        float((luma > 0.92).mean()),
     ]
     return np.asarray(feats, dtype=np.float32)
 

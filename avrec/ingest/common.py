@@ -101,7 +101,6 @@ class IngestReport:
             out.append(f"... and {self.bad_count - limit} more")
         return out
 
-    @property
     def summary(self) -> str:
         """One line for a human: what was read, stored, created and skipped."""
         parts = [f"{self.source}: {_n(self.rows_read, 'row')} read", f"{self.stored:,} stored"]
@@ -124,7 +123,7 @@ class IngestReport:
         return "; ".join(parts)
 
     def __str__(self) -> str:
-        return self.summary
+        return self.summary()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for ``--format json``)."""

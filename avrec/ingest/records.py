@@ -54,6 +54,7 @@ _BOM = b"\xef\xbb\xbf"
 _PARQUET_MAGIC = b"PAR1"
 _PARQUET_BATCH = 8192
 _SNIFF_BYTES = 4096
+_CSV_FIELD_LIMIT = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,10 @@ class RecordReader:
     # -- CSV ------------------------------------------------------------------------------------
 
     def _csv(self, lines: _Lines) -> Iterator[Record]:
+        # The csv module refuses fields over 128 KiB by default; long descriptions and transcripts
+        # are real, so allow up to 16 MiB (still a bound on what one record can cost).
+        if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+            csv.field_size_limit(_CSV_FIELD_LIMIT)
         reader = csv.reader(lines, strict=True)
         columns: list[str] | None = None
         n_columns = 0
@@ -304,7 +309,7 @@ class RecordReader:
                 for values in batch.to_pylist():
                     number += 1
                     yield number, {name: values[raw] for name, raw in zip(names, raw_names, strict=True)}
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowIOError / ArrowInvalid
             raise InputError(f"{self.name}: Parquet file is damaged after row {number}: {exc}") from None
 
 
@@ -324,12 +329,17 @@ class RecordSource:
         self._binary: IO[bytes] | None = None  # a seekable binary stream we read from its start
         self._text: IO[str] | None = None  # a seekable text stream we read from `_text_start`
         self._text_start = 0
+        self._binary_start = 0
         self._owned: IO[bytes] | None = None  # our spool file, closed with us
         fmt = normalize_format(format) if format is not None else None
 
         if isinstance(source, (str, os.PathLike)) and os.fspath(source) == "-":
             self.name = "<stdin>"
             stdin: Any = sys.stdin
+            if stdin is None:
+                raise InputError("- means stdin, but this process has no stdin")
+            if getattr(stdin, "isatty", lambda: False)():
+                raise UsageError("- means stdin, but stdin is a terminal: pipe or redirect a file into it")
             self._spool(stdin.buffer if hasattr(stdin, "buffer") else stdin)
         elif isinstance(source, (str, os.PathLike)):
             path = Path(source)
@@ -370,6 +380,7 @@ class RecordSource:
                     self._spool(stream)
             elif seekable:
                 self._binary = stream
+                self._binary_start = stream.tell()
             else:
                 self._spool(stream)
 
@@ -407,8 +418,11 @@ class RecordSource:
             self._text.seek(self._text_start)
             text = self._text.read(_SNIFF_BYTES)
             return text.encode("utf-8", "replace")
-        with self._open_binary() as fh:
-            return fh.read(_SNIFF_BYTES)
+        try:
+            with self._open_binary() as fh:
+                return fh.read(_SNIFF_BYTES)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{self.name}: cannot read it: {exc}") from None
 
     def _open_binary(self) -> IO[bytes]:
         if self._path is not None:
@@ -417,7 +431,7 @@ class RecordSource:
             return open(self._path, "rb")  # the caller closes it
         if self._binary is None:
             raise InputError(f"{self.name}: cannot read it as binary data")
-        self._binary.seek(0)
+        self._binary.seek(self._binary_start)
         return cast(IO[bytes], _Unclosed(self._binary))
 
     @property
@@ -446,7 +460,8 @@ class RecordSource:
             try:
                 yield from inner
             except (OSError, EOFError) as exc:  # a damaged .gz, a read error halfway
-                raise InputError(f"{self.name}: cannot read past line {reader.lines}: {exc}") from None
+                where = f" past {self.line_unit} {reader.lines}" if reader.lines else ""
+                raise InputError(f"{self.name}: cannot read it{where}: {exc}") from None
             finally:
                 stream.close()
 
@@ -499,9 +514,7 @@ class _Unclosed(io.IOBase):
         pass
 
 
-def read_records(
-    source: Source, *, format: str | None = None, known: Iterable[str] = ()
-) -> Iterator[Record]:
+def read_records(source: Source, *, format: str | None = None, known: Iterable[str] = ()) -> Iterator[Record]:
     """Stream the records of one input: ``(line, row_dict_or_Malformed)``.
 
     The convenience form of ``RecordSource(...).open(...)`` for callers that read an input once.

@@ -16,14 +16,28 @@ SAMPLE_RATE = 16_000
 MAX_SECONDS = 1800.0
 
 
-def decode_audio(path: Path | str, *, sample_rate: int = SAMPLE_RATE,
-                 max_seconds: float | None = MAX_SECONDS) -> np.ndarray:
+def decode_audio(
+    path: Path | str, *, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = MAX_SECONDS
+) -> np.ndarray:
     """Decode the first audio stream of `path` to mono float32 samples in [-1, 1] at `sample_rate`.
 
     Raises MediaError naming the file when there is no audio or it cannot be decoded.
     """
-    args = base_args() + ["-loglevel", "error", "-i", input_url(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
-                          "-ac", "1", "-ar", str(int(sample_rate))]
+    args = base_args() + [
+        "-loglevel",
+        "error",
+        "-i",
+        input_url(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-ac",
+        "1",
+        "-ar",
+        str(int(sample_rate)),
+    ]
     if max_seconds is not None:
         args += ["-t", f"{float(max_seconds):.3f}"]
     args += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]

@@ -97,21 +97,55 @@ def sample_frames(
     args = base_args() + ["-loglevel", "info", "-noautorotate"]
     if keyframes_only:
         args += ["-skip_frame", "nokey"]
-    args += ["-i", input_url(path), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", graph,
-             "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    args += [
+        "-i",
+        input_url(path),
+        "-map",
+        "0:v:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        graph,
+        "-fps_mode",
+        "passthrough",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "pipe:1",
+    ]
     return _run_sampler(Path(path), args, w, h, slot, max_frames, scene_threshold, duration)
 
 
-def load_image(path: Path | str, *, short_side: int = 224, width: int | None = None,
-               height: int | None = None) -> SampledFrame:
+def load_image(
+    path: Path | str, *, short_side: int = 224, width: int | None = None, height: int | None = None
+) -> SampledFrame:
     """A still image (poster, thumbnail) as one frame at ts 0, scaled like sampled video frames."""
     w, h = frame_size(width, height, short_side)
-    args = base_args() + ["-loglevel", "error", "-i", input_url(path), "-map", "0:v:0", "-frames:v", "1",
-                          "-vf", f"scale={w}:{h}:flags=bicubic", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    args = base_args() + [
+        "-loglevel",
+        "error",
+        "-i",
+        input_url(path),
+        "-map",
+        "0:v:0",
+        "-frames:v",
+        "1",
+        "-vf",
+        f"scale={w}:{h}:flags=bicubic",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "pipe:1",
+    ]
     proc = subprocess.run(args, capture_output=True, check=False)
     need = w * h * 3
     if proc.returncode != 0 or len(proc.stdout) < need:
-        raise MediaError(f"{path}: cannot decode image ({error_tail(proc.stderr.decode('utf-8', 'replace'))})")
+        raise MediaError(
+            f"{path}: cannot decode image ({error_tail(proc.stderr.decode('utf-8', 'replace'))})"
+        )
     rgb = np.frombuffer(proc.stdout[:need], dtype=np.uint8).reshape(h, w, 3)
     return SampledFrame(0.0, "image", rgb)
 
@@ -195,8 +229,16 @@ class _Thinned:
         self.seen += 1
 
 
-def _run_sampler(path: Path, args: list[str], w: int, h: int, slot: float, max_frames: int,
-                 threshold: float, duration: float | None) -> FrameSample:
+def _run_sampler(
+    path: Path,
+    args: list[str],
+    w: int,
+    h: int,
+    slot: float,
+    max_frames: int,
+    threshold: float,
+    duration: float | None,
+) -> FrameSample:
     frame_bytes = w * h * 3
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None  # noqa: S101 - both are PIPE above

@@ -11,8 +11,21 @@ from avrec.errors import MediaError
 
 #: Containers that hold a single still picture rather than a moving image.
 IMAGE_FORMATS = frozenset(
-    {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif_pipe", "tiff_pipe", "jpegls_pipe",
-     "pam_pipe", "ppm_pipe", "pgm_pipe", "qoi_pipe", "j2k_pipe"}
+    {
+        "image2",
+        "png_pipe",
+        "jpeg_pipe",
+        "webp_pipe",
+        "bmp_pipe",
+        "gif_pipe",
+        "tiff_pipe",
+        "jpegls_pipe",
+        "pam_pipe",
+        "ppm_pipe",
+        "pgm_pipe",
+        "qoi_pipe",
+        "j2k_pipe",
+    }
 )
 IMAGE_CODECS = frozenset({"png", "mjpeg", "webp", "bmp", "tiff", "jpegls", "jpeg2000", "ppm", "pgm", "qoi"})
 
@@ -129,8 +142,11 @@ def _describe(path: Path, container: Any) -> ProbeResult:
         duration = max(durations) if durations else None
     video = next((s for s in streams if s.type == "video"), None)
     audio = next((s for s in streams if s.type == "audio"), None)
-    if video is not None and audio is None and (fmt in IMAGE_FORMATS or
-                                                 (video.codec in IMAGE_CODECS and (video.frames or 1) <= 1)):
+    if (
+        video is not None
+        and audio is None
+        and (fmt in IMAGE_FORMATS or (video.codec in IMAGE_CODECS and (video.frames or 1) <= 1))
+    ):
         kind = "image"
         duration = None
     elif video is not None:
@@ -162,7 +178,9 @@ def _verify(path: Path, container: Any, result: ProbeResult) -> None:
     try:
         container.seek(int(target * 1_000_000), any_frame=False, backward=True)
     except av.FFmpegError:
-        raise MediaError(f"{path}: truncated? cannot seek to {target:.1f}s of {result.duration:.1f}s") from None
+        raise MediaError(
+            f"{path}: truncated? cannot seek to {target:.1f}s of {result.duration:.1f}s"
+        ) from None
     last = None
     for packet in container.demux(stream):
         if packet.pts is not None and packet.time_base is not None:

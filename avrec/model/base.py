@@ -1,7 +1,7 @@
 """The estimator interface every avrec model implements, and its file format.
 
 A model is fitted on a `TrainData`, then scores users given their histories. Users are addressed by their
-training row (`users[i] >= 0`) or as new users (`users[i] == -1`, folded in from their history and attributes).
+training row (`users[i] >= 0`) or as new users (`users[i] == -1`, folded in from their history, attributes).
 Model files are `.npz` archives written atomically and read with `allow_pickle=False`; the archive's
 `__kind__` entry names the class, so `load_model` can dispatch on it.
 """

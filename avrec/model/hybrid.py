@@ -33,7 +33,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from avrec.model import als
-from avrec.model.base import ModelExplanation, Recommender, UserSideFn, as_history, register, sorted_contributions
+from avrec.model.base import (
+    ModelExplanation,
+    Recommender,
+    UserSideFn,
+    as_history,
+    register,
+    sorted_contributions,
+)
 from avrec.model.data import TrainData
 
 MODALITIES = ("text", "visual", "audio")
@@ -66,11 +73,11 @@ class LinearHybrid(Recommender):
         alpha: float = 1.0,
         iterations: int = 10,
         cg_steps: int = 3,
-        text_weight: float = 0.3,
-        visual_weight: float = 0.05,
+        text_weight: float = 0.1,
+        visual_weight: float = 0.0,
         audio_weight: float = 0.1,
-        user_weight: float = 0.3,
-        bias_weight: float = 0.05,
+        user_weight: float = 0.1,
+        bias_weight: float = 0.0,
         history_exponent: float = 0.5,
         projection_reg: float = 10.0,
         tune: bool = False,
@@ -112,7 +119,7 @@ class LinearHybrid(Recommender):
         self.bias_weight = float(bias_weight)
         self.history_exponent = float(history_exponent)
         self.projection_reg = float(projection_reg)
-        self.tune = bool(tune)
+        self.tune_on_fit = bool(tune)  # `tune` itself is the method
         self.random_state = random_state
         self.tuned_params_: dict[str, float] = {}
         self._reset()
@@ -150,13 +157,22 @@ class LinearHybrid(Recommender):
         return float(getattr(self, f"{modality}_weight"))
 
     # -- fitting ----------------------------------------------------------------------------------
-    def _fit(self, data: TrainData) -> None:
-        if self.tune:
-            from avrec.model.tuning import tune_weights
+    def tune(self, data: TrainData) -> LinearHybrid:
+        """Set blend weights by validation on splits carved from `data` (training data only); returns self.
 
-            self.tuned_params_ = tune_weights(self, data)
-            for key, value in self.tuned_params_.items():
-                setattr(self, key, value)
+        Call `fit(data)` afterwards (or construct with `tune=True`, which does both).
+        """
+        from avrec.model.tuning import tune_weights
+
+        self.tuned_params_ = tune_weights(self, data)
+        for key, value in self.tuned_params_.items():
+            setattr(self, key, value)
+        return self
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def _fit(self, data: TrainData) -> None:
+        if self.tune_on_fit:
+            self.tune(data)
         self._reset()
         inter = sp.csr_matrix(data.interactions, dtype=np.float32)
         inter.eliminate_zeros()
@@ -170,8 +186,9 @@ class LinearHybrid(Recommender):
                 if cm is not None and cm.present.any() and self._weight(m) != 0.0:
                     self.content[m] = normalise_content(cm.vectors, np.asarray(cm.present, bool))
         if self._use_collab:
-            x, y = als.fit_als(inter * self.alpha, self.factors, self.regularization, self.iterations,
-                               self.cg_steps, rng)
+            x, y = als.fit_als(
+                inter * self.alpha, self.factors, self.regularization, self.iterations, self.cg_steps, rng
+            )
             self.user_factors, self.item_factors = x, y
             self._project_cold_items(data, warm)
         if self._use_side:
@@ -183,7 +200,7 @@ class LinearHybrid(Recommender):
             self.item_bias = np.zeros(n_items, np.float32)
 
     def _project_cold_items(self, data: TrainData, warm: np.ndarray) -> None:
-        """Ridge-project content onto the item factors (fitted on warm items) for items without interactions."""
+        """Ridge-project content onto item factors (fit on warm items) for items with no interactions."""
         self.projections = {}
         blocks = []
         names = []
@@ -198,7 +215,9 @@ class LinearHybrid(Recommender):
             return
         f = np.hstack(blocks).astype(np.float64)
         fw = f[warm]
-        w = np.linalg.solve(fw.T @ fw + self.projection_reg * np.eye(f.shape[1]), fw.T @ self.item_factors[warm])
+        w = np.linalg.solve(
+            fw.T @ fw + self.projection_reg * np.eye(f.shape[1]), fw.T @ self.item_factors[warm]
+        )
         start = 0
         for m, block in zip(names, blocks, strict=True):
             stop = start + block.shape[1]
@@ -269,7 +288,9 @@ class LinearHybrid(Recommender):
             x[known] = self.user_factors[users[known]]
         new = ~known
         if new.any():
-            x[new] = als.solve_exact(self.item_factors, h[new] * self.alpha, self.regularization).astype(np.float32)
+            x[new] = als.solve_exact(self.item_factors, h[new] * self.alpha, self.regularization).astype(
+                np.float32
+            )
         from_attrs = np.diff(h.indptr) == 0
         if attrs is not None and self.attr_factors.shape[0] and from_attrs.any():
             x[from_attrs] = (attrs[from_attrs] @ self.attr_factors).astype(np.float32)
@@ -363,11 +384,15 @@ class LinearHybrid(Recommender):
         if self.content:
             norm = float(self._profile_norm(h)[0])
             for m, c in self.content.items():
-                terms = self._weight(m) * norm * weights * (c[items].astype(np.float64) @ c[i].astype(np.float64))
+                terms = (
+                    self._weight(m) * norm * weights * (c[items].astype(np.float64) @ c[i].astype(np.float64))
+                )
                 parts[m] = parts.get(m, 0.0) + float(terms.sum())
                 per[m] = per.get(m, np.zeros(len(items))) + terms
         if attrs is not None:
-            parts["user"] = parts.get("user", 0.0) + float(self.user_weight * (attrs @ self.attr_lift[:, i].astype(np.float64))[0])
+            parts["user"] = parts.get("user", 0.0) + float(
+                self.user_weight * (attrs @ self.attr_lift[:, i].astype(np.float64))[0]
+            )
         if self._use_side:
             parts["bias"] = float(self.item_bias[i])
         total = float(sum(parts.values()))

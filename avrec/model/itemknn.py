@@ -1,4 +1,4 @@
-"""Item-based collaborative filtering: each item's k nearest neighbours by cosine over (BM25-weighted) users."""
+"""Item-based collaborative filtering: k nearest neighbours per item by cosine over (BM25-weighted) users."""
 
 from __future__ import annotations
 
@@ -33,8 +33,13 @@ class ItemKNNModel(Recommender):
 
     kind = "itemknn"
 
-    def __init__(self, neighbours: int = 100, weighting: str = "bm25", shrink: float = 10.0,
-                 random_state: int | None = None) -> None:
+    def __init__(
+        self,
+        neighbours: int = 100,
+        weighting: str = "bm25",
+        shrink: float = 10.0,
+        random_state: int | None = None,
+    ) -> None:
         super().__init__()
         if neighbours < 1:
             raise ValueError(f"neighbours must be at least 1, got {neighbours}")
@@ -49,8 +54,12 @@ class ItemKNNModel(Recommender):
         self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
 
     def get_params(self) -> dict[str, Any]:
-        return {"neighbours": self.neighbours, "weighting": self.weighting, "shrink": self.shrink,
-                "random_state": self.random_state}
+        return {
+            "neighbours": self.neighbours,
+            "weighting": self.weighting,
+            "shrink": self.shrink,
+            "random_state": self.random_state,
+        }
 
     def _fit(self, data: TrainData) -> None:
         m = sp.csr_matrix(data.interactions, dtype=np.float64)
@@ -98,7 +107,12 @@ class ItemKNNModel(Recommender):
 
     def _state(self) -> dict[str, np.ndarray]:
         s = self.similarity
-        return {"data": s.data, "indices": s.indices, "indptr": s.indptr, "shape": np.array(s.shape, np.int64)}
+        return {
+            "data": s.data,
+            "indices": s.indices,
+            "indptr": s.indptr,
+            "shape": np.array(s.shape, np.int64),
+        }
 
     def _set_state(self, state: Mapping[str, np.ndarray]) -> None:
         shape = tuple(int(x) for x in state["shape"])

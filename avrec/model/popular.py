@@ -47,14 +47,18 @@ class PopularModel(Recommender):
         as_history(history, self.n_items)
         self._check_users(np.array([user]), 1)
         return ModelExplanation(
-            score=float(self.item_bias[i]), parts={"bias": float(self.item_bias[i])}, cold_item=bool(self.item_bias[i] == 0)
+            score=float(self.item_bias[i]),
+            parts={"bias": float(self.item_bias[i])},
+            cold_item=bool(self.item_bias[i] == 0),
         )
 
     def embeddings(self) -> tuple[UserSideFn, np.ndarray] | None:
         """Users are the constant vector [1]; items are [popularity]."""
         self._require_fitted()
 
-        def users_fn(h: sp.csr_matrix, users: np.ndarray, user_features: sp.csr_matrix | None = None) -> np.ndarray:
+        def users_fn(
+            h: sp.csr_matrix, users: np.ndarray, user_features: sp.csr_matrix | None = None
+        ) -> np.ndarray:
             return np.ones((sp.csr_matrix(h).shape[0], 1), np.float32)
 
         return users_fn, self.item_bias[:, None].copy()

@@ -13,7 +13,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from avrec.model.data import TrainData
 from avrec.model.metrics import ndcg_at_k, top_k
@@ -83,11 +82,13 @@ def tune_weights(model: LinearHybrid, data: TrainData, seed: int = 0) -> dict[st
             s = np.zeros_like(next(iter(blocks.values())))
             for name, block in blocks.items():
                 key = name.removeprefix("proj_")
-                w = 1.0 if name == "collaborative" or name.startswith("proj_") else weights.get(f"{key}_weight", 0.0)
+                w = (
+                    1.0
+                    if name == "collaborative" or name.startswith("proj_")
+                    else weights.get(f"{key}_weight", 0.0)
+                )
                 s += w * block
             total += _ndcg(s, split)
         if total > best[0]:
             best = (total, weights)
     return best[1]
-
-

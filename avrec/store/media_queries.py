@@ -50,7 +50,8 @@ def frame_matrix(store: Store, model_id: str) -> tuple[list[str], np.ndarray, np
 
 def frame_model_ids(store: Store) -> dict[str, int]:
     """How many frames each encoder has stored."""
-    return {str(m): int(n) for m, n in store.conn.execute("SELECT model_id, count(*) FROM frames GROUP BY model_id")}
+    cur = store.conn.execute("SELECT model_id, count(*) FROM frames GROUP BY model_id")
+    return {str(m): int(n) for m, n in cur}
 
 
 def item_vector(store: Store, item_id: str, modality: str) -> tuple[str, np.ndarray] | None:
@@ -65,10 +66,9 @@ def vector_metas(store: Store, modality: str, item_ids: list[str]) -> dict[str, 
     """The `meta` of some items' vectors of one modality."""
     out: dict[str, dict[str, object]] = {}
     for start in range(0, len(item_ids), 500):
-        chunk = item_ids[start: start + 500]
+        chunk = item_ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        cur = store.conn.execute(
-            f"SELECT item_id, meta FROM vectors WHERE modality = ? AND item_id IN ({marks})", (modality, *chunk)
-        )
+        sql = f"SELECT item_id, meta FROM vectors WHERE modality = ? AND item_id IN ({marks})"
+        cur = store.conn.execute(sql, (modality, *chunk))
         out.update({r[0]: json.loads(r[1]) for r in cur})
     return out

@@ -29,7 +29,7 @@ def test_csv_catalog_with_tags_creator_and_attrs(store: Store, tmp_path: Path) -
     )
     report = ingest_catalog(store, path)
     assert (report.rows_read, report.stored, report.new, report.updated) == (2, 2, 2, 0)
-    assert report.summary == f"{path}: 2 rows read; 2 stored (2 new, 0 updated)"
+    assert report.summary() == f"{path}: 2 rows read; 2 stored (2 new, 0 updated)"
     item = store.require_item("m1")
     assert item.title == "Big Buck Bunny" and item.description == "A rabbit, a forest"
     assert item.tags == ["animation", "comedy"] and item.path == "bbb.mp4" and item.creator == "Blender"
@@ -115,3 +115,12 @@ def test_batches_span_many_transactions(store: Store, monkeypatch: pytest.Monkey
     monkeypatch.setattr("avrec.ingest.catalog.BATCH_SIZE", 7)
     report = ingest_catalog(store, io.StringIO("item_id\n" + "".join(f"i{n}\n" for n in range(50))))
     assert report.new == 50 and len(store.item_ids()) == 50
+
+
+def test_reingesting_the_same_catalog_changes_nothing(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "cat.csv", "item_id,title,tags,lang\na,A,x|y,en\nb,B,,fr\na,A2,,\n")
+    first = ingest_catalog(store, path)
+    state = list(store.iter_items())
+    again = ingest_catalog(store, path)
+    assert (first.new, first.updated, again.new, again.updated) == (2, 1, 0, 3)
+    assert list(store.iter_items()) == state and store.require_item("a").title == "A2"

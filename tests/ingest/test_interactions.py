@@ -22,12 +22,8 @@ HEADER = "user_id,item_id,timestamp,event,weight\n"
 
 
 def rows(store: Store) -> list[tuple[str, str, str, float | None, float]]:
-    return [
-        tuple(r)
-        for r in store.conn.execute(  # type: ignore[misc]
-            "SELECT user_id, item_id, event, ts, weight FROM interactions ORDER BY id"
-        )
-    ]
+    query = "SELECT user_id, item_id, event, ts, weight FROM interactions ORDER BY id"
+    return [tuple(r) for r in store.conn.execute(query)]
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -73,7 +69,7 @@ def test_duplicates_are_not_counted_twice(store: Store) -> None:
     again = ingest_interactions(store, io.StringIO(log))
     assert (again.stored, again.duplicates, again.new_users, again.new_items) == (0, 5, 0, 0)
     assert store.interaction_count() == 3
-    assert "5 duplicates already stored" in again.summary
+    assert "5 duplicates already stored" in again.summary()
 
 
 def test_unknown_items_and_users_are_created_bare(store: Store) -> None:
@@ -132,7 +128,7 @@ def test_bad_log_rejected_whole_with_every_line(store: Store, tmp_path: Path) ->
     report = ingest_interactions(store, path, skip_bad_rows=True)
     assert (report.rows_read, report.stored, report.bad_count) == (11, 1, 10)
     assert [b.line for b in report.bad_rows] == list(range(3, 13))
-    assert "10 bad rows skipped (lines 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)" in report.summary
+    assert "10 bad rows skipped (lines 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)" in report.summary()
 
 
 def test_many_bad_rows_are_listed_up_to_a_limit(store: Store) -> None:
@@ -220,7 +216,7 @@ def test_parquet_log(store: Store, tmp_path: Path) -> None:
 
 def test_unknown_columns_are_reported(store: Store) -> None:
     report = ingest_interactions(store, io.StringIO('{"user_id": "u", "item_id": "i", "device": "tv"}\n'))
-    assert report.ignored_columns == ["device"] and "ignored columns device" in report.summary
+    assert report.ignored_columns == ["device"] and "ignored columns device" in report.summary()
 
 
 def test_many_batches_and_report(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

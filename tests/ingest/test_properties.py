@@ -21,7 +21,7 @@ from avrec.ingest.common import RowError, parse_id, parse_timestamp
 from avrec.store import Store, decode_vector, encode_vector
 
 # Any unicode text that can be written as UTF-8 (no lone surrogates).
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 IDS = TEXT.map(str.strip).filter(bool)
 COLUMNS = ["user_id", "item_id", "note"]
 ROWS = st.lists(st.tuples(IDS, IDS, TEXT), min_size=1, max_size=20)

@@ -182,3 +182,32 @@ def test_corrupt_parquet(tmp_path: Path) -> None:
 def test_jsonl_numbers_kept_as_json_types() -> None:
     row = {"a": 1.5, "b": [1, "x"], "c": None, "d": True}
     assert records(json.dumps(row) + "\n", "jsonl") == [(1, row)]
+
+
+def test_binary_stream_read_from_its_position() -> None:
+    stream = io.BytesIO(b"junk\nitem_id\ni\n")
+    stream.readline()
+    with RecordSource(stream, format="csv") as src:
+        assert list(src.open()) == [(2, {"item_id": "i"})] == list(src.open())
+
+
+def test_stdin_on_a_terminal_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal(""))
+    with pytest.raises(UsageError, match="stdin is a terminal"):
+        RecordSource("-")
+
+
+def test_long_fields_are_read(tmp_path: Path) -> None:
+    long = "x" * 500_000
+    assert records(f"item_id,description\ni,{long}\n") == [(2, {"item_id": "i", "description": long})]
+
+
+def test_damaged_gzip_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv.gz"
+    path.write_bytes(gzip.compress(b"user_id,item_id\nu,i\n" * 1000)[:-40])
+    with pytest.raises(InputError, match="log.csv.gz: cannot read it"):
+        list(read_records(path))

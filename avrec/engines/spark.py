@@ -1,0 +1,758 @@
+"""Fit and batch-recommend on Apache Spark, for interaction logs that outgrow one machine.
+
+How data travels:
+
+* avrec -> Spark: interactions are exported to Parquet (integer `user` / `item` indices into the model's
+  id lists, summed `weight`), written with pyarrow to a work directory every executor can read
+  (a local temporary directory in `local[...]` mode; `AVREC_SPARK_WORKDIR` or the `spark_work_dir`
+  parameter, e.g. `hdfs://...` or `s3a://...`, on a cluster). Spark reads that Parquet, never Python objects.
+* Spark -> avrec: learned factors and recommendations are written by Spark as Parquet and read back with
+  pyarrow; nothing large goes through `collect()`.
+
+`fit_spark` runs Spark MLlib's implicit-feedback ALS for the item factors, then solves every user's factors
+exactly against them with the local engine's regularization (on the executors), so the stored user vectors
+are the same least-squares fold-in the local model uses and `explain` decomposes them exactly. The rest of
+the model (content profiles, the cold-item content projection, user attributes, popularity bias) is fitted
+locally by the model's own code, so the saved file is in the local engine's format.
+
+`recommend_spark` scores users on the executors with the saved model itself (the same `score` the local
+`recommend` uses, without the Annoy shortcut), excludes seen items and writes `user_id,item_id,rank,score`
+Parquet.
+
+pyspark is imported only inside this module's functions; executors need avrec importable (in local mode they
+run this interpreter; on a cluster the package is shipped with `addPyFile` unless it is installed there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+
+from avrec.errors import AvrecError, UsageError
+from avrec.model import als
+from avrec.model.base import Recommender, load_model, make_model
+from avrec.model.data import TrainData
+from avrec.model.hybrid import LinearHybrid
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from avrec.store import Store
+
+#: Models whose collaborative part Spark can fit (the others have no factorization to distribute).
+SPARK_MODELS = ("hybrid", "mf")
+
+#: Settings applied when Spark runs in local mode (and no explicit value was given): small shuffles for
+#: small machines, no web UI, loopback networking, executors running this interpreter.
+LOCAL_DEFAULTS: dict[str, str] = {
+    "spark.driver.memory": "2g",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+#: `params` keys that configure the Spark engine rather than the model.
+ENGINE_PARAMS = ("spark_reg_param", "spark_blocks", "spark_work_dir", "spark_checkpoint_interval")
+
+USER_BLOCK = 512  # users solved together on an executor (bounds the k x k normal matrices held at once)
+SCORE_BLOCK = 256  # users scored together on an executor (as the local `recommend` does)
+
+
+class SparkEngineError(AvrecError):
+    """Spark (or Java) is missing, or a Spark job failed."""
+
+
+# -- session ------------------------------------------------------------------------------------------
+def resolve_master(master: str | None = None) -> str | None:
+    """The master URL to set: the argument, else `AVREC_SPARK_MASTER`, else `local[*]`.
+
+    Returns None under `spark-submit` when nothing was asked for, so the submitted `--master` applies.
+    """
+    if master:
+        return master
+    env = os.environ.get("AVREC_SPARK_MASTER")
+    if env:
+        return env
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # launched by spark-submit: its --master is already set
+        return None
+    return "local[*]"
+
+
+def is_local_master(master: str | None) -> bool:
+    return master is not None and master.startswith("local")
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise SparkEngineError(
+            "the spark engine needs pyspark: install it with `pip install 'avrec[spark]'` (and Java 17)"
+        ) from None
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        raise SparkEngineError("the spark engine needs Java 17: install a JDK or set JAVA_HOME")
+
+
+@contextlib.contextmanager
+def spark_session(
+    master: str | None = None, *, conf: Mapping[str, Any] | None = None, app_name: str = "avrec"
+) -> Iterator[SparkSession]:
+    """A SparkSession for the duration of the block; one that is already active is reused and left running.
+
+    `master` overrides `AVREC_SPARK_MASTER` and the `local[*]` default (see `resolve_master`). In local mode
+    `LOCAL_DEFAULTS` apply; `conf` (Spark property -> value) overrides them and is passed on as given.
+    """
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        for key, value in (conf or {}).items():
+            with contextlib.suppress(Exception):  # static settings cannot change on a running session
+                active.conf.set(key, str(value))
+        yield active
+        return
+    resolved = resolve_master(master)
+    settings: dict[str, str] = {}
+    if is_local_master(resolved):
+        settings.update(LOCAL_DEFAULTS)
+        # Local executors are Python workers forked by this process: they must run this interpreter (and
+        # its environment), which pyspark takes from PYSPARK_PYTHON only.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    settings.update({k: str(v) for k, v in (conf or {}).items()})
+    builder = SparkSession.builder.appName(app_name)
+    if resolved is not None:
+        builder = builder.master(resolved)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # Java missing or broken, bad master URL, port trouble
+        raise SparkEngineError(f"cannot start Spark (master {resolved or 'from spark-submit'}): {exc}") from exc
+    session.sparkContext.setLogLevel(os.environ.get("AVREC_SPARK_LOG_LEVEL", "ERROR"))
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+# -- work directory and Parquet hand-off -------------------------------------------------------------
+@dataclass
+class WorkDir:
+    """A scratch directory both the driver (via pyarrow) and the executors (via Spark) can reach."""
+
+    uri: str  # what Spark reads and writes (a local path or a URI such as hdfs://nn/tmp/avrec-1234)
+    fs: pafs.FileSystem
+    path: str  # the same place as pyarrow's filesystem sees it
+
+    def spark(self, name: str) -> str:
+        return f"{self.uri.rstrip('/')}/{name}"
+
+    def local(self, name: str) -> str:
+        return f"{self.path.rstrip('/')}/{name}"
+
+
+@contextlib.contextmanager
+def work_dir(base: str | None, master: str | None) -> Iterator[WorkDir]:
+    """A fresh scratch directory under `base` (or `AVREC_SPARK_WORKDIR`), removed afterwards.
+
+    Without either, local mode uses the system's temporary directory; a cluster master needs a shared one.
+    """
+    base = base or os.environ.get("AVREC_SPARK_WORKDIR")
+    if not base:
+        if master is not None and not is_local_master(master):
+            raise UsageError(
+                f"Spark master {master} runs executors on other machines: set AVREC_SPARK_WORKDIR "
+                "(or --param spark_work_dir=URI) to a directory they all reach, e.g. hdfs:///tmp/avrec"
+            )
+        base = tempfile.gettempdir()
+    if "://" in base:
+        fs, root = pafs.FileSystem.from_uri(base)
+    else:
+        fs, root = pafs.LocalFileSystem(), str(Path(base).resolve())
+        base = root
+    name = f"avrec-spark-{uuid.uuid4().hex[:12]}"
+    wd = WorkDir(f"{base.rstrip('/')}/{name}", fs, f"{root.rstrip('/')}/{name}")
+    fs.create_dir(wd.path, recursive=True)
+    try:
+        yield wd
+    finally:
+        with contextlib.suppress(OSError):
+            fs.delete_dir(wd.path)
+
+
+def interactions_table(matrix: sp.spmatrix) -> pa.Table:
+    """A users x items matrix as a Parquet-ready table of (user int32, item int32, weight float32)."""
+    coo = sp.coo_matrix(matrix)
+    if coo.shape[0] >= 2**31 or coo.shape[1] >= 2**31:
+        raise ValueError("Spark ALS needs user and item indices below 2^31")
+    return pa.table(
+        {
+            "user": pa.array(coo.row.astype(np.int32)),
+            "item": pa.array(coo.col.astype(np.int32)),
+            "weight": pa.array(coo.data.astype(np.float32)),
+        }
+    )
+
+
+def export_interactions(data: TrainData, dest: str | Path, *, filesystem: pafs.FileSystem | None = None) -> int:
+    """Write `data` as Parquet under the directory `dest`: `interactions.parquet` (user, item, weight),
+    `users.parquet` (user, user_id) and `items.parquet` (item, item_id). Returns the number of interactions.
+
+    Indices are positions in `data.user_ids` / `data.item_ids`; any Spark (or other) job can read the files.
+    """
+    fs = filesystem or pafs.LocalFileSystem()
+    root = str(dest).rstrip("/")
+    fs.create_dir(root, recursive=True)
+    table = interactions_table(data.interactions)
+    pq.write_table(table, f"{root}/interactions.parquet", filesystem=fs)
+    users = pa.table({"user": pa.array(np.arange(data.n_users, dtype=np.int32)), "user_id": data.user_ids})
+    items = pa.table({"item": pa.array(np.arange(data.n_items, dtype=np.int32)), "item_id": data.item_ids})
+    pq.write_table(users, f"{root}/users.parquet", filesystem=fs)
+    pq.write_table(items, f"{root}/items.parquet", filesystem=fs)
+    return table.num_rows
+
+
+def read_factors(wd: WorkDir, name: str, n_rows: int, rank: int) -> np.ndarray:
+    """Factors Spark wrote as Parquet rows (id int, features array<float>) into an (n_rows x rank) matrix;
+    ids Spark never saw (no interactions) keep zero rows."""
+    table = pq.read_table(wd.local(name), filesystem=wd.fs)
+    out = np.zeros((n_rows, rank), dtype=np.float32)
+    if table.num_rows == 0:
+        return out
+    ids = table.column("id").to_numpy()
+    values = table.column("features").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    out[ids] = np.asarray(values, dtype=np.float32).reshape(len(ids), rank)
+    return out
+
+
+# -- fit ----------------------------------------------------------------------------------------------
+@dataclass
+class SparkFitInfo:
+    """What a Spark fit did, for reports and benchmarks."""
+
+    master: str
+    reg_param: float
+    blocks: int
+    als_seconds: float
+    user_solve_seconds: float
+    local_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_reg_param(interactions: sp.spmatrix, regularization: float) -> float:
+    """Spark's regParam matching the local engine's `regularization` for the average user.
+
+    Spark scales the penalty by each row's number of interactions (lambda * n_u, "ALS-WR"); the local engine
+    uses one constant. Dividing by the mean interactions per active user gives the same penalty on average.
+    """
+    m = sp.csr_matrix(interactions)
+    counts = np.diff(m.indptr)
+    active = counts[counts > 0]
+    mean = float(active.mean()) if active.size else 1.0
+    return float(regularization) / max(mean, 1.0)
+
+
+def split_params(params: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """(model params, engine params, Spark properties) from one `--param` mapping."""
+    model: dict[str, Any] = {}
+    engine: dict[str, Any] = {}
+    conf: dict[str, str] = {}
+    for key, value in (params or {}).items():
+        if key.startswith("spark."):
+            conf[key] = str(value)
+        elif key in ENGINE_PARAMS:
+            engine[key] = value
+        else:
+            model[key] = value
+    return model, engine, conf
+
+
+def fit_spark(
+    data: TrainData,
+    *,
+    model: str = "hybrid",
+    seed: int = 42,
+    params: Mapping[str, Any] | None = None,
+    master: str | None = None,
+    info: dict[str, Any] | None = None,
+) -> tuple[Recommender, float]:
+    """Fit `model` (hybrid or mf) with its factorization on Spark; returns (fitted model, training seconds).
+
+    `params` holds the model's hyperparameters (as for the local engine: factors, regularization, alpha,
+    iterations, ...), plus optional engine settings: `spark_reg_param` (Spark's regParam; by default derived
+    from `regularization`, see `default_reg_param`), `spark_blocks` (ALS user/item blocks; default the
+    cluster's parallelism), `spark_work_dir` (shared scratch URI) and any `spark.*` property.
+    The seconds count the Spark ALS, the exact user solve and the local content side, not Spark's start-up
+    or the Parquet export. Pass a dict as `info` to receive a `SparkFitInfo` breakdown.
+    """
+    if model not in SPARK_MODELS:
+        raise UsageError(
+            f"the spark engine fits the factorization of {' and '.join(SPARK_MODELS)}; "
+            f"fit {model!r} with --engine local"
+        )
+    model_params, engine, conf = split_params(params)
+    if model_params.get("tune"):
+        raise UsageError("tune is not available with --engine spark; tune locally on a sample, then pass the values")
+    estimator = make_model(model, random_state=seed, **model_params)
+    if not isinstance(estimator, LinearHybrid):
+        raise UsageError(f"model {model!r} has no collaborative factors for Spark to fit")
+    if data.n_items == 0 or data.interactions.nnz == 0:
+        raise ValueError("cannot fit on Spark without interactions")
+    p = estimator.get_params()
+    rank, regularization = int(p["factors"]), float(p["regularization"])
+    alpha, iterations = float(p["alpha"]), int(p["iterations"])
+    reg_param = float(engine.get("spark_reg_param") or default_reg_param(data.interactions, regularization))
+    resolved = resolve_master(master)
+    with spark_session(resolved, conf=conf) as spark, work_dir(engine.get("spark_work_dir"), resolved) as wd:
+        _ship_avrec(spark, wd)
+        pq.write_table(interactions_table(data.interactions), wd.local("interactions.parquet"), filesystem=wd.fs)
+        blocks = int(engine.get("spark_blocks") or spark.sparkContext.defaultParallelism)
+        checkpoint = int(engine.get("spark_checkpoint_interval") or 10)
+        spark.sparkContext.setCheckpointDir(wd.spark("checkpoints"))
+        started = time.perf_counter()
+        item_factors = _spark_item_factors(
+            spark, wd, data.n_items, rank=rank, reg_param=reg_param, alpha=alpha, iterations=iterations,
+            seed=seed, blocks=blocks, checkpoint=checkpoint,
+        )
+        als_done = time.perf_counter()
+        user_factors = _spark_user_factors(spark, wd, item_factors, data.n_users, alpha, regularization)
+        solved = time.perf_counter()
+    local_started = time.perf_counter()
+    with precomputed_factors(data.interactions.shape, user_factors, item_factors):
+        estimator.fit(data)
+    done = time.perf_counter()
+    if info is not None:
+        info.update(
+            SparkFitInfo(
+                master=resolved or "spark-submit", reg_param=reg_param, blocks=blocks,
+                als_seconds=als_done - started, user_solve_seconds=solved - als_done,
+                local_seconds=done - local_started,
+            ).as_dict()
+        )
+    return estimator, (solved - started) + (done - local_started)
+
+
+def _spark_item_factors(
+    spark: SparkSession, wd: WorkDir, n_items: int, *, rank: int, reg_param: float, alpha: float,
+    iterations: int, seed: int, blocks: int, checkpoint: int,
+) -> np.ndarray:
+    from pyspark.ml.recommendation import ALS
+
+    ratings = spark.read.parquet(wd.spark("interactions.parquet"))
+    als_estimator = ALS(
+        rank=rank, maxIter=iterations, regParam=reg_param, alpha=alpha, implicitPrefs=True, nonnegative=False,
+        userCol="user", itemCol="item", ratingCol="weight", seed=seed, numUserBlocks=blocks,
+        numItemBlocks=blocks, checkpointInterval=checkpoint, coldStartStrategy="nan",
+    )
+    try:
+        fitted = als_estimator.fit(ratings)
+        fitted.itemFactors.write.mode("overwrite").parquet(wd.spark("item_factors.parquet"))
+    except Exception as exc:
+        raise SparkEngineError(f"Spark ALS failed: {_first_line(exc)}") from exc
+    return read_factors(wd, "item_factors.parquet", n_items, rank)
+
+
+def _spark_user_factors(
+    spark: SparkSession, wd: WorkDir, item_factors: np.ndarray, n_users: int, alpha: float, reg: float
+) -> np.ndarray:
+    """Every user's exact least-squares factors against `item_factors` with the local engine's constant
+    regularization, solved on the executors in blocks of `USER_BLOCK` users."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, StructType
+
+    y = np.ascontiguousarray(item_factors, dtype=np.float32)
+    gram = y.astype(np.float64).T @ y.astype(np.float64)
+    shared = spark.sparkContext.broadcast((y, gram))
+    grouped = (
+        spark.read.parquet(wd.spark("interactions.parquet"))
+        .groupBy("user")
+        .agg(F.collect_list(F.struct("item", "weight")).alias("history"))
+    )
+    solve = _user_solver(shared, alpha, reg)
+    schema = StructType([StructField("id", IntegerType()), StructField("features", ArrayType(FloatType()))])
+    try:
+        spark.createDataFrame(grouped.rdd.mapPartitions(solve), schema).write.mode("overwrite").parquet(
+            wd.spark("user_factors.parquet")
+        )
+    except Exception as exc:
+        raise SparkEngineError(f"Spark user-factor solve failed: {_first_line(exc)}") from exc
+    finally:
+        shared.unpersist()
+    return read_factors(wd, "user_factors.parquet", n_users, y.shape[1])
+
+
+def _user_solver(shared: Any, alpha: float, reg: float) -> Callable[[Iterable[Any]], Iterator[tuple[int, list[float]]]]:
+    def solve(rows: Iterable[Any]) -> Iterator[tuple[int, list[float]]]:
+        y, gram = shared.value
+        block: list[Any] = []
+        for row in rows:
+            block.append(row)
+            if len(block) == USER_BLOCK:
+                yield from _solve_block(block, y, gram, alpha, reg)
+                block = []
+        if block:
+            yield from _solve_block(block, y, gram, alpha, reg)
+
+    return solve
+
+
+def _solve_block(
+    block: list[Any], y: np.ndarray, gram: np.ndarray, alpha: float, reg: float
+) -> Iterator[tuple[int, list[float]]]:
+    users = [int(r[0]) for r in block]
+    lengths = [len(r[1]) for r in block]
+    items = np.fromiter((h[0] for r in block for h in r[1]), dtype=np.int64, count=sum(lengths))
+    weights = np.fromiter((h[1] for r in block for h in r[1]), dtype=np.float64, count=sum(lengths))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    conf = sp.csr_matrix((alpha * weights, items, indptr), shape=(len(block), y.shape[0]))
+    conf.sum_duplicates()
+    x = exact_user_factors(y, conf, reg, gram=gram).astype(np.float32)
+    for user, vec in zip(users, x, strict=True):
+        yield user, vec.tolist()
+
+
+def exact_user_factors(
+    y: np.ndarray, conf: sp.csr_matrix, reg: float, *, gram: np.ndarray | None = None, chunk: int = 1024
+) -> np.ndarray:
+    """`als.solve_exact(y, conf, reg)` for a block of users, touching only the items they interacted with.
+
+    x_u = (Y'Y + sum_j (c_uj - 1) y_j y_j' + reg I)^-1 sum_j c_uj y_j, float64. `conf` (users x items CSR)
+    holds c - 1 = alpha * weight; `gram` is Y'Y when the caller already has it. The cost grows with the
+    block's distinct items, not the catalog, which is what makes it cheap per executor task.
+    """
+    conf = sp.csr_matrix(conf, dtype=np.float64)
+    k = y.shape[1]
+    g = np.asarray(gram, dtype=np.float64) if gram is not None else y.astype(np.float64).T @ y.astype(np.float64)
+    cols = np.unique(conf.indices)
+    sub = conf[:, cols].tocsc()
+    yc = np.asarray(y[cols], dtype=np.float64)
+    grams = np.zeros((conf.shape[0], k * k))
+    for start in range(0, len(cols), chunk):
+        stop = min(start + chunk, len(cols))
+        block = yc[start:stop]
+        grams += sub[:, start:stop] @ (block[:, :, None] * block[:, None, :]).reshape(stop - start, k * k)
+    a = grams.reshape(-1, k, k) + (g + reg * np.eye(k))
+    ones = sp.csr_matrix(sub)
+    b = sp.csr_matrix((ones.data + 1.0, ones.indices, ones.indptr), shape=ones.shape) @ yc
+    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+
+
+_PATCH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def precomputed_factors(shape: tuple[int, int], user_factors: np.ndarray, item_factors: np.ndarray) -> Iterator[None]:
+    """Make the model's own `fit` use factors computed elsewhere instead of running local ALS.
+
+    The model package has no public way to take external factors yet, so this swaps `avrec.model.als.fit_als`
+    (which `LinearHybrid._fit` calls once) for the block; everything else in `fit` (content, cold-item
+    projection, attributes, bias, finite checks) runs unchanged and the saved file is the local format.
+    """
+    original = als.fit_als
+    calls = 0
+
+    def spark_factors(conf: sp.csr_matrix, factors: int, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal calls
+        calls += 1
+        if conf.shape != shape or factors != user_factors.shape[1]:
+            raise ValueError(
+                f"Spark factors are for a {shape} matrix with rank {user_factors.shape[1]}; "
+                f"the model asked for {conf.shape} with rank {factors}"
+            )
+        return user_factors.astype(np.float32, copy=True), item_factors.astype(np.float32, copy=True)
+
+    with _PATCH_LOCK:
+        als.fit_als = spark_factors
+        try:
+            yield
+        finally:
+            als.fit_als = original
+    if calls != 1:
+        raise RuntimeError(f"the model called its factorization {calls} times; expected exactly once")
+
+
+def _ship_avrec(spark: SparkSession, wd: WorkDir) -> None:
+    """On a cluster, send this avrec package to the executors (they run its scoring and solving code)."""
+    if is_local_master(spark.sparkContext.master):
+        return
+    import avrec
+
+    package = Path(avrec.__file__).resolve().parent
+    archive = Path(tempfile.mkdtemp(prefix="avrec-pyfiles-")) / "avrec.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in package.rglob("*.py"):
+            zf.write(path, path.relative_to(package.parent))
+    spark.sparkContext.addPyFile(str(archive))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        if "Exception" in line or "Error" in line:
+            return line.strip()[:500]
+    return text.splitlines()[0][:500] if text else type(exc).__name__
+
+
+# -- batch recommend ------------------------------------------------------------------------------------
+@dataclass
+class SparkRecommendReport:
+    output: str
+    model_key: str
+    users: int
+    rows: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recommend_spark(
+    store: Store,
+    *,
+    output: str | Path,
+    k: int = 10,
+    master: str | None = None,
+    users: Iterable[str] | None = None,
+    candidates: Iterable[str] | None = None,
+    include_seen: bool = False,
+    overwrite: bool = False,
+    conf: Mapping[str, Any] | None = None,
+    work_dir_uri: str | None = None,
+) -> SparkRecommendReport:
+    """Top-k recommendations for every user (or `users`) computed on Spark, written as Parquet to `output`.
+
+    Rows are `user_id` (string), `item_id` (string), `rank` (int, 1 = best) and `score` (double): the same
+    rows `avrec.recommend.recommend(store, all_users=True, k=k, use_index=False)` yields, ties broken the
+    same way. Each executor loads the store's active model file and scores users with it, so the scores are
+    the local engine's. Seen items (from the store's current histories) are excluded unless `include_seen`.
+    `output` is a directory (local path or a URI the cluster can write); an existing one is an error unless
+    `overwrite`.
+    """
+    from avrec.serving import load_served
+    from avrec.userfeatures import encode
+
+    if k < 1:
+        raise UsageError("-k must be at least 1")
+    out = _output_uri(output, overwrite)
+    served = load_served(store)
+    n_items = len(served.item_ids)
+    pool = None
+    if candidates is not None:
+        pool = np.zeros(n_items, dtype=bool)
+        for item in candidates:
+            j = served.item_pos.get(item)
+            if j is None:
+                if store.get_item(item) is None:
+                    from avrec.errors import UnknownIdError
+
+                    raise UnknownIdError(f"candidate item id {item!r} is not in the store")
+                continue
+            pool[j] = True
+    with store.snapshot():
+        user_list = list(users) if users is not None else store.user_ids()
+        ev_users, ev_items, ev_weights, _ = store.interactions()
+        attrs = store.user_attrs() if served.feature_names else {}
+    _check_users(store, served.user_pos, user_list)
+    user_index = {u: r for r, u in enumerate(user_list)}
+    rows_u = np.fromiter((user_index.get(u, -1) for u in ev_users), dtype=np.int64, count=len(ev_users))
+    rows_i = np.fromiter((served.item_pos.get(i, -1) for i in ev_items), dtype=np.int64, count=len(ev_items))
+    keep = (rows_u >= 0) & (rows_i >= 0)
+    hist = sp.csr_matrix(
+        (ev_weights[keep].astype(np.float64), (rows_u[keep], rows_i[keep])), shape=(len(user_list), n_items)
+    )
+    hist.sum_duplicates()
+    hist.data[hist.data <= 0] = 0.0  # a cell whose events sum to <= 0 is not part of the history
+    hist.eliminate_zeros()
+    hist_table = interactions_table(hist)
+    user_rows = np.asarray([served.user_pos.get(u, -1) for u in user_list], dtype=np.int32)
+    columns: dict[str, Any] = {
+        "uidx": pa.array(np.arange(len(user_list), dtype=np.int32)),
+        "user_id": pa.array(user_list, type=pa.string()),
+        "row": pa.array(user_rows),
+    }
+    n_features = len(served.feature_names)
+    if n_features:
+        feats = sp.csr_matrix(encode([attrs.get(u, {}) for u in user_list], served.feature_names))
+        columns["f_idx"] = pa.ListArray.from_arrays(
+            pa.array(feats.indptr.astype(np.int32)), pa.array(feats.indices.astype(np.int32))
+        )
+        columns["f_val"] = pa.ListArray.from_arrays(
+            pa.array(feats.indptr.astype(np.int32)), pa.array(feats.data.astype(np.float32))
+        )
+    users_table = pa.table(columns)
+    model_path = Path(served.store_root) / served.record.path
+    resolved = resolve_master(master)
+    started = time.perf_counter()
+    with spark_session(resolved, conf=conf) as spark, work_dir(work_dir_uri, resolved) as wd:
+        _ship_avrec(spark, wd)
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType
+
+        pq.write_table(hist_table, wd.local("histories.parquet"), filesystem=wd.fs)
+        pq.write_table(users_table, wd.local("users.parquet"), filesystem=wd.fs)
+        spark.sparkContext.addFile(str(model_path))
+        histories = (
+            spark.read.parquet(wd.spark("histories.parquet"))
+            .withColumnRenamed("user", "uidx")
+            .groupBy("uidx")
+            .agg(F.collect_list(F.struct("item", "weight")).alias("history"))
+        )
+        joined: DataFrame = spark.read.parquet(wd.spark("users.parquet")).join(histories, "uidx", "left")
+        scorer = _scorer(model_path.name, k, include_seen, pool, n_features)
+        schema = StructType([
+            StructField("user_id", StringType(), False),
+            StructField("item_id", StringType(), False),
+            StructField("rank", IntegerType(), False),
+            StructField("score", DoubleType(), False),
+        ])
+        try:
+            result = spark.createDataFrame(joined.rdd.mapPartitions(scorer), schema)
+            result.write.mode("overwrite" if overwrite else "errorifexists").parquet(out)
+            n_rows = spark.read.parquet(out).count()
+        except Exception as exc:
+            raise SparkEngineError(f"Spark recommend failed: {_first_line(exc)}") from exc
+    return SparkRecommendReport(
+        output=out, model_key=served.record.model_key, users=len(user_list), rows=int(n_rows),
+        seconds=round(time.perf_counter() - started, 4),
+    )
+
+
+def _output_uri(output: str | Path, overwrite: bool) -> str:
+    text = str(output)
+    if "://" in text:
+        return text
+    path = Path(text).resolve()
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--output {path} is a file; give a directory for the Parquet parts")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise UsageError(f"--output {path} already holds files; remove it or pass --overwrite")
+    return str(path)
+
+
+def _check_users(store: Store, known: Mapping[str, int], user_list: list[str]) -> None:
+    from avrec.errors import UnknownIdError
+
+    for uid in user_list:
+        if uid not in known and not store.user_exists(uid):
+            raise UnknownIdError(
+                f"unknown user id {uid!r}: no events or attributes stored for it; "
+                "serve a new user with --history ITEM,ITEM,..."
+            )
+
+
+_MODELS: dict[str, Recommender] = {}
+
+
+def _executor_model(name: str) -> Recommender:
+    """The model file shipped with `addFile`, loaded once per Python worker."""
+    model = _MODELS.get(name)
+    if model is None:
+        from pyspark import SparkFiles
+
+        model = load_model(SparkFiles.get(name))
+        _MODELS[name] = model
+    return model
+
+
+def _scorer(
+    model_name: str, k: int, include_seen: bool, pool: np.ndarray | None, n_features: int
+) -> Callable[[Iterable[Any]], Iterator[tuple[str, str, int, float]]]:
+    def score_partition(rows: Iterable[Any]) -> Iterator[tuple[str, str, int, float]]:
+        model = _executor_model(model_name)
+        block: list[Any] = []
+        for row in rows:
+            block.append(row)
+            if len(block) == SCORE_BLOCK:
+                yield from score_block(model, block, k, include_seen, pool, n_features)
+                block = []
+        if block:
+            yield from score_block(model, block, k, include_seen, pool, n_features)
+
+    return score_partition
+
+
+def score_block(
+    model: Recommender,
+    block: list[Any],
+    k: int,
+    include_seen: bool,
+    pool: np.ndarray | None,
+    n_features: int,
+) -> Iterator[tuple[str, str, int, float]]:
+    """Rank one block of users exactly as `avrec.recommend` does (float64 scores, ties by item id).
+
+    Each row of `block` is (user_id, row, [f_idx, f_val,] history) by name: `history` is a list of
+    (item, weight) or None for a user without one.
+    """
+    n_items = model.n_items
+    indptr = [0]
+    items: list[int] = []
+    weights: list[float] = []
+    for r in block:
+        for h in r["history"] or ():
+            items.append(int(h[0]))
+            weights.append(float(h[1]))
+        indptr.append(len(items))
+    hist = sp.csr_matrix(
+        (np.asarray(weights, dtype=np.float32), np.asarray(items, dtype=np.int64), np.asarray(indptr)),
+        shape=(len(block), n_items),
+    )
+    hist.sum_duplicates()
+    rows = np.asarray([int(r["row"]) for r in block], dtype=np.int64)
+    feats = None
+    if n_features:
+        f_ptr = [0]
+        f_idx: list[int] = []
+        f_val: list[float] = []
+        for r in block:
+            f_idx.extend(r["f_idx"] or ())
+            f_val.extend(r["f_val"] or ())
+            f_ptr.append(len(f_idx))
+        feats = sp.csr_matrix(
+            (np.asarray(f_val, dtype=np.float32), np.asarray(f_idx, dtype=np.int64), np.asarray(f_ptr)),
+            shape=(len(block), n_features),
+        )
+    scores = np.asarray(model.score(hist, rows, feats), dtype=np.float64)
+    item_ids = model.item_ids
+    for r, user in enumerate(block):
+        row = scores[r]
+        allowed = np.isfinite(row)
+        if pool is not None:
+            allowed &= pool
+        if not include_seen:
+            allowed[hist.indices[hist.indptr[r] : hist.indptr[r + 1]]] = False
+        candidates = np.flatnonzero(allowed)
+        if candidates.size == 0:
+            continue
+        take = min(k, candidates.size)
+        if take < candidates.size:
+            part = candidates[np.argpartition(-row[candidates], take - 1)[:take]]
+        else:
+            part = candidates
+        order = sorted(part.tolist(), key=lambda j: (-row[j], item_ids[j]))
+        for rank, j in enumerate(order, start=1):
+            yield str(user["user_id"]), item_ids[j], rank, float(row[j])
