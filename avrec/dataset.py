@@ -65,9 +65,7 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     order = np.argsort(t, kind="stable")[::-1]
     uniq, first = np.unique(cells[order], return_index=True)
     latest = t[order][first]
-    when = sp.csr_matrix(
-        (latest, (uniq // max(shape[1], 1), uniq % max(shape[1], 1))), shape=shape, dtype=np.float64
-    )
+    when = sp.csr_matrix((latest, (uniq // max(shape[1], 1), uniq % max(shape[1], 1))), shape=shape, dtype=np.float64)
     when.sort_indices()
     names = fit_feature_names([attrs[u] for u in user_ids if attrs.get(u)])
     features = encode([attrs.get(uid, {}) for uid in user_ids], names) if names else None

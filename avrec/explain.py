@@ -86,7 +86,7 @@ def _titles(store: Store, ids: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item_id in ids:
         item = store.get_item(item_id)
-        out[item_id] = (item.title if item and item.title else item_id)
+        out[item_id] = item.title if item and item.title else item_id
     return out
 
 
@@ -161,25 +161,49 @@ def _text_evidence(store: Store, item_id: str, sources: list[str]) -> list[dict[
     snippets: list[tuple[int, dict[str, Any]]] = []
     for sentence in re.split(r"(?<=[.!?])\s+", item.description or ""):
         if sentence.strip():
-            snippets.append((len(_words(sentence) & vocabulary), {"modality": "text", "snippet": sentence.strip(),
-                                                                 "source": "description"}))
+            snippets.append(
+                (
+                    len(_words(sentence) & vocabulary),
+                    {"modality": "text", "snippet": sentence.strip(), "source": "description"},
+                )
+            )
     transcript = store.transcript(item_id)
     if transcript and transcript.has_speech:
         for seg in transcript.segments:
             text = str(seg.get("text", "")).strip()
             if text:
-                snippets.append((len(_words(text) & vocabulary), {
-                    "modality": "text", "snippet": text, "source": "transcript",
-                    "start": seg.get("start"), "end": seg.get("end")}))
+                snippets.append(
+                    (
+                        len(_words(text) & vocabulary),
+                        {
+                            "modality": "text",
+                            "snippet": text,
+                            "source": "transcript",
+                            "start": seg.get("start"),
+                            "end": seg.get("end"),
+                        },
+                    )
+                )
     snippets.sort(key=lambda s: -s[0])
     if snippets and (snippets[0][0] > 0 or not shared):
         out.append(snippets[0][1])
     return out
 
 
-_FRIENDLY = (("loud", "loudness"), ("tempo", "tempo"), ("bpm", "tempo"), ("pitch", "pitch"), ("f0", "pitch"),
-             ("centroid", "brightness"), ("rolloff", "brightness"), ("flatness", "noisiness"),
-             ("zcr", "noisiness"), ("mfcc", "timbre"), ("onset", "rhythm"), ("rms", "loudness"))
+_FRIENDLY = (
+    ("loud", "loudness"),
+    ("tempo", "tempo"),
+    ("bpm", "tempo"),
+    ("pitch", "pitch"),
+    ("f0", "pitch"),
+    ("centroid", "brightness"),
+    ("rolloff", "brightness"),
+    ("flatness", "noisiness"),
+    ("zcr", "noisiness"),
+    ("mfcc", "timbre"),
+    ("onset", "rhythm"),
+    ("rms", "loudness"),
+)
 
 
 def friendly_descriptor(name: str) -> str:
@@ -218,7 +242,10 @@ def _audio_evidence(store: Store, item_id: str, sources: list[str]) -> list[dict
 
 
 def _sentence(
-    parts: dict[str, float], history: list[dict[str, Any]], evidence: list[dict[str, Any]], titles: dict[str, str],
+    parts: dict[str, float],
+    history: list[dict[str, Any]],
+    evidence: list[dict[str, Any]],
+    titles: dict[str, str],
     cold: bool,
 ) -> str:
     clauses: list[str] = []

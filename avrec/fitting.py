@@ -64,7 +64,9 @@ def fit(
     with store.writer_lock("fit"):
         data, when = load_train_data(store)
         if data.interactions.nnz == 0:
-            raise InputError(f"store {store.root} holds no positive interactions; run `avrec ingest interactions` first")
+            raise InputError(
+                f"store {store.root} holds no positive interactions; run `avrec ingest interactions` first"
+            )
         options = dict(params or {})
         holdout_report = None
         if holdout:
@@ -105,9 +107,7 @@ def fit(
             holdout=holdout_report,
         )
         record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
-        store.register_model(
-            ModelRecord(key, model, rel, record_params, report.as_dict(), time.time()), activate=True
-        )
+        store.register_model(ModelRecord(key, model, rel, record_params, report.as_dict(), time.time()), activate=True)
         _prune(store)
     return report
 
@@ -118,6 +118,9 @@ def _prune(store: Store) -> None:
     for old in records[:-KEEP_MODELS]:
         if active is not None and old.model_key == active.model_key:
             continue
-        for path in (store.root / old.path, store.indexes_dir / f"{old.model_key}.ann",
-                     store.indexes_dir / f"{old.model_key}.json"):
+        for path in (
+            store.root / old.path,
+            store.indexes_dir / f"{old.model_key}.ann",
+            store.indexes_dir / f"{old.model_key}.json",
+        ):
             path.unlink(missing_ok=True)

@@ -50,8 +50,17 @@ class InnerProductIndex:
         with atomic_path(path) as tmp:
             index.save(str(tmp))
         with atomic_path(path.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps({"dim": dim, "n_items": int(len(items)), "max_norm": max_norm,
-                                       "n_trees": n_trees, "metric": "angular+ip-augmentation"}))
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "dim": dim,
+                        "n_items": int(len(items)),
+                        "max_norm": max_norm,
+                        "n_trees": n_trees,
+                        "metric": "angular+ip-augmentation",
+                    }
+                )
+            )
         index.unload()
         return cls(path, dim, int(len(items)))
 

@@ -163,8 +163,13 @@ class CategoryRecommendation:
     items: tuple[str, ...]
 
     def as_dict(self) -> dict[str, object]:
-        return {"user_id": self.user_id, "category": self.category, "rank": self.rank, "score": self.score,
-                "items": list(self.items)}
+        return {
+            "user_id": self.user_id,
+            "category": self.category,
+            "rank": self.rank,
+            "score": self.score,
+            "items": list(self.items),
+        }
 
 
 def item_categories(store: Store, served: Served, by: str) -> list[list[str]]:
@@ -211,16 +216,25 @@ def recommend_by(
     names = sorted(members)
     # Rank every item for each user, then aggregate per category.
     n = len(served.item_ids)
-    for rec_block in _blocks(recommend(store, users=users, all_users=all_users, k=n, include_seen=include_seen,
-                                       history=history, served=served, use_index=False)):
+    for rec_block in _blocks(
+        recommend(
+            store,
+            users=users,
+            all_users=all_users,
+            k=n,
+            include_seen=include_seen,
+            history=history,
+            served=served,
+            use_index=False,
+        )
+    ):
         uid = rec_block[0].user_id
         score = {served.item_pos[r.item_id]: r.score for r in rec_block}
         ranked: list[tuple[float, str, tuple[str, ...]]] = []
         for name in names:
             got = sorted(((score[j], j) for j in members[name] if j in score), reverse=True)[:per_category]
             if got:
-                ranked.append((float(np.mean([s for s, _ in got])), name,
-                               tuple(served.item_ids[j] for _, j in got)))
+                ranked.append((float(np.mean([s for s, _ in got])), name, tuple(served.item_ids[j] for _, j in got)))
         ranked.sort(key=lambda t: (-t[0], t[1]))
         for rank, (value, name, items) in enumerate(ranked[:k], start=1):
             yield CategoryRecommendation(uid, name, rank, value, items)

@@ -39,7 +39,7 @@ def render_report(store: Store, user_id: str, out: Path, *, k: int = 10, plot: P
     cards: list[str] = []
     for rec in recommend(store, users=[user_id], k=k, served=served):
         item = store.get_item(rec.item_id)
-        title = (item.title if item and item.title else rec.item_id)
+        title = item.title if item and item.title else rec.item_id
         reason = explain(store, user_id=user_id, item_id=rec.item_id, served=served).sentence
         thumb = thumbnail(store, rec.item_id)
         image = (
@@ -49,17 +49,19 @@ def render_report(store: Store, user_id: str, out: Path, *, k: int = 10, plot: P
         )
         cards.append(
             f'<div class="card">{image}<div class="body"><span class="rank">#{rec.rank}</span> '
-            f"<b>{html.escape(title)}</b><span class=\"score\">{rec.score:.3f}</span>"
+            f'<b>{html.escape(title)}</b><span class="score">{rec.score:.3f}</span>'
             f'<div class="reason">{html.escape(reason)}</div></div></div>'
         )
     plot_html = ""
     if plot is not None:
-        plot_html = f'<img class="plot" alt="metrics" src="data:image/png;base64,{base64.b64encode(plot.read_bytes()).decode()}">'
+        encoded = base64.b64encode(plot.read_bytes()).decode()
+        plot_html = f'<img class="plot" alt="metrics" src="data:image/png;base64,{encoded}">'
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     page = (
-        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        '<!doctype html><html><head><meta charset="utf-8">'
         f"<title>avrec: recommendations for {html.escape(user_id)}</title><style>{_CSS}</style></head><body>"
         f"<h1>Recommendations for {html.escape(user_id)}</h1>"
-        f'<p class="meta">model {html.escape(served.record.model_key)} · {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}</p>'
+        f'<p class="meta">model {html.escape(served.record.model_key)} · {stamp}</p>'
         f'<div class="grid">{"".join(cards)}</div>{plot_html}</body></html>\n'
     )
     with atomic_path(out) as tmp:

@@ -121,7 +121,7 @@ def similar(store: Store, item_id: str, k: int = 10, modality: str | None = None
     wanted = [modality] if modality else list(MODALITIES)
     mine = {m: v for m in wanted if (v := item_vector(store, item_id, m)) is not None}
     if not mine:
-        what = f"a {modality} vector" if modality else "any content vector"
+        what = f"{modality} vector" if modality else "content vector"
         raise AvrecError(f"item {item_id!r} has no {what} yet; run `avrec embed` first")
     totals: dict[str, float] = {}
     per: dict[str, dict[str, float]] = {}

@@ -91,5 +91,9 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
 
 
 def model_summary(record: ModelRecord) -> dict[str, Any]:
-    return {"model_key": record.model_key, "kind": record.kind, "created_at": record.created_at,
-            **{k: v for k, v in record.report.items() if k in ("users", "items", "interactions", "train_seconds")}}
+    return {
+        "model_key": record.model_key,
+        "kind": record.kind,
+        "created_at": record.created_at,
+        **{k: v for k, v in record.report.items() if k in ("users", "items", "interactions", "train_seconds")},
+    }

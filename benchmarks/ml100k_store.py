@@ -15,8 +15,27 @@ from pathlib import Path
 from avrec import Settings, Store, embed, ingest_catalog, ingest_interactions, ingest_users
 from avrec.ingest.media import ingest_media
 
-GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+GENRES = [
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+]
 
 
 def default_data() -> Path:
@@ -65,8 +84,9 @@ def write_inputs(data: Path, out: Path, *, posters: bool = True) -> dict[str, Pa
     return {"catalog": catalog, "interactions": inter, "users": users}
 
 
-def build_store(store_dir: Path, data: Path | None = None, *, modalities: set[str] | None = None,
-                posters: bool = True) -> Store:
+def build_store(
+    store_dir: Path, data: Path | None = None, *, modalities: set[str] | None = None, posters: bool = True
+) -> Store:
     data = data or default_data()
     inputs = write_inputs(data, store_dir.parent / (store_dir.name + "-inputs"), posters=posters)
     store = Store(store_dir)

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
 def embed(
     ctx: typer.Context,
     modality: Annotated[
-        list[str] | None, typer.Option("--modality", "-m", help="Only this modality: text, visual or audio (repeatable).")
+        list[str] | None,
+        typer.Option("--modality", "-m", help="Only this modality: text, visual or audio (repeatable)."),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Frames or texts per model batch.")] = 32,
     max_frames: Annotated[int, typer.Option("--max-frames", min=1, help="Frames sampled per video at most.")] = 16,
@@ -36,7 +37,8 @@ def embed(
         str | None, typer.Option("--clip-weights", help="Local CLIP checkpoint file [env AVREC_CLIP_WEIGHTS].")
     ] = None,
     text_model: Annotated[
-        str | None, typer.Option("--text-model", help="sentence-transformers model path or name [env AVREC_TEXT_MODEL].")
+        str | None,
+        typer.Option("--text-model", help="sentence-transformers model path or name [env AVREC_TEXT_MODEL]."),
     ] = None,
     whisper_model: Annotated[
         str | None, typer.Option("--whisper-model", help="CTranslate2 Whisper model dir [env AVREC_WHISPER_MODEL].")
@@ -51,17 +53,17 @@ def embed(
     unknown = chosen - set(MODALITIES)
     if unknown:
         raise UsageError(f"unknown modality {sorted(unknown)[0]!r}; choose from {', '.join(MODALITIES)}")
-    overrides = {
+    overrides: dict[str, str | None] = {
         "clip_model": clip_model,
         "clip_pretrained": clip_pretrained,
         "clip_weights": clip_weights,
         "text_model": text_model,
         "whisper_model": whisper_model,
     }
-    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     with open_store(settings) as store, CliProgress(settings.quiet) as progress:
         report = run_embed(
-            store, settings, modalities=chosen, progress=progress, batch_size=batch_size, max_frames=max_frames
+            store, settings, modalities=sorted(chosen), progress=progress, batch_size=batch_size, max_frames=max_frames
         )
     for where, message in report.failures:
         typer.echo(f"avrec: error: {where}: {message}", err=True)

@@ -66,5 +66,6 @@ def _render(exp: Explanation) -> None:
             hist.add_row(h["item_id"], h.get("title") or "", f"{h['contribution']:+.4f}")
         console.print(hist)
     for ev in exp.evidence:
-        console.print(f"- {ev['modality']}: " + dumps({k: v for k, v in ev.items() if k != "modality"}),
-                      highlight=False)
+        console.print(
+            f"- {ev['modality']}: " + dumps({k: v for k, v in ev.items() if k != "modality"}), highlight=False
+        )

@@ -33,7 +33,9 @@ def _params(pairs: list[str]) -> dict[str, Any]:
 
 def fit(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option("--model", help="hybrid (default), mf, content, popular or itemknn.")] = "hybrid",
+    model: Annotated[
+        str, typer.Option("--model", help="hybrid (default), mf, content, popular or itemknn.")
+    ] = "hybrid",
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed and data give the same model.")] = 42,
     param: Annotated[
         list[str] | None, typer.Option("--param", help="Model hyperparameter NAME=VALUE (repeatable).")
@@ -42,10 +44,16 @@ def fit(
         float | None,
         typer.Option("--holdout", min=0.0, max=0.9, help="Also report NDCG/Recall@10 on this fraction held out."),
     ] = None,
-    tune: Annotated[bool, typer.Option("--tune", help="Search hyperparameters on a validation split of the training data.")] = False,
+    tune: Annotated[
+        bool, typer.Option("--tune", help="Search hyperparameters on a validation split of the training data.")
+    ] = False,
     engine: Annotated[str, typer.Option("--engine", help="local (default) or spark.")] = "local",
-    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")] = None,
-    output_format: Annotated[Format | None, typer.Option("--format", "-f", help="Report format (json for scripts).")] = None,
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
+    ] = None,
+    output_format: Annotated[
+        Format | None, typer.Option("--format", "-f", help="Report format (json for scripts).")
+    ] = None,
 ) -> None:
     """Train the hybrid model (or a baseline), store it and build its Annoy index."""
     from avrec.fitting import fit as run_fit
@@ -53,8 +61,16 @@ def fit(
     settings = settings_of(ctx)
     with open_store(settings) as store, CliProgress(settings.quiet) as progress:
         report = run_fit(
-            store, settings, model=model, seed=seed, params=_params(param or []), holdout=holdout, tune=tune,
-            engine=engine, spark_master=spark_master, progress=progress,
+            store,
+            settings,
+            model=model,
+            seed=seed,
+            params=_params(param or []),
+            holdout=holdout,
+            tune=tune,
+            engine=engine,
+            spark_master=spark_master,
+            progress=progress,
         )
     fmt = resolve(output_format, piped_default=Format.json)
     emit_object(report.as_dict(), fmt)

@@ -13,14 +13,17 @@ from avrec.cli.output import Format, emit_object, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import UsageError
 
-app = typer.Typer(help="Read media files, catalogs, interaction logs and user attributes into the store.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Read media files, catalogs, interaction logs and user attributes into the store.", no_args_is_help=True
+)
 
 FormatIn = Annotated[
-    str | None, typer.Option("--format", help="Input format: csv, jsonl (or parquet for interactions); default by extension.")
+    str | None,
+    typer.Option("--format", help="Input format: csv, jsonl (or parquet for interactions); default by extension."),
 ]
 SkipBad = Annotated[
-    bool, typer.Option("--skip-bad-rows", help="Store the good rows and report the bad ones instead of rejecting the file.")
+    bool,
+    typer.Option("--skip-bad-rows", help="Store the good rows and report the bad ones instead of rejecting the file."),
 ]
 Out = Annotated[Format | None, typer.Option("--output-format", help="Summary format: table, json, jsonl, csv.")]
 

@@ -41,13 +41,17 @@ def read_ids(source: str, header: str) -> Iterator[str]:
 def recommend(
     ctx: typer.Context,
     user: Annotated[list[str] | None, typer.Option("--user", "-u", help="User id (repeatable).")] = None,
-    users: Annotated[str | None, typer.Option("--users", help="File of user ids, one per line, or - for stdin.")] = None,
+    users: Annotated[
+        str | None, typer.Option("--users", help="File of user ids, one per line, or - for stdin.")
+    ] = None,
     all_users: Annotated[bool, typer.Option("--all-users", help="Every user in the store.")] = False,
     k: Annotated[int, typer.Option("-k", "--top", min=1, help="Recommendations per user.")] = 10,
     candidates: Annotated[
         str | None, typer.Option("--candidates", help="Only recommend from these item ids (file or -).")
     ] = None,
-    include_seen: Annotated[bool, typer.Option("--include-seen", help="Keep items the user already interacted with.")] = False,
+    include_seen: Annotated[
+        bool, typer.Option("--include-seen", help="Keep items the user already interacted with.")
+    ] = False,
     history: Annotated[
         str | None, typer.Option("--history", help="Serve a user not in the model from these item ids: ID,ID,...")
     ] = None,
@@ -85,10 +89,15 @@ def recommend(
 
             if query or pool is not None:
                 raise UsageError("--by cannot be combined with --query or --candidates")
-            cats = recommend_by(store, by, users=user_iter, all_users=all_users, k=k, include_seen=include_seen,
-                                history=hist)
-            emit_rows((c.as_dict() for c in cats), ("user_id", "category", "rank", "score", "items"), fmt,
-                      title=f"recommended {by}")
+            cats = recommend_by(
+                store, by, users=user_iter, all_users=all_users, k=k, include_seen=include_seen, history=hist
+            )
+            emit_rows(
+                (c.as_dict() for c in cats),
+                ("user_id", "category", "rank", "score", "items"),
+                fmt,
+                title=f"recommended {by}",
+            )
             return
         query_scores = None
         if query:
@@ -96,7 +105,14 @@ def recommend(
 
             query_scores = query_item_scores(store, settings, query) * query_weight
         rows = run(
-            store, users=user_iter, all_users=all_users, k=k, candidates=pool, include_seen=include_seen,
-            history=hist, query_scores=query_scores, use_index=index,
+            store,
+            users=user_iter,
+            all_users=all_users,
+            k=k,
+            candidates=pool,
+            include_seen=include_seen,
+            history=hist,
+            query_scores=query_scores,
+            use_index=index,
         )
         emit_rows((r.as_dict() for r in rows), COLUMNS, fmt, title="recommendations")

@@ -20,7 +20,9 @@ def report(
     user: Annotated[str, typer.Option("--user", "-u", help="User id.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")],
     k: Annotated[int, typer.Option("-k", "--top", min=1, help="Recommendations to show.")] = 10,
-    plot: Annotated[Path | None, typer.Option("--plot", exists=True, help="Also embed this PNG (from evaluate).")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", exists=True, help="Also embed this PNG (from evaluate).")
+    ] = None,
 ) -> None:
     """Write a self-contained HTML page: thumbnail, title, score and reason per recommended item."""
     from avrec.report import render_report

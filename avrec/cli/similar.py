@@ -20,8 +20,13 @@ def register(app: typer.Typer) -> None:
 
 def _rows(hits: list[Any]) -> list[dict[str, Any]]:
     return [
-        {"rank": n, "item_id": h.item_id, "score": h.score, "title": getattr(h, "title", None),
-         "evidence": getattr(h, "evidence", None)}
+        {
+            "rank": n,
+            "item_id": h.item_id,
+            "score": h.score,
+            "title": getattr(h, "title", None),
+            "evidence": getattr(h, "evidence", None),
+        }
         for n, h in enumerate(hits, start=1)
     ]
 

@@ -38,6 +38,8 @@ class SbertEncoder:
         offline_environment()
         from sentence_transformers import SentenceTransformer
 
+        _quiet_transformers()
+
         source, self.model_id = resolve_text_model(model)
         self.device = device
         self.batch_size = batch_size
@@ -67,3 +69,13 @@ class SbertEncoder:
         except RuntimeError as exc:
             raise EncoderError(f"text encoder {self.model_id} failed: {exc}") from None
         return l2_normalize(np.asarray(out, dtype=np.float32))
+
+
+def _quiet_transformers() -> None:
+    """Library code never prints: no "Loading weights" bars from transformers on the user's stderr."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - sentence-transformers depends on it
+        return
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()

@@ -46,9 +46,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from avrec.errors import AvrecError, UsageError
-from avrec.model import als
-from avrec.model.base import Recommender, load_model, make_model
-from avrec.model.data import TrainData
+from avrec.model import Recommender, TrainData, als, load_model, make_model
 from avrec.model.hybrid import LinearHybrid
 
 if TYPE_CHECKING:

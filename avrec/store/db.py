@@ -389,16 +389,37 @@ class Store:
                     attrs = json_patch(attrs, excluded.attrs), updated_at = excluded.updated_at
                 """,
                 (
-                    item.item_id, item.title, item.description, json.dumps(item.tags, ensure_ascii=False),
-                    item.creator, rec.path, item.kind, json.dumps(item.attrs, ensure_ascii=False), now, now,
+                    item.item_id,
+                    item.title,
+                    item.description,
+                    json.dumps(item.tags, ensure_ascii=False),
+                    item.creator,
+                    rec.path,
+                    item.kind,
+                    json.dumps(item.attrs, ensure_ascii=False),
+                    now,
+                    now,
                 ),
             )
             conn.execute(
                 f"INSERT OR REPLACE INTO media({_MEDIA_COLS}, ingested_at) VALUES ({','.join('?' * 16)})",
                 (
-                    rec.item_id, rec.path, rec.sha256, rec.size, rec.mtime, rec.duration, int(rec.has_video),
-                    int(rec.has_audio), rec.width, rec.height, rec.fps, rec.video_codec, rec.audio_codec,
-                    rec.container, json.dumps(rec.probe), now,
+                    rec.item_id,
+                    rec.path,
+                    rec.sha256,
+                    rec.size,
+                    rec.mtime,
+                    rec.duration,
+                    int(rec.has_video),
+                    int(rec.has_audio),
+                    rec.width,
+                    rec.height,
+                    rec.fps,
+                    rec.video_codec,
+                    rec.audio_codec,
+                    rec.container,
+                    json.dumps(rec.probe),
+                    now,
                 ),
             )
 
@@ -407,8 +428,16 @@ class Store:
     def put_vectors(self, records: Sequence[VectorRecord]) -> None:
         now = time.time()
         rows = [
-            (r.item_id, r.modality, r.model_id, int(np.asarray(r.vec).size), encode_vector(r.vec),
-             r.source_hash, json.dumps(r.meta), now)
+            (
+                r.item_id,
+                r.modality,
+                r.model_id,
+                int(np.asarray(r.vec).size),
+                encode_vector(r.vec),
+                r.source_hash,
+                json.dumps(r.meta),
+                now,
+            )
             for r in records
         ]
         with self.atomic() as conn:
@@ -471,8 +500,16 @@ class Store:
             conn.executemany(
                 "INSERT INTO frames(item_id, idx, ts, kind, model_id, dim, vec, thumb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (item_id, f.idx, f.ts, f.kind, f.model_id, int(np.asarray(f.vec).size), encode_vector(f.vec),
-                     f.thumb)
+                    (
+                        item_id,
+                        f.idx,
+                        f.ts,
+                        f.kind,
+                        f.model_id,
+                        int(np.asarray(f.vec).size),
+                        encode_vector(f.vec),
+                        f.thumb,
+                    )
                     for f in frames
                 ],
             )
@@ -490,8 +527,16 @@ class Store:
             conn.execute(
                 "INSERT OR REPLACE INTO transcripts(item_id, model_id, source_hash, language, has_speech, text,"
                 " segments, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (t.item_id, t.model_id, t.source_hash, t.language, int(t.has_speech), t.text,
-                 json.dumps(t.segments, ensure_ascii=False), time.time()),
+                (
+                    t.item_id,
+                    t.model_id,
+                    t.source_hash,
+                    t.language,
+                    int(t.has_speech),
+                    t.text,
+                    json.dumps(t.segments, ensure_ascii=False),
+                    time.time(),
+                ),
             )
 
     def transcript(self, item_id: str) -> Transcript | None:
@@ -512,7 +557,8 @@ class Store:
     def register_model(self, rec: ModelRecord, *, activate: bool = True) -> None:
         with self.atomic() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO models(model_key, kind, path, params, report, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO models(model_key, kind, path, params, report, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (rec.model_key, rec.kind, rec.path, json.dumps(rec.params), json.dumps(rec.report), rec.created_at),
             )
             if activate:
@@ -521,7 +567,9 @@ class Store:
                 )
 
     def models(self) -> list[ModelRecord]:
-        cur = self.conn.execute("SELECT model_key, kind, path, params, report, created_at FROM models ORDER BY created_at")
+        cur = self.conn.execute(
+            "SELECT model_key, kind, path, params, report, created_at FROM models ORDER BY created_at"
+        )
         return [ModelRecord(k, kind, p, json.loads(pa), json.loads(r), c) for k, kind, p, pa, r, c in cur]
 
     def active_model(self) -> ModelRecord | None:
@@ -570,8 +618,21 @@ def _item(row: Sequence[Any]) -> Item:
 
 def _media(row: Sequence[Any]) -> MediaRecord:
     return MediaRecord(
-        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), bool(row[7]), row[8], row[9], row[10],
-        row[11], row[12], row[13], json.loads(row[14]),
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        bool(row[6]),
+        bool(row[7]),
+        row[8],
+        row[9],
+        row[10],
+        row[11],
+        row[12],
+        row[13],
+        json.loads(row[14]),
     )
 
 

@@ -56,8 +56,7 @@ def writer_lock(root: Path, what: str) -> Iterator[None]:
                 raise
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another avrec process"
             raise StoreLockedError(
-                f"store {root} is busy: {holder} holds its writer lock; "
-                f"wait for it to finish, then run {what} again"
+                f"store {root} is busy: {holder} holds its writer lock; wait for it to finish, then run {what} again"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"avrec {what} (pid {os.getpid()})".encode(), 0)

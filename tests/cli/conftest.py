@@ -12,9 +12,11 @@ from typer.testing import CliRunner
 from avrec.cli import app
 from avrec.store import Store, VectorRecord
 
-GENRES = {"nature": ["rain", "ocean", "forest", "meadow", "river", "snow"],
-          "city": ["traffic", "subway", "skyline", "market", "neon", "crowd"],
-          "music": ["drums", "piano", "violin", "guitar", "choir", "synth"]}
+GENRES = {
+    "nature": ["rain", "ocean", "forest", "meadow", "river", "snow"],
+    "city": ["traffic", "subway", "skyline", "market", "neon", "crowd"],
+    "music": ["drums", "piano", "violin", "guitar", "choir", "synth"],
+}
 
 
 @pytest.fixture
@@ -32,7 +34,9 @@ def catalog_csv(tmp_path: Path) -> Path:
     lines = ["item_id,title,description,tags,path,creator"]
     for genre, names in GENRES.items():
         for name in names:
-            lines.append(f"{name},{name.title()} clip,A short clip about {name}.,{genre}|{name},{name}.mp4,{genre}-studio")
+            lines.append(
+                f"{name},{name.title()} clip,A short clip about {name}.,{genre}|{name},{name}.mp4,{genre}-studio"
+            )
     lines.append("fresh,Fresh rain clip,Brand new clip of rain with no views.,nature|rain,fresh.mp4,nature-studio")
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -15,8 +15,20 @@ from tests.cli.conftest import invoke
 
 
 def test_every_command_has_help(runner: CliRunner) -> None:
-    commands = ["ingest media", "ingest catalog", "ingest interactions", "ingest users", "embed", "fit",
-                "recommend", "explain", "info", "evaluate", "similar", "search"]
+    commands = [
+        "ingest media",
+        "ingest catalog",
+        "ingest interactions",
+        "ingest users",
+        "embed",
+        "fit",
+        "recommend",
+        "explain",
+        "info",
+        "evaluate",
+        "similar",
+        "search",
+    ]
     for command in commands:
         result = runner.invoke(app, [*command.split(), "--help"])
         assert result.exit_code == 0, command
@@ -66,24 +78,48 @@ def test_recommend_taste_and_cold_item(fitted_store: Path, runner: CliRunner) ->
 
 
 def test_recommend_include_seen_and_candidates(fitted_store: Path, runner: CliRunner) -> None:
-    seen = invoke(runner, fitted_store, "recommend", "--user", "city_0", "-k", "30", "--include-seen", "--format", "csv")
+    seen = invoke(
+        runner, fitted_store, "recommend", "--user", "city_0", "-k", "30", "--include-seen", "--format", "csv"
+    )
     assert len(seen.stdout.splitlines()) == 1 + 19
-    result = invoke(runner, fitted_store, "recommend", "--user", "city_0", "--candidates", "-", "--format", "csv",
-                    input="item_id\npiano\nfresh\n")
+    result = invoke(
+        runner,
+        fitted_store,
+        "recommend",
+        "--user",
+        "city_0",
+        "--candidates",
+        "-",
+        "--format",
+        "csv",
+        input="item_id\npiano\nfresh\n",
+    )
     items = {row["item_id"] for row in csv.DictReader(io.StringIO(result.stdout))}
     assert items <= {"piano", "fresh"}
 
 
 def test_recommend_users_from_stdin(fitted_store: Path, runner: CliRunner) -> None:
-    result = invoke(runner, fitted_store, "recommend", "--users", "-", "-k", "2", "--format", "csv",
-                    input="music_0\ncity_1\n")
+    result = invoke(
+        runner, fitted_store, "recommend", "--users", "-", "-k", "2", "--format", "csv", input="music_0\ncity_1\n"
+    )
     users = [row["user_id"] for row in csv.DictReader(io.StringIO(result.stdout))]
     assert users == ["music_0", "music_0", "city_1", "city_1"]
 
 
 def test_recommend_history_for_new_user(fitted_store: Path, runner: CliRunner) -> None:
-    result = invoke(runner, fitted_store, "recommend", "--user", "newbie", "--history", "drums,piano,violin",
-                    "-k", "3", "--format", "jsonl")
+    result = invoke(
+        runner,
+        fitted_store,
+        "recommend",
+        "--user",
+        "newbie",
+        "--history",
+        "drums,piano,violin",
+        "-k",
+        "3",
+        "--format",
+        "jsonl",
+    )
     assert result.exit_code == 0, result.output
     recs = [json.loads(line) for line in result.stdout.splitlines()]
     assert {r["item_id"] for r in recs} <= {"guitar", "choir", "synth"} | {"fresh"} | set()
@@ -114,8 +150,9 @@ def test_explain_parts_add_up_to_recommended_score(fitted_store: Path, runner: C
     recs = invoke(runner, fitted_store, "recommend", "--user", "nature_2", "-k", "3", "--format", "jsonl")
     for line in recs.stdout.splitlines():
         rec = json.loads(line)
-        result = invoke(runner, fitted_store, "explain", "--user", "nature_2", "--item", rec["item_id"],
-                        "--format", "json")
+        result = invoke(
+            runner, fitted_store, "explain", "--user", "nature_2", "--item", rec["item_id"], "--format", "json"
+        )
         exp = json.loads(result.stdout)
         assert {"user_id", "item_id", "score", "parts", "history", "evidence"} <= set(exp)
         assert abs(sum(exp["parts"].values()) - exp["score"]) < 1e-4
@@ -154,10 +191,12 @@ def test_fit_baselines_and_explain(fitted_store: Path, runner: CliRunner, model:
     result = invoke(runner, fitted_store, "fit", "--model", model, "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["model"] == model
-    rec = json.loads(invoke(runner, fitted_store, "recommend", "--user", "city_2", "-k", "1",
-                            "--format", "jsonl").stdout)
-    exp = json.loads(invoke(runner, fitted_store, "explain", "--user", "city_2", "--item", rec["item_id"],
-                            "--format", "json").stdout)
+    rec = json.loads(
+        invoke(runner, fitted_store, "recommend", "--user", "city_2", "-k", "1", "--format", "jsonl").stdout
+    )
+    exp = json.loads(
+        invoke(runner, fitted_store, "explain", "--user", "city_2", "--item", rec["item_id"], "--format", "json").stdout
+    )
     assert abs(exp["score"] - rec["score"]) < 1e-4
     assert abs(sum(exp["parts"].values()) - exp["score"]) < 1e-4
 

@@ -30,7 +30,7 @@ def test_real_clips_embed_in_every_modality(store: Store, no_clip_settings: Sett
     records = list(store.iter_media())
     counts = store.vector_counts()
     assert counts["visual"] == sum(r.has_video for r in records) == 8
-    assert counts["audio"] == sum(r.has_audio for r in records) == 5
+    assert counts["audio"] == sum(r.has_audio for r in records) == 6
     for rec in records:
         if rec.has_video:
             assert store.frames(rec.item_id), rec.path
