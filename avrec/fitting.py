@@ -32,6 +32,7 @@ class FitReport:
     index: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     holdout: dict[str, Any] | None = None
+    incremental: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +109,71 @@ def fit(
         )
         record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
         store.register_model(ModelRecord(key, model, rel, record_params, report.as_dict(), time.time()), activate=True)
+        _prune(store)
+    return report
+
+
+#: Beyond these shares of new pairs, users or items since the last full fit, `update` says a refit is due.
+REFIT_SHARE = 0.2
+
+
+def update(store: Store, settings: Settings, *, progress: Progress | None = None) -> FitReport:
+    """Fold users, items and events that arrived since the active model's fit into a new model version,
+    without retraining its factors (`fit --incremental`). Says in `incremental.refit_due` when the data
+    has drifted far enough from the last full fit that `avrec fit` should be run."""
+    from avrec.serving import load_served
+
+    with store.writer_lock("fit --incremental"):
+        served = load_served(store)
+        model = served.model
+        if not hasattr(model, "update"):
+            raise UsageError(f"the active model ({served.record.kind}) cannot be updated in place; run `avrec fit`")
+        data, _ = load_train_data(store)
+        if data.interactions.nnz == 0:
+            raise InputError(f"store {store.root} holds no positive interactions")
+        base = served.record.report.get("incremental", {}) or {}
+        full = {
+            "users": int(base.get("full_fit_users", served.record.report.get("users", 0))),
+            "items": int(base.get("full_fit_items", served.record.report.get("items", 0))),
+            "interactions": int(base.get("full_fit_interactions", served.record.report.get("interactions", 0))),
+        }
+        started = time.perf_counter()
+        updated = model.update(data)
+        seconds = time.perf_counter() - started
+        shares = {
+            "new_users": (data.n_users - full["users"]) / max(full["users"], 1),
+            "new_items": (data.n_items - full["items"]) / max(full["items"], 1),
+            "new_interactions": (int(data.interactions.nnz) - full["interactions"]) / max(full["interactions"], 1),
+        }
+        due = max(shares.values()) > REFIT_SHARE
+        key = f"{served.record.kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
+        rel = f"models/{key}.npz"
+        updated.save(store.root / rel)
+        embeddings = updated.embeddings() if hasattr(updated, "embeddings") else None
+        if embeddings is not None:
+            InnerProductIndex.build(embeddings[1], store.indexes_dir / f"{key}.ann")
+        report = FitReport(
+            model=served.record.kind,
+            model_key=key,
+            users=data.n_users,
+            items=data.n_items,
+            interactions=int(data.interactions.nnz),
+            train_seconds=round(seconds, 4),
+            content={m: int(c.present.sum()) for m, c in data.content.items()},
+            index=embeddings is not None,
+            params=updated.get_params(),
+            incremental={
+                "updated_from": served.record.model_key,
+                **{f"full_fit_{k}": v for k, v in full.items()},
+                **{k: round(v, 4) for k, v in shares.items()},
+                "refit_due": due,
+                "advice": "run `avrec fit` for a full refit" if due else "no full refit needed yet",
+            },
+        )
+        store.register_model(
+            ModelRecord(key, served.record.kind, rel, dict(served.record.params), report.as_dict(), time.time()),
+            activate=True,
+        )
         _prune(store)
     return report
 

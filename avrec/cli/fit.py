@@ -47,6 +47,10 @@ def fit(
     tune: Annotated[
         bool, typer.Option("--tune", help="Search hyperparameters on a validation split of the training data.")
     ] = False,
+    incremental: Annotated[
+        bool,
+        typer.Option("--incremental", help="Fold in users, items and events since the last fit without retraining."),
+    ] = False,
     engine: Annotated[str, typer.Option("--engine", help="local (default) or spark.")] = "local",
     spark_master: Annotated[
         str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
@@ -57,9 +61,16 @@ def fit(
 ) -> None:
     """Train the hybrid model (or a baseline), store it and build its Annoy index."""
     from avrec.fitting import fit as run_fit
+    from avrec.fitting import update
 
     settings = settings_of(ctx)
     with open_store(settings) as store, CliProgress(settings.quiet) as progress:
+        if incremental:
+            report = update(store, settings, progress=progress)
+            if report.incremental and report.incremental["refit_due"]:
+                progress.warn("the data has grown more than 20% since the last full fit; run `avrec fit`")
+            emit_object(report.as_dict(), resolve(output_format, piped_default=Format.json))
+            return
         report = run_fit(
             store,
             settings,

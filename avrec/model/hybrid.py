@@ -38,6 +38,7 @@ from avrec.model.base import (
     Recommender,
     UserSideFn,
     as_history,
+    check_finite,
     register,
     sorted_contributions,
 )
@@ -46,13 +47,19 @@ from avrec.model.data import TrainData
 MODALITIES = ("text", "visual", "audio")
 
 
-def normalise_content(vectors: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Centre on the mean of the present rows and L2-normalise; absent rows stay zero."""
+def content_mean(vectors: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The centre `normalise_content` subtracts: the mean of the present rows."""
+    v = np.asarray(vectors, dtype=np.float64)
+    return v[present].mean(axis=0) if present.any() else np.zeros(v.shape[1])
+
+
+def normalise_content(vectors: np.ndarray, present: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    """Centre on the mean of the present rows (or on `mean`) and L2-normalise; absent rows stay zero."""
     v = np.asarray(vectors, dtype=np.float64)
     out = np.zeros_like(v)
     if present.any():
-        mean = v[present].mean(axis=0)
-        centred = v[present] - mean
+        centre = content_mean(v, present) if mean is None else np.asarray(mean, dtype=np.float64)
+        centred = v[present] - centre
         norms = np.linalg.norm(centred, axis=1, keepdims=True)
         out[present] = centred / np.maximum(norms, 1e-12)
     return out.astype(np.float32)
@@ -128,7 +135,9 @@ class LinearHybrid(Recommender):
         self.user_factors = np.zeros((0, 0), np.float32)
         self.item_factors = np.zeros((0, 0), np.float32)
         self.projections: dict[str, np.ndarray] = {}
+        self.projection_weights: dict[str, np.ndarray] = {}
         self.content: dict[str, np.ndarray] = {}
+        self.content_means: dict[str, np.ndarray] = {}
         self.item_bias = np.zeros(0, np.float32)
         self.attr_lift = np.zeros((0, 0), np.float32)
         self.attr_factors = np.zeros((0, 0), np.float32)
@@ -185,6 +194,7 @@ class LinearHybrid(Recommender):
                 cm = data.content.get(m)
                 if cm is not None and cm.present.any() and self._weight(m) != 0.0:
                     self.content[m] = normalise_content(cm.vectors, np.asarray(cm.present, bool))
+                    self.content_means[m] = content_mean(cm.vectors, np.asarray(cm.present, bool))
         if self._use_collab:
             x, y = als.fit_als(
                 inter * self.alpha, self.factors, self.regularization, self.iterations, self.cg_steps, rng
@@ -202,16 +212,19 @@ class LinearHybrid(Recommender):
     def _project_cold_items(self, data: TrainData, warm: np.ndarray) -> None:
         """Ridge-project content onto item factors (fit on warm items) for items with no interactions."""
         self.projections = {}
+        self.projection_weights = {}
         blocks = []
         names = []
         for m in MODALITIES:
             cm = data.content.get(m)
             if cm is None or not cm.present.any():
                 continue
-            blocks.append(self.content.get(m, normalise_content(cm.vectors, np.asarray(cm.present, bool))))
+            present = np.asarray(cm.present, bool)
+            self.content_means.setdefault(m, content_mean(cm.vectors, present))
+            blocks.append(self.content.get(m, normalise_content(cm.vectors, present)))
             names.append(m)
         cold = ~warm
-        if not blocks or not cold.any() or not warm.any():
+        if not blocks or not warm.any():
             return
         f = np.hstack(blocks).astype(np.float64)
         fw = f[warm]
@@ -221,6 +234,7 @@ class LinearHybrid(Recommender):
         start = 0
         for m, block in zip(names, blocks, strict=True):
             stop = start + block.shape[1]
+            self.projection_weights[m] = w[start:stop].astype(np.float32)
             proj = np.zeros_like(self.item_factors)
             proj[cold] = (f[cold, start:stop] @ w[start:stop]).astype(np.float32)
             self.projections[m] = proj
@@ -254,6 +268,76 @@ class LinearHybrid(Recommender):
             target = self.user_factors[active].astype(np.float64)
             w = np.linalg.solve(a.T @ a + self.projection_reg * np.eye(a.shape[1]), a.T @ target)
             self.attr_factors = w.astype(np.float32)
+
+    # -- incremental update -------------------------------------------------------------------------
+    def update(self, data: TrainData) -> LinearHybrid:
+        """A copy of this model extended to `data` without retraining: users and items that appeared since
+        `fit` are folded in.
+
+        Item factors learned by `fit` are kept. An item new since the fit (or cold then) that now has
+        interactions gets factors by one least-squares solve against the user factors (the ALS item step);
+        one still without interactions gets the content projection. Every user is then re-solved exactly
+        against the item factors, so new events count at once. Content of new items is normalised with the
+        centres stored at fit time. Attribute lift and the popularity bias are recomputed.
+        """
+        self._require_fitted()
+        new = type(self)(**self.get_params())
+        new.user_ids, new.item_ids = list(data.user_ids), list(data.item_ids)
+        old_item = {item: j for j, item in enumerate(self.item_ids)}
+        rows = np.asarray([old_item.get(item, -1) for item in data.item_ids], dtype=np.int64)
+        kept = rows >= 0
+        inter = sp.csr_matrix(data.interactions, dtype=np.float32)
+        inter.eliminate_zeros()
+        counts = np.asarray((inter > 0).sum(axis=0), dtype=np.float32).ravel()
+        old_counts = np.zeros(len(rows), np.float32)
+        old_counts[kept] = self.item_counts[rows[kept]]
+        normalised: dict[str, np.ndarray] = {}
+        for m, mean in self.content_means.items():
+            dim = mean.shape[0]
+            block = np.zeros((len(rows), dim), np.float32)
+            if m in self.content:
+                block[kept] = self.content[m][rows[kept]]
+            cm = data.content.get(m)
+            if cm is not None and cm.vectors.shape[1] == dim:
+                present = np.asarray(cm.present, bool)
+                fresh = present & ~kept if m in self.content else present
+                block[fresh] = normalise_content(cm.vectors, fresh, mean)[fresh]
+            normalised[m] = block
+            if m in self.content:
+                new.content[m] = block
+        new.content_means = dict(self.content_means)
+        new.projection_weights = dict(self.projection_weights)
+        new.item_counts = counts
+        if self._use_collab:
+            y = np.zeros((len(rows), self.factors), np.float32)
+            y[kept] = self.item_factors[rows[kept]]
+            solve = (counts > 0) & (~kept | (old_counts == 0))
+            if solve.any():
+                old_user = {u: r for r, u in enumerate(self.user_ids)}
+                urows = np.asarray([old_user.get(u, -1) for u in data.user_ids], dtype=np.int64)
+                known = urows >= 0
+                cols = inter[known][:, np.flatnonzero(solve)].T.tocsr()
+                y[solve] = als.solve_exact(self.user_factors[urows[known]], cols * self.alpha, self.regularization)
+            # Items still without interactions: content projection only (what fit gives a cold item).
+            cold = counts == 0
+            y[cold] = 0.0
+            for m, w in self.projection_weights.items():
+                proj = np.zeros_like(y)
+                if m in normalised:
+                    proj[cold] = (normalised[m][cold] @ w).astype(np.float32)
+                new.projections[m] = proj
+                y[cold] += proj[cold]
+            new.item_factors = y
+            new.user_factors = als.solve_exact(y, inter * self.alpha, self.regularization).astype(np.float32)
+        if self._use_side:
+            top = max(float(np.log1p(counts.max())), 1e-12) if counts.size else 1.0
+            new.item_bias = (self.bias_weight * np.log1p(counts) / top).astype(np.float32)
+            new._fit_attributes(data, inter)
+        else:
+            new.item_bias = np.zeros(len(rows), np.float32)
+        check_finite(self.kind, new._state())
+        new.fitted_ = True
+        return new
 
     # -- user side --------------------------------------------------------------------------------
     def _attr_rows(self, users: np.ndarray, user_features: sp.csr_matrix | None) -> sp.csr_matrix | None:
@@ -421,6 +505,10 @@ class LinearHybrid(Recommender):
             state[f"content/{m}"] = c
         for m, p in self.projections.items():
             state[f"projection/{m}"] = p
+        for m, w in self.projection_weights.items():
+            state[f"projection_weights/{m}"] = w
+        for m, mean in self.content_means.items():
+            state[f"content_mean/{m}"] = mean
         if self.train_user_features is not None:
             f = self.train_user_features
             state["user_features/data"] = f.data
@@ -442,6 +530,10 @@ class LinearHybrid(Recommender):
                 self.content[m] = state[f"content/{m}"]
             if f"projection/{m}" in state:
                 self.projections[m] = state[f"projection/{m}"]
+            if f"projection_weights/{m}" in state:
+                self.projection_weights[m] = state[f"projection_weights/{m}"]
+            if f"content_mean/{m}" in state:
+                self.content_means[m] = state[f"content_mean/{m}"]
         if "user_features/data" in state:
             shape = tuple(int(s) for s in state["user_features/shape"])
             self.train_user_features = sp.csr_matrix(

@@ -211,3 +211,33 @@ def test_fit_is_reproducible_with_seed(fitted_store: Path, runner: CliRunner) ->
 
 def test_fit_unknown_model_is_usage_error(fitted_store: Path, runner: CliRunner) -> None:
     assert invoke(runner, fitted_store, "fit", "--model", "magic").exit_code == 2
+
+
+def test_fit_incremental_folds_in_new_users_and_items(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:
+    from avrec.store import Store, VectorRecord
+
+    events = tmp_path / "more.csv"
+    events.write_text("user_id,item_id\nlate,rain\nlate,ocean\nlate,brand_new\nnature_3,brand_new\n")
+    assert invoke(runner, fitted_store, "ingest", "interactions", str(events)).exit_code == 0
+    with Store(fitted_store) as store:
+        ids, mat, _ = store.vectors("text")
+        store.put_vectors([VectorRecord("brand_new", "text", "test-text-16", mat[ids.index("river")], "h")])
+    result = invoke(runner, fitted_store, "fit", "--incremental", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["users"] == 19 and report["items"] == 20
+    assert report["incremental"]["refit_due"] is False
+    recs = invoke(runner, fitted_store, "recommend", "--user", "late", "-k", "5", "--format", "jsonl")
+    items = [json.loads(line)["item_id"] for line in recs.stdout.splitlines()]
+    assert items and not {"rain", "ocean", "brand_new"} & set(items)
+    exp = json.loads(invoke(runner, fitted_store, "explain", "--user", "nature_0", "--item", "brand_new",
+                            "--format", "json").stdout)
+    assert abs(sum(exp["parts"].values()) - exp["score"]) < 1e-4
+
+
+def test_fit_incremental_says_when_refit_is_due(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:
+    events = tmp_path / "many.csv"
+    events.write_text("user_id,item_id\n" + "".join(f"newcomer{i},rain\n" for i in range(10)))
+    invoke(runner, fitted_store, "ingest", "interactions", str(events))
+    report = json.loads(invoke(runner, fitted_store, "fit", "--incremental", "--format", "json").stdout)
+    assert report["incremental"]["refit_due"] is True
