@@ -241,3 +241,54 @@ def test_fit_incremental_says_when_refit_is_due(fitted_store: Path, runner: CliR
     invoke(runner, fitted_store, "ingest", "interactions", str(events))
     report = json.loads(invoke(runner, fitted_store, "fit", "--incremental", "--format", "json").stdout)
     assert report["incremental"]["refit_due"] is True
+
+
+def test_evaluate_table_json_and_plot(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:
+    plot = tmp_path / "metrics.png"
+    result = invoke(runner, fitted_store, "evaluate", "--models", "hybrid,popular", "--k", "3,5",
+                    "--plot", str(plot), "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    models = {row["model"] for row in report["rows"]}
+    assert models == {"hybrid", "popular"}
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    csv_out = invoke(runner, fitted_store, "evaluate", "--models", "popular", "--format", "csv")
+    assert csv_out.stdout.splitlines()[0].startswith("model")
+
+
+def test_recommend_by_tags_and_creator(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "recommend", "--user", "music_0", "--by", "creator", "--format", "jsonl")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows[0]["category"] == "music-studio"
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    tags = invoke(runner, fitted_store, "recommend", "--user", "city_0", "--by", "tags", "-k", "2", "--format", "csv")
+    assert tags.stdout.splitlines()[0] == "user_id,category,rank,score,items"
+    assert invoke(runner, fitted_store, "recommend", "--user", "city_0", "--by", "nothing").exit_code == 2
+
+
+def test_report_writes_self_contained_html(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = invoke(runner, fitted_store, "report", "--user", "nature_1", "--out", str(out), "-k", "4")
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert page.startswith("<!doctype html>") and page.count('class="card"') == 4
+    assert "http://" not in page and "https://" not in page  # nothing fetched when opened
+
+
+def test_report_renders_in_headless_browser(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no headless browser installed")
+    out = tmp_path / "report.html"
+    invoke(runner, fitted_store, "report", "--user", "nature_1", "--out", str(out))
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+         "--window-size=1000,800", out.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
