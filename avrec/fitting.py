@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from avrec.config import Settings
@@ -190,3 +191,19 @@ def _prune(store: Store) -> None:
             store.indexes_dir / f"{old.model_key}.json",
         ):
             path.unlink(missing_ok=True)
+    _remove_leftovers(store, records)
+
+
+def _remove_leftovers(store: Store, records: list[ModelRecord]) -> None:
+    """Delete what killed fits left behind: temporary files and model or index files no record names.
+
+    Safe because the caller holds the writer lock: only fit and update write these folders.
+    """
+    keep = {Path(r.path).name for r in records}
+    keep |= {f"{r.model_key}{suffix}" for r in records for suffix in (".ann", ".json")}
+    for folder in (store.models_dir, store.indexes_dir):
+        for path in folder.iterdir():
+            stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
+            orphan = path.suffix in (".npz", ".ann", ".json") and path.name not in keep
+            if path.is_file() and (stale_tmp or orphan):
+                path.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ Index files are memory-mapped by Annoy on load; they are written to a temporary 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class InnerProductIndex:
         index.build(n_trees, n_jobs=1)
         with atomic_path(path) as tmp:
             index.save(str(tmp))
+            os.chmod(tmp, 0o600)  # Annoy recreates the file with umask permissions; the store is owner-only
         with atomic_path(path.with_suffix(".json")) as tmp:
             tmp.write_text(
                 json.dumps(

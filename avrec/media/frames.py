@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import io
 import math
+import os
 import queue
 import re
 import subprocess
@@ -30,6 +31,8 @@ from avrec.media.ffmpeg import base_args, error_tail, input_url
 
 #: Above this length only key frames are decoded: sampling stays fast on hour-long files.
 KEYFRAMES_ONLY_AFTER_S = 900.0
+#: How much lower than avrec itself the ffmpeg decoders run (POSIX niceness).
+DECODE_NICENESS = 10
 
 _SHOWINFO = re.compile(r"\[Parsed_showinfo_\d+ @ [^\]]+\] n:\s*\d+ pts:\s*-?\d+ pts_time:(\S+)")
 _SCENE = re.compile(r"lavfi\.scene_score=([0-9.eE+-]+)")
@@ -241,6 +244,7 @@ def _run_sampler(
 ) -> FrameSample:
     frame_bytes = w * h * 3
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _lower_priority(proc.pid)
     assert proc.stdout is not None and proc.stderr is not None  # noqa: S101 - both are PIPE above
     log = _StderrReader(proc.stderr, threshold)
     log.start()
@@ -310,3 +314,11 @@ def _evenly(frames: list[SampledFrame], n: int) -> list[SampledFrame]:
         return list(frames)
     idx = np.linspace(0, len(frames) - 1, n).round().astype(int)
     return [frames[i] for i in sorted(set(idx.tolist()))]
+
+
+def _lower_priority(pid: int) -> None:
+    """Decoding runs beside model compute: let it yield the CPU to the model's threads, fill the gaps."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + DECODE_NICENESS))
+    except (AttributeError, OSError):  # not POSIX, or the process already ended
+        pass

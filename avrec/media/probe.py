@@ -118,7 +118,7 @@ def probe(path: Path | str, *, verify: bool = True) -> ProbeResult:
 def _describe(path: Path, container: Any) -> ProbeResult:
     streams: list[StreamInfo] = []
     for s in container.streams:
-        if s.type not in ("video", "audio"):
+        if s.type not in ("video", "audio") or _is_cover_art(s):
             continue
         cc = s.codec_context
         duration = float(s.duration * s.time_base) if s.duration is not None and s.time_base else None
@@ -196,6 +196,15 @@ def _verify(path: Path, container: Any, result: ProbeResult) -> None:
         raise MediaError(
             f"{path}: truncated or damaged: header promises {result.duration:.1f}s but there is {seen}"
         )
+
+
+def _is_cover_art(stream: Any) -> bool:
+    """An album cover inside an audio file is a picture, not a video stream."""
+    import av
+
+    flag = getattr(getattr(av.stream, "Disposition", None), "attached_pic", None)
+    disposition = getattr(stream, "disposition", None)
+    return flag is not None and disposition is not None and bool(disposition & flag)
 
 
 def _first_frame(container: Any, stream: Any) -> Any:

@@ -57,3 +57,13 @@ def test_hostile_file_name(media_dir: Path, tmp_path: Path) -> None:
     shutil.copy2(media_dir / "with_audio.mp4", odd)
     assert probe(odd).kind == "video"
     assert not (tmp_path / "pwned").exists()
+
+
+def test_cover_art_does_not_make_audio_a_video(media_dir: Path, tmp_path: Path) -> None:
+    from .conftest import ffmpeg
+
+    song = tmp_path / "song.mp3"
+    ffmpeg("-f", "lavfi", "-i", "sine=duration=2", "-i", str(media_dir / "poster.png"), "-map", "0:a",
+           "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "png", "-disposition:v", "attached_pic", str(song))
+    info = probe(song)
+    assert info.kind == "audio" and not info.has_video

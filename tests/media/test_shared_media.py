@@ -24,9 +24,9 @@ def test_real_clips_embed_in_every_modality(store: Store, no_clip_settings: Sett
     assert files
     report = ingest_media(store, files)
     assert report.ok, report.failed
-    settings = dataclasses.replace(no_clip_settings, whisper_model=str(tmp_path / "no-whisper"))
-    out = embed(store, settings, modalities=["visual", "audio"], max_frames=4)
+    out = embed(store, no_clip_settings, max_frames=4)  # every modality, Whisper included
     assert out.ok, out.failures
+    assert out.transcripts == 6
     records = list(store.iter_media())
     counts = store.vector_counts()
     assert counts["visual"] == sum(r.has_video for r in records) == 8
