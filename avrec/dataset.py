@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,17 +73,27 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     return data, when
 
 
-def history_matrix(store: Store, user_ids: Sequence[str], item_ids: Sequence[str]) -> sp.csr_matrix:
-    """Current positive histories (from the store, including events after the fit) over the model's items."""
+def history_matrix(
+    store: Store, user_ids: Sequence[str], item_pos: Mapping[str, int]
+) -> tuple[sp.csr_matrix, list[set[int]]]:
+    """Current histories (from the store, including events after the fit) over the model's items:
+    the positive weights, and per user every item interacted with at all (skips included), which is
+    what `recommend` leaves out as already seen."""
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
-    index = {item: j for j, item in enumerate(item_ids)}
+    seen: list[set[int]] = []
     for r, uid in enumerate(user_ids):
+        mine: set[int] = set()
         for item, weight in store.user_history(uid):
-            j = index.get(item)
-            if j is not None and weight > 0:
+            j = item_pos.get(item)
+            if j is None:
+                continue
+            mine.add(j)
+            if weight > 0:
                 rows.append(r)
                 cols.append(j)
                 vals.append(weight)
-    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(user_ids), len(item_ids)))
+        seen.append(mine)
+    shape = (len(user_ids), len(item_pos))
+    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=shape), seen

@@ -80,13 +80,12 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
                 f"unknown user id {uid!r}: no events or attributes stored for it; "
                 "serve a new user with --history ITEM,ITEM,..."
             )
-    hist = history_matrix(store, user_ids, served.item_ids)
+    hist, seen = history_matrix(store, user_ids, served.item_pos)
     rows = np.asarray([served.user_pos.get(uid, -1) for uid in user_ids], dtype=np.int64)
     feats = None
     if served.feature_names:
         attrs = store.user_attrs()
         feats = encode([attrs.get(uid, {}) for uid in user_ids], served.feature_names)
-    seen = [set(hist.indices[hist.indptr[r] : hist.indptr[r + 1]].tolist()) for r in range(len(user_ids))]
     return UserBatch(user_ids, hist, rows, feats, seen)
 
 

@@ -45,33 +45,37 @@ TOPICS = 40
 
 
 def power_law_data(n_interactions: int, seed: int = 0) -> sp.csr_matrix:
-    """A users x items 0/1 matrix with about `n_interactions` distinct pairs.
+    """A users x items 0/1 matrix with exactly `n_interactions` distinct pairs.
 
     Users ~ n/20 with Pareto-distributed activity; items ~ n/100 with Zipf(1.0) popularity inside each of
     `TOPICS` topics; each user draws 80% of their items from one favourite topic and the rest anywhere.
+    Draws repeat until enough distinct pairs exist, then a random subset of exactly n is kept.
     """
     rng = np.random.default_rng(seed)
     n_users = max(200, n_interactions // 20)
     n_items = max(100, n_interactions // 100)
-    draws = int(n_interactions * 1.15)  # duplicates are dropped below
     activity = rng.pareto(1.5, n_users) + 1.0
-    users = rng.choice(n_users, size=draws, p=activity / activity.sum())
+    activity /= activity.sum()
     favourite = rng.integers(0, TOPICS, n_users)
     item_topic = rng.integers(0, TOPICS, n_items)
-    topic = np.where(rng.random(draws) < 0.8, favourite[users], rng.integers(0, TOPICS, draws))
-    items = np.empty(draws, dtype=np.int64)
-    for t in range(TOPICS):
-        members = np.flatnonzero(item_topic == t)
-        at = np.flatnonzero(topic == t)
-        if members.size == 0 or at.size == 0:
-            items[at] = rng.integers(0, n_items, at.size)
-            continue
-        popularity = 1.0 / np.arange(1, members.size + 1)
-        items[at] = members[rng.choice(members.size, size=at.size, p=popularity / popularity.sum())]
-    m = sp.csr_matrix((np.ones(draws, np.float32), (users, items)), shape=(n_users, n_items))
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
+    members = [np.flatnonzero(item_topic == t) for t in range(TOPICS)]
+    popularity = [1.0 / np.arange(1, len(m) + 1) for m in members]
+    cells = np.zeros(0, dtype=np.int64)
+    while cells.size < n_interactions:
+        draws = int((n_interactions - cells.size) * 1.3) + 1000
+        users = rng.choice(n_users, size=draws, p=activity)
+        topic = np.where(rng.random(draws) < 0.8, favourite[users], rng.integers(0, TOPICS, draws))
+        items = rng.integers(0, n_items, draws)  # topics without items fall back to uniform
+        for t in range(TOPICS):
+            at = np.flatnonzero(topic == t)
+            if members[t].size and at.size:
+                p = popularity[t] / popularity[t].sum()
+                items[at] = members[t][rng.choice(members[t].size, size=at.size, p=p)]
+        cells = np.unique(np.concatenate([cells, users.astype(np.int64) * n_items + items]))
+    cells = rng.choice(cells, size=n_interactions, replace=False)
+    return sp.csr_matrix(
+        (np.ones(n_interactions, np.float32), (cells // n_items, cells % n_items)), shape=(n_users, n_items)
+    )
 
 
 def evaluate(model: Recommender, split: Split, users: np.ndarray, block: int = 1000) -> float:
@@ -117,7 +121,7 @@ def run_scale(args: argparse.Namespace) -> list[dict[str, Any]]:
                                         master=args.master, info=info)
             spark_ndcg = evaluate(remote, split, eval_users)
             del remote
-            row = {"interactions": int(split.train.nnz), "users": data.n_users, "items": data.n_items,
+            row = {"interactions": int(matrix.nnz), "train": int(split.train.nnz), "users": data.n_users, "items": data.n_items,
                    "local_seconds": round(local_s, 2), "spark_seconds": round(spark_s, 2),
                    "local_ndcg": round(local_ndcg, 4), "spark_ndcg": round(spark_ndcg, 4),
                    "spark": {k: round(v, 3) if isinstance(v, float) else v for k, v in info.items()}}

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store
 from avrec.cli.output import Format, dumps, emit_rows, resolve
-from avrec.explain import Explanation
+
+if TYPE_CHECKING:
+    from avrec.explain import Explanation
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +48,9 @@ def explain(
 
 
 def _render(exp: Explanation) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     console.print(f"[bold]{exp.title or exp.item_id}[/bold] for user {exp.user_id}: score {exp.score:.4f}")
     console.print(exp.sentence, highlight=False)

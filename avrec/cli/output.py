@@ -11,10 +11,12 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# rich is imported only where a table is drawn: csv/json output (scripts, cron) starts faster without it.
 
 
 class Format(str, enum.Enum):
@@ -74,6 +76,9 @@ def emit_rows(
         out.write(dumps(items) + "\n")
         n = len(items)
     else:
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table(title=title)
         for c in columns:
             table.add_column(c, justify="right" if c in ("rank", "score") else "left")
@@ -96,6 +101,9 @@ def emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = Non
         for key, value in _flatten(obj):
             writer.writerow([key, _csv_cell(value)])
     else:
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table(show_header=False)
         table.add_column("key", style="bold")
         table.add_column("value")
@@ -135,4 +143,6 @@ def _table_cell(value: Any) -> str:
 
 
 def stderr_console(quiet: bool = False) -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, quiet=quiet)

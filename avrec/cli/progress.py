@@ -1,23 +1,29 @@
-"""The CLI's `Progress`: a Rich bar on stderr when it is a terminal; warnings on stderr unless --quiet."""
+"""The CLI's `Progress`: a Rich bar on stderr when it is a terminal; warnings on stderr unless --quiet.
+
+Rich is imported only when something is drawn or printed, so commands run from scripts start faster.
+"""
 
 from __future__ import annotations
 
 import sys
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as RichBar
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class CliProgress:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.console = Console(stderr=True, quiet=quiet)
         self.warnings: list[str] = []
-        self._bar: RichBar | None = None
-        self._tasks: dict[str, TaskID] = {}
+        self._console: Console | None = None
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
         if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichBar
+
             self._bar = RichBar(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -26,6 +32,14 @@ class CliProgress:
                 console=self.console,
                 transient=False,
             )
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, quiet=self.quiet)
+        return self._console
 
     def __enter__(self) -> CliProgress:
         if self._bar is not None:
@@ -48,7 +62,11 @@ class CliProgress:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, markup=True)
+        if not self.quiet:
+            from rich.markup import escape  # file names may hold `[...]`, which is not markup
+
+            self.console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, markup=True)
 
     def log(self, message: str) -> None:
-        self.console.print(message, highlight=False, markup=False)
+        if not self.quiet:
+            self.console.print(message, highlight=False, markup=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +29,15 @@ def read_ids(source: str, header: str) -> Iterator[str]:
     except OSError as exc:
         raise InputError(f"cannot read ids from {source}: {exc.strerror}") from None
     try:
-        for n, line in enumerate(stream, start=1):
-            value = line.rstrip("\r\n").split(",", 1)[0].strip().strip('"')
+        # The first CSV field of each row, so ids that `recommend --format csv` quoted (commas, quotes) come back
+        # exactly; a plain one-id-per-line file reads the same.
+        for n, fields in enumerate(csv.reader(stream), start=1):
+            value = fields[0].strip() if fields else ""
             if not value or (n == 1 and value == header):
                 continue
             yield value
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read ids from {source}: {exc}") from None
     finally:
         if stream is not sys.stdin:
             stream.close()

@@ -272,30 +272,40 @@ def read_factors(wd: WorkDir, name: str, n_rows: int, rank: int) -> np.ndarray:
 class SparkFitInfo:
     """What a Spark fit did, for reports and benchmarks."""
 
-    master: str
-    reg_param: float
-    blocks: int
-    als_seconds: float
-    user_solve_seconds: float
-    local_seconds: float
+    master: str = ""
+    blocks: int = 0
+    reg_param: float = 0.0
+    regularization: float = 0.0
+    als_seconds: float = 0.0
+    user_solves: int = 0
+    user_solve_seconds: float = 0.0
+    total_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def default_reg_param(interactions: sp.spmatrix, regularization: float) -> float:
-    """Spark's regParam matching the local engine's constant `regularization` where most of the loss is.
+    """Spark's regParam standing in for the local engine's constant `regularization`.
 
-    Spark scales each user's penalty by their number of interactions (lambda * n_u, "ALS-WR"); the local
-    engine uses one constant. Dividing by the interaction-weighted mean of n_u (sum n_u^2 / sum n_u, i.e. the
-    history length of the user behind an average interaction) makes the two penalties equal for the users
-    who carry most of the data. On ml-100k this lands next to the best regParam found by a sweep.
+    Spark scales each row's penalty by its number of interactions (lambda * n_u for a user, lambda * n_i for
+    an item: "ALS-WR"); the local engine uses one constant for every row. For each side take the history
+    length behind an average interaction (sum n^2 / sum n, which follows the heavy rows that carry most of the
+    loss) and divide `regularization` by the geometric mean of the user and item values. On ml-100k and on
+    the power-law data of `benchmarks/spark_scale.py` this lands next to the best regParam of a sweep.
     """
     m = sp.csr_matrix(interactions)
-    counts = np.diff(m.indptr).astype(np.float64)
-    total = counts.sum()
-    mean = float((counts**2).sum() / total) if total > 0 else 1.0
-    return float(regularization) / max(mean, 1.0)
+    m.eliminate_zeros()
+    if m.nnz == 0:
+        return float(regularization)
+
+    def weighted_mean(counts: np.ndarray) -> float:
+        c = counts.astype(np.float64)
+        return float((c**2).sum() / c.sum())
+
+    per_user = weighted_mean(np.diff(m.indptr))
+    per_item = weighted_mean(np.diff(sp.csc_matrix(m).indptr))
+    return float(regularization) / max(float(np.sqrt(per_user * per_item)), 1.0)
 
 
 def split_params(params: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
@@ -326,10 +336,12 @@ def fit_spark(
 
     `params` holds the model's hyperparameters (as for the local engine: factors, regularization, alpha,
     iterations, ...), plus optional engine settings: `spark_reg_param` (Spark's regParam; by default derived
-    from `regularization`, see `default_reg_param`), `spark_blocks` (ALS user/item blocks; default the
-    cluster's parallelism), `spark_work_dir` (shared scratch URI) and any `spark.*` property.
-    The seconds count the Spark ALS, the exact user solve and the local content side, not Spark's start-up
-    or the Parquet export. Pass a dict as `info` to receive a `SparkFitInfo` breakdown.
+    from the model's regularization, see `default_reg_param`), `spark_blocks` (ALS user/item blocks; default
+    the cluster's parallelism), `spark_checkpoint_interval`, `spark_work_dir` (shared scratch URI) and any
+    `spark.*` property. The model's own `fit` runs with its two ALS kernels (`fit_als`, `solve_users`)
+    executed on Spark (see `SparkALS`); everything else it fits locally, and it saves in the local format.
+    The seconds are that `fit` (Spark jobs included), not Spark's start-up. Pass a dict as `info` to
+    receive a `SparkFitInfo` breakdown.
     """
     if model not in SPARK_MODELS:
         raise UsageError(
@@ -344,178 +356,204 @@ def fit_spark(
         raise UsageError(f"model {model!r} has no collaborative factors for Spark to fit")
     if data.n_items == 0 or data.interactions.nnz == 0:
         raise ValueError("cannot fit on Spark without interactions")
-    p = estimator.get_params()
-    rank, regularization = int(p["factors"]), float(p["regularization"])
-    alpha, iterations = float(p["alpha"]), int(p["iterations"])
-    reg_param = float(engine.get("spark_reg_param") or default_reg_param(data.interactions, regularization))
     resolved = resolve_master(master)
     with spark_session(resolved, conf=conf) as spark, work_dir(engine.get("spark_work_dir"), resolved) as wd:
         _ship_avrec(spark, wd)
-        pq.write_table(interactions_table(data.interactions), wd.local("interactions.parquet"), filesystem=wd.fs)
-        master_used = str(spark.sparkContext.master)
-        blocks = int(engine.get("spark_blocks") or spark.sparkContext.defaultParallelism)
-        checkpoint = int(engine.get("spark_checkpoint_interval") or 10)
-        spark.sparkContext.setCheckpointDir(wd.spark("checkpoints"))
+        backend = SparkALS(
+            spark, wd, seed=seed, reg_param=engine.get("spark_reg_param"), blocks=engine.get("spark_blocks"),
+            checkpoint_interval=int(engine.get("spark_checkpoint_interval") or 10),
+        )
         started = time.perf_counter()
-        item_factors = _spark_item_factors(
-            spark, wd, data.n_items, rank=rank, reg_param=reg_param, alpha=alpha, iterations=iterations,
-            seed=seed, blocks=blocks, checkpoint=checkpoint,
-        )
-        als_done = time.perf_counter()
-        user_factors = _spark_user_factors(spark, wd, item_factors, data.n_users, alpha, regularization)
-        solved = time.perf_counter()
-    local_started = time.perf_counter()
-    with precomputed_factors(data.interactions.shape, user_factors, item_factors):
-        estimator.fit(data)
-    done = time.perf_counter()
+        with backend.installed():
+            estimator.fit(data)
+        seconds = time.perf_counter() - started
+    if backend.info.als_seconds == 0.0:
+        raise RuntimeError("the model fitted without calling its factorization; nothing ran on Spark")
+    backend.info.total_seconds = seconds
     if info is not None:
-        info.update(
-            SparkFitInfo(
-                master=master_used, reg_param=reg_param, blocks=blocks,
-                als_seconds=als_done - started, user_solve_seconds=solved - als_done,
-                local_seconds=done - local_started,
-            ).as_dict()
+        info.update(backend.info.as_dict())
+    return estimator, seconds
+
+
+class SparkALS:
+    """Spark-backed stand-ins for `avrec.model.als.fit_als` and `avrec.model.als.solve_users`.
+
+    `fit_als` runs Spark MLlib's implicit ALS on the confidence matrix it is given (ratings c - 1 = alpha * w,
+    Spark's alpha 1, so Spark's confidence 1 + |r| is the local engine's), keeps the item factors, and solves
+    every user exactly against them (`solve_users`), as the local `fit_als` does in its last step.
+    `solve_users` solves the users' least-squares problems on the executors, blocks of users per task with
+    the item factors broadcast. Matrices travel as Parquet through the work directory.
+    """
+
+    def __init__(
+        self, spark: SparkSession, wd: WorkDir, *, seed: int, reg_param: float | None = None,
+        blocks: int | None = None, checkpoint_interval: int = 10,
+    ) -> None:
+        self.spark = spark
+        self.wd = wd
+        self.seed = int(seed)
+        self.reg_param = float(reg_param) if reg_param else None
+        self.blocks = int(blocks or spark.sparkContext.defaultParallelism)
+        self.checkpoint_interval = checkpoint_interval
+        self.info = SparkFitInfo(master=str(spark.sparkContext.master), blocks=self.blocks)
+        self._exported: tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray] | None = None
+        spark.sparkContext.setCheckpointDir(wd.spark("checkpoints"))
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[SparkALS]:
+        """Route the model package's ALS kernels here for the block (the model's `fit` looks them up on
+        `avrec.model.als` at call time). Not re-entrant; other threads see the swap too, hence the lock."""
+        with _PATCH_LOCK:
+            saved = (als.fit_als, als.solve_users)
+            als.fit_als = self.fit_als  # type: ignore[assignment]
+            als.solve_users = self.solve_users  # type: ignore[assignment]
+            try:
+                yield self
+            finally:
+                als.fit_als, als.solve_users = saved
+
+    def _export(self, conf: sp.csr_matrix) -> str:
+        """Write `conf` (users x items, c - 1) as Parquet once; later calls with the same matrix reuse it."""
+        m = sp.csr_matrix(conf, dtype=np.float32)
+        m.sum_duplicates()
+        m.eliminate_zeros()
+        last = self._exported
+        if not (
+            last is not None and last[0] == m.shape and np.array_equal(last[1], m.indptr)
+            and np.array_equal(last[2], m.indices) and np.array_equal(last[3], m.data)
+        ):
+            pq.write_table(interactions_table(m), self.wd.local("interactions.parquet"), filesystem=self.wd.fs)
+            self._exported = (m.shape, m.indptr.copy(), m.indices.copy(), m.data.copy())
+        return self.wd.spark("interactions.parquet")
+
+    def fit_als(
+        self, conf: sp.csr_matrix, factors: int, reg: float, iterations: int, cg_steps: int,
+        rng: np.random.Generator, reg_exponent: float = 0.0,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(user_factors, item_factors) for `conf` as `als.fit_als` returns them (`cg_steps` and `rng` are
+        the local solver's; Spark uses its Cholesky solver and this engine's seed)."""
+        from pyspark.ml.recommendation import ALS
+
+        started = time.perf_counter()
+        source = self._export(conf)
+        reg_param = self.reg_param or default_reg_param(conf, reg)
+        self.info.reg_param, self.info.regularization = reg_param, float(reg)
+        estimator = ALS(
+            rank=int(factors), maxIter=int(iterations), regParam=reg_param, alpha=1.0, implicitPrefs=True,
+            nonnegative=False, userCol="user", itemCol="item", ratingCol="weight", seed=self.seed,
+            numUserBlocks=self.blocks, numItemBlocks=self.blocks, checkpointInterval=self.checkpoint_interval,
+            coldStartStrategy="nan",
         )
-    return estimator, (solved - started) + (done - local_started)
+        try:
+            fitted = estimator.fit(self.spark.read.parquet(source))
+            fitted.itemFactors.write.mode("overwrite").parquet(self.wd.spark("item_factors.parquet"))
+        except Exception as exc:
+            raise SparkEngineError(f"Spark ALS failed: {_first_line(exc)}") from exc
+        y = read_factors(self.wd, "item_factors.parquet", conf.shape[1], int(factors))
+        self.info.als_seconds += time.perf_counter() - started
+        x = self.solve_users(y, conf, reg, reg_exponent)
+        return x.astype(np.float32), y
 
+    def solve_users(self, y: np.ndarray, conf: sp.csr_matrix, reg: float, reg_exponent: float = 0.0) -> np.ndarray:
+        """Every row's exact least-squares factors against `y` (as `als.solve_users`), solved on Spark.
 
-def _spark_item_factors(
-    spark: SparkSession, wd: WorkDir, n_items: int, *, rank: int, reg_param: float, alpha: float,
-    iterations: int, seed: int, blocks: int, checkpoint: int,
-) -> np.ndarray:
-    from pyspark.ml.recommendation import ALS
+        With `reg_exponent` the penalty is reg * ((n_u + 1) / mean(n + 1))^reg_exponent per user, as
+        `als.row_regularization` defines it."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, StructType
 
-    ratings = spark.read.parquet(wd.spark("interactions.parquet"))
-    als_estimator = ALS(
-        rank=rank, maxIter=iterations, regParam=reg_param, alpha=alpha, implicitPrefs=True, nonnegative=False,
-        userCol="user", itemCol="item", ratingCol="weight", seed=seed, numUserBlocks=blocks,
-        numItemBlocks=blocks, checkpointInterval=checkpoint, coldStartStrategy="nan",
-    )
-    try:
-        fitted = als_estimator.fit(ratings)
-        fitted.itemFactors.write.mode("overwrite").parquet(wd.spark("item_factors.parquet"))
-    except Exception as exc:
-        raise SparkEngineError(f"Spark ALS failed: {_first_line(exc)}") from exc
-    return read_factors(wd, "item_factors.parquet", n_items, rank)
-
-
-def _spark_user_factors(
-    spark: SparkSession, wd: WorkDir, item_factors: np.ndarray, n_users: int, alpha: float, reg: float
-) -> np.ndarray:
-    """Every user's exact least-squares factors against `item_factors` with the local engine's constant
-    regularization, solved on the executors in blocks of `USER_BLOCK` users."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import ArrayType, FloatType, IntegerType, StructField, StructType
-
-    y = np.ascontiguousarray(item_factors, dtype=np.float32)
-    gram = y.astype(np.float64).T @ y.astype(np.float64)
-    shared = spark.sparkContext.broadcast((y, gram))
-    grouped = (
-        spark.read.parquet(wd.spark("interactions.parquet"))
-        .groupBy("user")
-        .agg(F.collect_list(F.struct("item", "weight")).alias("history"))
-    )
-    solve = _user_solver(shared, alpha, reg)
-    schema = StructType([StructField("id", IntegerType()), StructField("features", ArrayType(FloatType()))])
-    try:
-        spark.createDataFrame(grouped.rdd.mapPartitions(solve), schema).write.mode("overwrite").parquet(
-            wd.spark("user_factors.parquet")
+        started = time.perf_counter()
+        source = self._export(conf)
+        counts = np.diff(sp.csr_matrix(conf).indptr).astype(np.float64) + 1.0
+        mean_count = float(counts.mean()) if counts.size else 1.0
+        y32 = np.ascontiguousarray(y, dtype=np.float32)
+        gram = y32.astype(np.float64).T @ y32.astype(np.float64)
+        shared = self.spark.sparkContext.broadcast((y32, gram))
+        grouped = (
+            self.spark.read.parquet(source)
+            .groupBy("user")
+            .agg(F.collect_list(F.struct("item", "weight")).alias("history"))
         )
-    except Exception as exc:
-        raise SparkEngineError(f"Spark user-factor solve failed: {_first_line(exc)}") from exc
-    finally:
-        shared.unpersist()
-    return read_factors(wd, "user_factors.parquet", n_users, y.shape[1])
+        solve = _user_solver(shared, float(reg), float(reg_exponent), mean_count)
+        schema = StructType([StructField("id", IntegerType()), StructField("features", ArrayType(FloatType()))])
+        try:
+            self.spark.createDataFrame(grouped.rdd.mapPartitions(solve), schema).write.mode("overwrite").parquet(
+                self.wd.spark("user_factors.parquet")
+            )
+        except Exception as exc:
+            raise SparkEngineError(f"Spark user-factor solve failed: {_first_line(exc)}") from exc
+        finally:
+            shared.unpersist()
+        x = read_factors(self.wd, "user_factors.parquet", conf.shape[0], y32.shape[1]).astype(np.float64)
+        self.info.user_solves += 1
+        self.info.user_solve_seconds += time.perf_counter() - started
+        return x
 
 
-def _user_solver(shared: Any, alpha: float, reg: float) -> Callable[[Iterable[Any]], Iterator[tuple[int, list[float]]]]:
+_PATCH_LOCK = threading.Lock()
+
+
+def _user_solver(
+    shared: Any, reg: float, reg_exponent: float, mean_count: float
+) -> Callable[[Iterable[Any]], Iterator[tuple[int, list[float]]]]:
     def solve(rows: Iterable[Any]) -> Iterator[tuple[int, list[float]]]:
         y, gram = shared.value
         block: list[Any] = []
         for row in rows:
             block.append(row)
             if len(block) == USER_BLOCK:
-                yield from _solve_block(block, y, gram, alpha, reg)
+                yield from _solve_block(block, y, gram, reg, reg_exponent, mean_count)
                 block = []
         if block:
-            yield from _solve_block(block, y, gram, alpha, reg)
+            yield from _solve_block(block, y, gram, reg, reg_exponent, mean_count)
 
     return solve
 
 
 def _solve_block(
-    block: list[Any], y: np.ndarray, gram: np.ndarray, alpha: float, reg: float
+    block: list[Any], y: np.ndarray, gram: np.ndarray, reg: float, reg_exponent: float, mean_count: float
 ) -> Iterator[tuple[int, list[float]]]:
     users = [int(r[0]) for r in block]
     lengths = [len(r[1]) for r in block]
     items = np.fromiter((h[0] for r in block for h in r[1]), dtype=np.int64, count=sum(lengths))
     weights = np.fromiter((h[1] for r in block for h in r[1]), dtype=np.float64, count=sum(lengths))
     indptr = np.concatenate([[0], np.cumsum(lengths)])
-    conf = sp.csr_matrix((alpha * weights, items, indptr), shape=(len(block), y.shape[0]))
+    conf = sp.csr_matrix((weights, items, indptr), shape=(len(block), y.shape[0]))
     conf.sum_duplicates()
-    x = exact_user_factors(y, conf, reg, gram=gram).astype(np.float32)
+    penalty: float | np.ndarray = reg
+    if reg_exponent:
+        penalty = reg * ((np.diff(conf.indptr) + 1.0) / mean_count) ** reg_exponent
+    x = exact_user_factors(y, conf, penalty, gram=gram).astype(np.float32)
     for user, vec in zip(users, x, strict=True):
         yield user, vec.tolist()
 
 
 def exact_user_factors(
-    y: np.ndarray, conf: sp.csr_matrix, reg: float, *, gram: np.ndarray | None = None, chunk: int = 1024
+    y: np.ndarray, conf: sp.csr_matrix, reg: float | np.ndarray, *, gram: np.ndarray | None = None,
+    chunk: int = 1024,
 ) -> np.ndarray:
     """`als.solve_exact(y, conf, reg)` for a block of users, touching only the items they interacted with.
 
-    x_u = (Y'Y + sum_j (c_uj - 1) y_j y_j' + reg I)^-1 sum_j c_uj y_j, float64. `conf` (users x items CSR)
-    holds c - 1 = alpha * weight; `gram` is Y'Y when the caller already has it. The cost grows with the
-    block's distinct items, not the catalog, which is what makes it cheap per executor task.
+    x_u = (Y'Y + sum_j (c_uj - 1) y_j y_j' + reg_u I)^-1 sum_j c_uj y_j, float64. `conf` (users x items CSR)
+    holds c - 1 = alpha * weight; `reg` is one penalty or one per user; `gram` is Y'Y when the caller has it.
+    The cost grows with the block's distinct items, not the catalog, which keeps executor tasks cheap.
     """
     conf = sp.csr_matrix(conf, dtype=np.float64)
     k = y.shape[1]
     g = np.asarray(gram, dtype=np.float64) if gram is not None else y.astype(np.float64).T @ y.astype(np.float64)
     cols = np.unique(conf.indices)
-    sub = conf[:, cols].tocsc()
+    sub = sp.csr_matrix(conf[:, cols])
+    sub_csc = sub.tocsc()
     yc = np.asarray(y[cols], dtype=np.float64)
     grams = np.zeros((conf.shape[0], k * k))
     for start in range(0, len(cols), chunk):
         stop = min(start + chunk, len(cols))
         block = yc[start:stop]
-        grams += sub[:, start:stop] @ (block[:, :, None] * block[:, None, :]).reshape(stop - start, k * k)
-    a = grams.reshape(-1, k, k) + (g + reg * np.eye(k))
-    ones = sp.csr_matrix(sub)
-    b = sp.csr_matrix((ones.data + 1.0, ones.indices, ones.indptr), shape=ones.shape) @ yc
+        grams += sub_csc[:, start:stop] @ (block[:, :, None] * block[:, None, :]).reshape(stop - start, k * k)
+    penalty = np.broadcast_to(np.asarray(reg, dtype=np.float64), (conf.shape[0],))
+    a = grams.reshape(-1, k, k) + g + penalty[:, None, None] * np.eye(k)
+    b = sp.csr_matrix((sub.data + 1.0, sub.indices, sub.indptr), shape=sub.shape) @ yc
     return np.linalg.solve(a, b[:, :, None])[:, :, 0]
-
-
-_PATCH_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def precomputed_factors(shape: tuple[int, int], user_factors: np.ndarray, item_factors: np.ndarray) -> Iterator[None]:
-    """Make the model's own `fit` use factors computed elsewhere instead of running local ALS.
-
-    The model package has no public way to take external factors yet, so this swaps `avrec.model.als.fit_als`
-    (which `LinearHybrid._fit` calls once) for the block; everything else in `fit` (content, cold-item
-    projection, attributes, bias, finite checks) runs unchanged and the saved file is the local format.
-    """
-    original = als.fit_als
-    calls = 0
-
-    def spark_factors(conf: sp.csr_matrix, factors: int, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
-        nonlocal calls
-        calls += 1
-        if conf.shape != shape or factors != user_factors.shape[1]:
-            raise ValueError(
-                f"Spark factors are for a {shape} matrix with rank {user_factors.shape[1]}; "
-                f"the model asked for {conf.shape} with rank {factors}"
-            )
-        return user_factors.astype(np.float32, copy=True), item_factors.astype(np.float32, copy=True)
-
-    with _PATCH_LOCK:
-        als.fit_als = spark_factors
-        try:
-            yield
-        finally:
-            als.fit_als = original
-    if calls != 1:
-        raise RuntimeError(f"the model called its factorization {calls} times; expected exactly once")
 
 
 def _ship_avrec(spark: SparkSession, wd: WorkDir) -> None:

@@ -16,7 +16,8 @@ from avrec.engines.spark import (
     exact_user_factors,
     export_interactions,
     fit_spark,
-    precomputed_factors,
+    SparkALS,
+    WorkDir,
     recommend_spark,
     split_params,
 )
@@ -61,8 +62,8 @@ def test_exact_user_factors_matches_local_solver() -> None:
 
 def test_default_reg_param_is_interaction_weighted() -> None:
     m = sp.csr_matrix(np.array([[1, 1, 1, 1], [1, 0, 0, 0]], dtype=np.float32))
-    # users with 4 and 1 interactions: sum n^2 / sum n = 17 / 5
-    assert default_reg_param(m, 17.0) == pytest.approx(5.0)
+    # users with 4 and 1 interactions: sum n^2 / sum n = 17 / 5; items with 2, 1, 1, 1: 7 / 5
+    assert default_reg_param(m, 10.0) == pytest.approx(10.0 / np.sqrt(17 / 5 * 7 / 5))
 
 
 def test_split_params_separates_engine_and_spark_settings() -> None:
@@ -81,14 +82,18 @@ def test_fit_spark_rejects_models_without_factors() -> None:
         fit_spark(synthetic(), model="mf", params={"tune": True})
 
 
-def test_precomputed_factors_feed_the_models_own_fit() -> None:
+def test_exact_user_factors_with_one_penalty_per_user() -> None:
     data = synthetic()
-    x = np.full((N_USERS, 8), 0.5, np.float32)
-    y = np.full((N_ITEMS, 8), 0.25, np.float32)
-    with precomputed_factors(data.interactions.shape, x, y):
-        model = make_model("mf", **PARAMS).fit(data)
-    assert als.fit_als is not None and als.fit_als.__name__ == "fit_als"  # restored
-    np.testing.assert_array_equal(model.score(data.interactions[:1], np.array([0]))[0], np.full(N_ITEMS, 1.0))
+    rng = np.random.default_rng(2)
+    y = rng.standard_normal((N_ITEMS, 5))
+    conf = sp.csr_matrix(data.interactions[:6] * 1.5)
+    reg = np.linspace(0.5, 4.0, 6)
+    x = exact_user_factors(y, conf, reg)
+    for u in range(6):
+        items = conf.indices[conf.indptr[u] : conf.indptr[u + 1]]
+        c_minus_1 = conf.data[conf.indptr[u] : conf.indptr[u + 1]]
+        a = als.user_system(y, items, c_minus_1, float(reg[u]))
+        np.testing.assert_allclose(x[u], np.linalg.solve(a, ((c_minus_1 + 1)[:, None] * y[items]).sum(0)), atol=1e-10)
 
 
 def test_export_interactions_round_trips(tmp_path: Path) -> None:
@@ -106,12 +111,24 @@ def test_export_interactions_round_trips(tmp_path: Path) -> None:
 
 # -- on Spark (local[2]) -------------------------------------------------------------------------------
 @pytest.mark.spark
+def test_spark_als_swaps_the_kernels_only_inside_the_block(spark: Any, tmp_path: Path) -> None:
+    import pyarrow.fs as pafs
+
+    before = (als.fit_als, als.solve_users)
+    backend = SparkALS(spark, WorkDir(str(tmp_path), pafs.LocalFileSystem(), str(tmp_path)), seed=1)
+    with backend.installed():
+        assert als.fit_als == backend.fit_als and als.solve_users == backend.solve_users
+    assert (als.fit_als, als.solve_users) == before
+
+
+@pytest.mark.spark
 @pytest.mark.parametrize("kind", ["mf", "hybrid"])
 def test_fit_spark_saves_a_local_format_model(spark: Any, tmp_path: Path, kind: str) -> None:
     data = synthetic()
     info: dict[str, Any] = {}
     model, seconds = fit_spark(data, model=kind, seed=7, params=PARAMS, master="local[2]", info=info)
-    assert seconds > 0 and info["reg_param"] > 0
+    assert seconds > 0 and info["reg_param"] > 0 and info["als_seconds"] > 0
+    assert info["user_solves"] == (2 if kind == "hybrid" else 1)  # the hybrid re-solves after the cold projection
     path = model.save(tmp_path / "model.npz")
     loaded = load_model(path)
     assert loaded.kind == kind and loaded.item_ids == data.item_ids
