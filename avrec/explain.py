@@ -7,9 +7,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 from avrec.errors import UnknownIdError
+from avrec.evidence import audio_traits, closest_frames
 from avrec.serving import Served, load_served, user_batch
 from avrec.store import Store
 
@@ -66,7 +65,7 @@ def explain(
         {"item_id": served.item_ids[i], "contribution": float(c), "title": titles.get(served.item_ids[i])}
         for i, c in mexp.history[:n_history]
     ]
-    evidence = _evidence(store, served, item_id, mexp.per_modality_history)
+    evidence = _evidence(store, served, item_id, mexp.parts, mexp.per_modality_history)
     sentence = _sentence(mexp.parts, hist, evidence, titles, bool(mexp.cold_item))
     return Explanation(
         user_id=user_id,
@@ -91,10 +90,19 @@ def _titles(store: Store, ids: list[str]) -> dict[str, str]:
 
 
 def _evidence(
-    store: Store, served: Served, item_id: str, per_modality: dict[str, list[tuple[int, float]]]
+    store: Store,
+    served: Served,
+    item_id: str,
+    parts: dict[str, float],
+    per_modality: dict[str, list[tuple[int, float]]],
 ) -> list[dict[str, Any]]:
+    """Evidence for each content part that pushed the score up, from the history items that pushed most."""
     evidence: list[dict[str, Any]] = []
-    top = {m: [served.item_ids[i] for i, c in pairs[:3] if c > 0] for m, pairs in per_modality.items()}
+    top = {
+        m: [served.item_ids[i] for i, c in pairs[:3] if c > 0]
+        for m, pairs in per_modality.items()
+        if parts.get(m, 0.0) > 0
+    }
     if top.get("visual"):
         evidence.extend(_visual_evidence(store, item_id, top["visual"]))
     if top.get("text"):
@@ -104,37 +112,19 @@ def _evidence(
     return evidence
 
 
-def _unit(m: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(m, axis=-1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.asarray(m / norms)
-
-
 def _visual_evidence(store: Store, item_id: str, sources: list[str]) -> list[dict[str, Any]]:
-    frames = store.frames(item_id)
+    """The frame of the recommended item closest to a frame of the history items that drove the visual part."""
     best: dict[str, Any] | None = None
     for src in sources:
-        other = store.frames(src)
-        if not frames or not other:
+        match = closest_frames(store, item_id, src)
+        if match is None:
             continue
-        a = _unit(np.vstack([f.vec for f in frames]))
-        b = _unit(np.vstack([f.vec for f in other]))
-        if a.shape[1] != b.shape[1]:
-            continue
-        sims = a @ b.T
-        r, c = np.unravel_index(int(np.argmax(sims)), sims.shape)
-        cand = {
-            "modality": "visual",
-            "frame_ts": round(float(frames[r].ts), 3),
-            "matched_item": src,
-            "matched_frame_ts": round(float(other[c].ts), 3),
-            "similarity": float(sims[r, c]),
-        }
-        if best is None or cand["similarity"] > best["similarity"]:
-            best = cand
-    if best is None and sources:
-        return [{"modality": "visual", "matched_item": sources[0]}]
-    return [best] if best else []
+        if best is None or match[2] > best["similarity"]:
+            best = {"modality": "visual", "frame_ts": match[0], "matched_item": src, "matched_frame_ts": match[1],
+                    "similarity": match[2]}
+    if best is None:
+        return [{"modality": "visual", "matched_item": sources[0]}] if sources else []
+    return [best]
 
 
 def _words(text: str) -> set[str]:
@@ -190,55 +180,15 @@ def _text_evidence(store: Store, item_id: str, sources: list[str]) -> list[dict[
     return out
 
 
-_FRIENDLY = (
-    ("loud", "loudness"),
-    ("tempo", "tempo"),
-    ("bpm", "tempo"),
-    ("pitch", "pitch"),
-    ("f0", "pitch"),
-    ("centroid", "brightness"),
-    ("rolloff", "brightness"),
-    ("flatness", "noisiness"),
-    ("zcr", "noisiness"),
-    ("mfcc", "timbre"),
-    ("onset", "rhythm"),
-    ("rms", "loudness"),
-)
-
-
-def friendly_descriptor(name: str) -> str:
-    low = name.lower()
-    for key, label in _FRIENDLY:
-        if key in low:
-            return label
-    return low.replace("_", " ")
-
-
 def _audio_evidence(store: Store, item_id: str, sources: list[str]) -> list[dict[str, Any]]:
-    meta = store.vector_meta(item_id, "audio") or {}
-    names = meta.get("names")
-    ids, mat, _ = store.vectors("audio")
-    pos = {i: r for r, i in enumerate(ids)}
-    if item_id not in pos or not names or len(names) != mat.shape[1]:
-        return [{"modality": "audio", "matched_item": sources[0]}] if sources else []
-    target = mat[pos[item_id]]
-    rows = [mat[pos[s]] for s in sources if s in pos]
-    if not rows:
-        return []
-    profile = np.mean(rows, axis=0)
-    # Descriptors on which the two agree most: large same-sign products, small differences.
-    agreement = target * profile - 0.5 * (target - profile) ** 2
-    order = np.argsort(-agreement)
-    labels: list[str] = []
-    named: list[str] = []
-    for d in order[:8]:
-        label = friendly_descriptor(str(names[d]))
-        named.append(str(names[d]))
-        if label not in labels:
-            labels.append(label)
-        if len(labels) == 2:
-            break
-    return [{"modality": "audio", "descriptors": labels, "features": named[:4], "matched_item": sources[0]}]
+    """The named acoustic descriptors (tempo, loudness, ...) the item shares with the history behind the
+    audio part."""
+    mine = store.vector_meta(item_id, "audio")
+    for src in sources:
+        traits = audio_traits(mine, store.vector_meta(src, "audio"))
+        if traits:
+            return [{"modality": "audio", "descriptors": traits, "matched_item": src}]
+    return [{"modality": "audio", "matched_item": sources[0]}] if sources else []
 
 
 def _sentence(

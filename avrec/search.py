@@ -23,6 +23,7 @@ import numpy as np
 
 from avrec.config import Settings
 from avrec.errors import AvrecError, UsageError
+from avrec.evidence import audio_traits, closest_frames
 from avrec.store import MODALITIES, Store
 from avrec.store.media_queries import frame_matrix, item_vector, vector_metas
 
@@ -144,9 +145,11 @@ def similar(store: Store, item_id: str, k: int = 10, modality: str | None = None
                 continue
             ev: dict[str, Any] = {"modality": m, "score": per[m][other]}
             if m == "visual":
-                ev.update(_closest_frames(store, item_id, other))
+                match = closest_frames(store, item_id, other)
+                if match is not None:
+                    ev.update({"query_ts": match[0], "ts": match[1], "frame_score": match[2]})
             elif m == "audio":
-                traits = _traits(audio_meta.get(item_id), audio_meta.get(other))
+                traits = audio_traits(audio_meta.get(item_id), audio_meta.get(other))
                 if traits:
                     ev["detail"] = "similar " + " and ".join(traits)
             elif m == "text" and hit_item is not None:
@@ -251,29 +254,3 @@ def _fuse(
         evidence.sort(key=lambda e: -float(e["score"]))
         hits.append(SearchHit(item_id, float(score), item.title if item else None, evidence))
     return hits
-
-
-def _closest_frames(store: Store, a: str, b: str) -> dict[str, Any]:
-    fa, fb = store.frames(a), store.frames(b)
-    if not fa:
-        return {}
-    fb = [f for f in fb if f.model_id == fa[0].model_id and f.vec.size == fa[0].vec.size]
-    if not fb:
-        return {}
-    ma = np.vstack([f.vec for f in fa])
-    mb = np.vstack([f.vec for f in fb])
-    ma = ma / np.maximum(np.linalg.norm(ma, axis=1, keepdims=True), 1e-12)
-    mb = mb / np.maximum(np.linalg.norm(mb, axis=1, keepdims=True), 1e-12)
-    sims = ma @ mb.T
-    i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
-    return {"ts": round(fb[j].ts, 3), "query_ts": round(fa[i].ts, 3), "frame_score": float(sims[i, j])}
-
-
-def _traits(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]:
-    from avrec.encoders.acoustic import shared_traits
-
-    da = (a or {}).get("descriptors")
-    db = (b or {}).get("descriptors")
-    if not isinstance(da, dict) or not isinstance(db, dict):
-        return []
-    return shared_traits(da, db)

@@ -121,7 +121,8 @@ def run_scale(args: argparse.Namespace) -> list[dict[str, Any]]:
                                         master=args.master, info=info)
             spark_ndcg = evaluate(remote, split, eval_users)
             del remote
-            row = {"interactions": int(matrix.nnz), "train": int(split.train.nnz), "users": data.n_users, "items": data.n_items,
+            row = {"interactions": int(matrix.nnz), "train": int(split.train.nnz), "users": data.n_users,
+                   "items": data.n_items,
                    "local_seconds": round(local_s, 2), "spark_seconds": round(spark_s, 2),
                    "local_ndcg": round(local_ndcg, 4), "spark_ndcg": round(spark_ndcg, 4),
                    "spark": {k: round(v, 3) if isinstance(v, float) else v for k, v in info.items()}}

@@ -405,8 +405,8 @@ class SparkALS:
         `avrec.model.als` at call time). Not re-entrant; other threads see the swap too, hence the lock."""
         with _PATCH_LOCK:
             saved = (als.fit_als, als.solve_users)
-            als.fit_als = self.fit_als  # type: ignore[assignment]
-            als.solve_users = self.solve_users  # type: ignore[assignment]
+            als.fit_als = self.fit_als
+            als.solve_users = self.solve_users
             try:
                 yield self
             finally:

@@ -39,8 +39,8 @@ from tests.reliability.conftest import (
 pytestmark = pytest.mark.slow
 
 SEED = 20261128
-INGEST_KILLS = 8
-EMBED_KILLS = 5
+INGEST_KILLS = 9
+EMBED_KILLS = 4
 FIT_KILLS = 8  # 21 kills in all
 
 
@@ -147,15 +147,15 @@ def test_kill_ingest_interactions(tmp_path: Path) -> None:
 def test_kill_embed_text(tmp_path: Path) -> None:
     require_modules("avrec.embed", "avrec.encoders")
     rng = random.Random(SEED + 1)
-    catalog = write_catalog(tmp_path / "catalog.csv", n_items=120, seed=2)
+    catalog = write_catalog(tmp_path / "catalog.csv", n_items=60, seed=2)
     prepared = tmp_path / "prepared"
     ok(run_avrec(prepared, "ingest", "catalog", str(catalog)))
-    args = ("embed", "--modality", "text", "--batch-size", "8", "--format", "json")
+    args = ("embed", "--modality", "text", "--batch-size", "4", "--format", "json")
     baseline = tmp_path / "baseline"
     shutil.copytree(prepared, baseline)
     duration = _timed(baseline, *args)
     expected = table_state(baseline)
-    assert expected["counts"]["vectors"] == 120
+    assert expected["counts"]["vectors"] == 60
     expected_vecs = vector_blobs(baseline)
 
     def make(n: int) -> Path:

@@ -12,17 +12,17 @@ import scipy.sparse as sp
 
 from avrec.config import Settings
 from avrec.engines.spark import (
+    SparkALS,
+    WorkDir,
     default_reg_param,
     exact_user_factors,
     export_interactions,
     fit_spark,
-    SparkALS,
-    WorkDir,
     recommend_spark,
     split_params,
 )
 from avrec.errors import UsageError
-from avrec.model import ContentMatrix, TrainData, als, load_model, make_model
+from avrec.model import ContentMatrix, TrainData, als, load_model
 from avrec.store import Interaction, Store
 
 N_USERS, N_ITEMS, N_COLD = 60, 40, 4
