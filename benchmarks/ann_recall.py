@@ -13,6 +13,9 @@ inner-product augmentation) asked for `k * oversample` candidates with a given `
 candidates re-scored exactly and the top k kept -- `avrec.recommend._rank_ann`. Both run one query at a
 time on one thread (`--threads`), the way one `recommend --user` serves one user. Goal (issue 5): recall@10
 at least 0.98 at 10x or more the speed of exact scoring.
+
+For comparison it also measures k-means partitions (an IVF index in plain numpy, not used by avrec):
+probe the lists whose centroids score highest for the user, re-score their items exactly.
 """
 
 from __future__ import annotations
@@ -45,14 +48,14 @@ from avrec.index import DEFAULT_TREES, InnerProductIndex  # noqa: E402
 from avrec.recommend import ANN_OVERSAMPLE  # noqa: E402
 
 
-def make_factors(n_items: int, n_users: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def make_factors(n_items: int, n_users: int, dim: int, seed: int, noise: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     n_clusters, rank = 300, 16
     centres = rng.normal(size=(n_clusters, rank)) @ rng.normal(size=(rank, dim)) / np.sqrt(rank)
     centres += 0.3 * rng.normal(size=(n_clusters, dim))
     popularity = rng.zipf(1.6, size=n_clusters).astype(np.float64)
     cluster = rng.choice(n_clusters, size=n_items, p=popularity / popularity.sum())
-    items = centres[cluster] + 0.6 * rng.normal(size=(n_items, dim))
+    items = centres[cluster] + noise * rng.normal(size=(n_items, dim))
     items /= np.linalg.norm(items, axis=1, keepdims=True)
     items *= rng.lognormal(mean=0.0, sigma=0.6, size=(n_items, 1))  # popular items: longer vectors
     users = np.zeros((n_users, dim))
@@ -60,6 +63,37 @@ def make_factors(n_items: int, n_users: int, dim: int, seed: int) -> tuple[np.nd
         picks = rng.choice(n_clusters, size=rng.integers(1, 4), p=popularity / popularity.sum())
         users[u] = centres[picks].mean(axis=0) + 0.3 * rng.normal(size=dim)
     return items.astype(np.float32), users.astype(np.float32)
+
+
+IVF = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def ivf_build(items: np.ndarray, n_lists: int, seed: int, iterations: int = 8) -> IVF:
+    """For comparison only: k-means partitions (an IVF index, numpy only). Returns (centroids, order, bounds)."""
+    rng = np.random.default_rng(seed)
+    cent = items[rng.choice(len(items), n_lists, replace=False)].astype(np.float64)
+    sq = (items.astype(np.float64) ** 2).sum(1)
+    for _ in range(iterations):
+        assign = (sq[:, None] - 2 * items @ cent.T.astype(np.float32) + (cent**2).sum(1)[None, :]).argmin(1)
+        sums = np.zeros_like(cent)
+        np.add.at(sums, assign, items)
+        counts = np.bincount(assign, minlength=n_lists)
+        nonempty = counts > 0
+        cent[nonempty] = sums[nonempty] / counts[nonempty, None]
+    order = np.argsort(assign, kind="stable")
+    bounds = np.searchsorted(assign[order], np.arange(n_lists + 1))
+    return cent.astype(np.float32), order, bounds
+
+
+def ivf_top(ivf: IVF, sorted_items: np.ndarray, q: np.ndarray, k: int,
+            probes: int) -> np.ndarray:
+    cent, order, bounds = ivf
+    lists = np.argpartition(-(cent @ q), probes - 1)[:probes]
+    rows = np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in lists])
+    exact = sorted_items[rows] @ q
+    take = min(k, len(rows))
+    top = np.argpartition(-exact, take - 1)[:take]
+    return order[rows[top[np.argsort(-exact[top])]]]
 
 
 def exact_top(items: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
@@ -88,10 +122,13 @@ def main() -> None:
                         help="-1 = Annoy's default (n_trees * candidates); other values multiply that default")
     parser.add_argument("--threads", default="1")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise", type=float, default=0.6, help="item spread around its cluster centre")
+    parser.add_argument("--ivf-probes", default="5,10,20",
+                        help="also measure k-means partitions (IVF, sqrt(n) lists) probing this many lists; '' = skip")
     args = parser.parse_args()
     k = args.k
 
-    items, users = make_factors(args.items, args.queries, args.dim, args.seed)
+    items, users = make_factors(args.items, args.queries, args.dim, args.seed, args.noise)
     norms = np.linalg.norm(items, axis=1)
     print(f"{args.items} items x {args.dim} dims (norms: median {np.median(norms):.2f}, "
           f"p99/median {np.percentile(norms, 99) / np.median(norms):.1f}), {args.queries} queries, k={k}, "
@@ -132,6 +169,21 @@ def main() -> None:
                     label = "default" if mult == -1 else f"{mult}x"
                     results.append((recall, speed, n_trees, over, label, ann_ms))
                     print(f"{over:>10} {label:>9} {recall:>9.4f} {ann_ms:>9.3f} {speed:>7.1f}x")
+
+    if args.ivf_probes:
+        n_lists = int(np.sqrt(len(items)))
+        started = time.perf_counter()
+        ivf = ivf_build(items, n_lists, args.seed)
+        sorted_items = items[ivf[1]]
+        print(f"\nfor comparison, not used by avrec: k-means partitions (IVF), {n_lists} lists, "
+              f"built in {time.perf_counter() - started:.1f}s")
+        print(f"{'probes':>10} {'':>9} {'recall@10':>9} {'ms/query':>9} {'speed-up':>8}")
+        for probes in [int(p) for p in args.ivf_probes.split(",")]:
+            started = time.perf_counter()
+            found = [ivf_top(ivf, sorted_items, q, k, probes) for q in users]
+            ivf_ms = (time.perf_counter() - started) / len(users) * 1000
+            hits = sum(len(set(got.tolist()) & set(want.tolist())) for got, want in zip(found, truth))
+            print(f"{probes:>10} {'':>9} {hits / (k * len(users)):>9.4f} {ivf_ms:>9.3f} {exact_ms / ivf_ms:>7.1f}x")
 
     good = [r for r in results if r[0] >= 0.98]
     print()

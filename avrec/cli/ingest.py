@@ -56,7 +56,8 @@ def media(
     with open_store(settings, create=True) as store, CliProgress(settings.quiet) as progress:
         report = ingest_media(store, paths, progress=progress)
     for path, message in report.failed:
-        typer.echo(f"avrec: error: {path}: {message}", err=True)
+        # Messages from the library already start with the file's path; do not print it twice.
+        typer.echo(f"avrec: error: {message if path in message else f'{path}: {message}'}", err=True)
     _finish(report, output_format, settings.quiet)
 
 

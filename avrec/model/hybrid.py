@@ -99,6 +99,7 @@ class LinearHybrid(Recommender):
         bias_weight: float = 0.0,
         history_exponent: float = 0.5,
         projection_reg: float = 10.0,
+        weight_scaling: str = "log",
         tune: bool = False,
         random_state: int | None = 42,
     ) -> None:
@@ -122,6 +123,8 @@ class LinearHybrid(Recommender):
                 raise ValueError(f"{name} must be finite, got {value}")
         if factors < 0 or (self._use_collab and factors == 0):
             raise ValueError(f"factors must be a positive integer, got {factors}")
+        if weight_scaling not in ("log", "linear"):
+            raise ValueError(f"weight_scaling must be 'log' or 'linear', got {weight_scaling!r}")
         if iterations < 1 or cg_steps < 1:
             raise ValueError("iterations and cg_steps must be at least 1")
         if regularization is not None and regularization <= 0 and self._use_collab:
@@ -141,6 +144,7 @@ class LinearHybrid(Recommender):
         self.bias_weight = float(bias_weight)
         self.history_exponent = float(history_exponent)
         self.projection_reg = float(projection_reg)
+        self.weight_scaling = weight_scaling
         self.tune_on_fit = bool(tune)  # `tune` itself is the method
         self.random_state = random_state
         self.tuned_params_: dict[str, float] = {}
@@ -158,6 +162,7 @@ class LinearHybrid(Recommender):
         self.attr_factors = np.zeros((0, 0), np.float32)
         self.train_user_features: sp.csr_matrix | None = None
         self.item_counts = np.zeros(0, np.float32)
+        self.weight_unit = np.ones(1, np.float32)  # the median training weight (see `_scaled`)
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -174,12 +179,23 @@ class LinearHybrid(Recommender):
             "bias_weight": self.bias_weight,
             "history_exponent": self.history_exponent,
             "projection_reg": self.projection_reg,
+            "weight_scaling": self.weight_scaling,
             "tune": False,  # a loaded model is already tuned: its weights are the chosen ones
             "random_state": self.random_state,
         }
 
     def _weight(self, modality: str) -> float:
         return float(getattr(self, f"{modality}_weight"))
+
+    def _scaled(self, h: sp.csr_matrix) -> sp.csr_matrix:
+        """Interaction weights as the model uses them. With "log" scaling a weight w counts
+        log2(1 + w / m), m the median training weight: 1 for a typical event (so 0/1 data is unchanged)
+        and only logarithmically more for heavy play counts, which would otherwise swamp the confidences."""
+        if self.weight_scaling == "linear":
+            return h
+        out = sp.csr_matrix(h, dtype=np.float32, copy=True)
+        out.data = (np.log1p(out.data / float(self.weight_unit[0])) / np.log(2.0)).astype(np.float32)
+        return out
 
     # -- fitting ----------------------------------------------------------------------------------
     def tune(self, data: TrainData) -> LinearHybrid:
@@ -201,6 +217,8 @@ class LinearHybrid(Recommender):
         self._reset()
         inter = sp.csr_matrix(data.interactions, dtype=np.float32)
         inter.eliminate_zeros()
+        self.weight_unit = np.array([np.median(inter.data) if inter.nnz else 1.0], np.float32)
+        inter = self._scaled(inter)
         n_items = data.n_items
         self.item_counts = np.asarray((inter > 0).sum(axis=0), dtype=np.float32).ravel()
         warm = self.item_counts > 0
@@ -310,8 +328,10 @@ class LinearHybrid(Recommender):
         old_item = {item: j for j, item in enumerate(self.item_ids)}
         rows = np.asarray([old_item.get(item, -1) for item in data.item_ids], dtype=np.int64)
         kept = rows >= 0
+        new.weight_unit = self.weight_unit
         inter = sp.csr_matrix(data.interactions, dtype=np.float32)
         inter.eliminate_zeros()
+        inter = self._scaled(inter)
         counts = np.asarray((inter > 0).sum(axis=0), dtype=np.float32).ravel()
         old_counts = np.zeros(len(rows), np.float32)
         old_counts[kept] = self.item_counts[rows[kept]]
@@ -415,7 +435,7 @@ class LinearHybrid(Recommender):
     ) -> np.ndarray:
         """User blocks [collaborative | w_m * profile per modality | w_user * attributes | 1]."""
         self._require_fitted()
-        h = as_history(histories, self.n_items)
+        h = self._scaled(as_history(histories, self.n_items))
         u = self._check_users(users, h.shape[0])
         blocks: list[np.ndarray] = []
         attrs = self._attr_rows(u, user_features)
@@ -460,7 +480,7 @@ class LinearHybrid(Recommender):
         """Parts (collaborative, text, visual, audio, user, bias) of the score and the history behind each."""
         self._require_fitted()
         i = self._check_item(item)
-        h = as_history(history, self.n_items)
+        h = self._scaled(as_history(history, self.n_items))
         if h.shape[0] != 1:
             raise ValueError("explain takes the history of exactly one user (1 x n_items)")
         users = self._check_users(np.array([user]), 1)
@@ -524,6 +544,7 @@ class LinearHybrid(Recommender):
             "attr_lift": self.attr_lift,
             "attr_factors": self.attr_factors,
             "item_counts": self.item_counts,
+            "weight_unit": self.weight_unit,
         }
         for m, c in self.content.items():
             state[f"content/{m}"] = c
@@ -549,6 +570,7 @@ class LinearHybrid(Recommender):
         self.attr_lift = state["attr_lift"]
         self.attr_factors = state["attr_factors"]
         self.item_counts = state["item_counts"]
+        self.weight_unit = state["weight_unit"] if "weight_unit" in state else np.ones(1, np.float32)
         for m in MODALITIES:
             if f"content/{m}" in state:
                 self.content[m] = state[f"content/{m}"]
