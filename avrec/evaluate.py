@@ -176,8 +176,13 @@ def evaluate_store(
     """`avrec evaluate`: `evaluate` on a store's data (loaded by `avrec.dataset`); JSON-ready with `rows`."""
     from avrec.dataset import load_train_data
 
+    from avrec.errors import InputError
+
     data, timestamps = load_train_data(store)
-    report = evaluate(data, timestamps, models, split=split, ks=ks, seed=seed, frac=fraction, plot_path=plot)
+    try:
+        report = evaluate(data, timestamps, models, split=split, ks=ks, seed=seed, frac=fraction, plot_path=plot)
+    except ValueError as exc:  # the store's data cannot support this split or model
+        raise InputError(f"cannot evaluate on {store.root}: {exc}") from None
     out = report.to_dict()
     out["rows"] = report_rows(report)
     out["plot"] = str(plot) if plot is not None else None

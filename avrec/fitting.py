@@ -80,7 +80,10 @@ def fit(
 
             estimator, seconds = fit_spark(data, model=model, seed=seed, params=options, master=spark_master)
         else:
-            estimator = make_model(model, random_state=seed, **options)
+            try:
+                estimator = make_model(model, random_state=seed, **options)
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"bad --param for {model}: {exc}") from None
             if tune:
                 estimator = estimator.tune(data) if hasattr(estimator, "tune") else estimator
             started = time.perf_counter()

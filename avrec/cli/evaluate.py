@@ -10,6 +10,7 @@ import typer
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store
 from avrec.cli.output import Format, emit_object, emit_rows, resolve
+from avrec.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -32,14 +33,26 @@ def evaluate(
 ) -> None:
     """Offline metrics (NDCG@k, Recall@k, MAP@k, coverage) of several models on one split of the store's data."""
     from avrec.evaluate import evaluate_store
+    from avrec.fitting import MODELS
+    from avrec.model.splits import SPLITS
 
     settings = settings_of(ctx)
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise UsageError(f"unknown model {unknown[0] if unknown else ''!r}; choose from {', '.join(MODELS)}")
+    if split.replace("-", "_") not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; choose random, temporal, cold-items or cold-users")
+    try:
+        cut_offs = [int(x) for x in ks.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--k {ks!r} is not a comma-separated list of numbers") from None
     with open_store(settings) as store:
         report = evaluate_store(
             store,
-            models=[m.strip() for m in models.split(",") if m.strip()],
-            split=split,
-            ks=[int(x) for x in ks.split(",") if x.strip()],
+            models=names,
+            split=split.replace("-", "_"),
+            ks=cut_offs,
             fraction=fraction,
             seed=seed,
             plot=plot,

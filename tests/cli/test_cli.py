@@ -292,3 +292,24 @@ def test_report_renders_in_headless_browser(fitted_store: Path, runner: CliRunne
         check=True, capture_output=True, timeout=120,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("evaluate", "--split", "bogus"),
+        ("evaluate", "--models", "magic"),
+        ("evaluate", "--k", "ten"),
+        ("fit", "--param", "factors=-3"),
+        ("fit", "--param", "nonsense=1"),
+        ("fit", "--param", "novalue"),
+        ("recommend", "--user", "a", "--all-users"),
+        ("recommend",),
+        ("embed", "--modality", "smell"),
+        ("similar", "rain", "--modality", "smell"),
+    ],
+)
+def test_bad_options_are_usage_errors(fitted_store: Path, runner: CliRunner, args: tuple[str, ...]) -> None:
+    result = invoke(runner, fitted_store, *args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
