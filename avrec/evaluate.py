@@ -175,7 +175,6 @@ def evaluate_store(
 ) -> dict[str, Any]:
     """`avrec evaluate`: `evaluate` on a store's data (loaded by `avrec.dataset`); JSON-ready with `rows`."""
     from avrec.dataset import load_train_data
-
     from avrec.errors import InputError
 
     data, timestamps = load_train_data(store)
