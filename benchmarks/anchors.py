@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,45 +47,56 @@ CHILD = r"""
 import json, sys, time
 import numpy as np, scipy.sparse as sp
 from threadpoolctl import threadpool_limits
-threads = int(sys.argv[3]); regs = json.loads(sys.argv[4])
 z = np.load(sys.argv[1], allow_pickle=False)
+with open(sys.argv[3], encoding="utf-8") as fh:
+    jobs = json.load(fh)
+threads = int(sys.argv[4])
 out = {}
 def m(prefix):
     return sp.csr_matrix((z[prefix + "_data"], z[prefix + "_indices"], z[prefix + "_indptr"]),
                          shape=tuple(z[prefix + "_shape"]))
-genres = sp.csr_matrix(z["genres"])
 from implicit.als import AlternatingLeastSquares
 from implicit.bpr import BayesianPersonalizedRanking
+from implicit.nearest_neighbours import bm25_weight
 from lightfm import LightFM
 with threadpool_limits(1, "blas"):
-    for split in ("warm", "cold"):
-        train = m(split + "_train").astype(np.float32)
-        users = z[split + "_users"]
+    for job in jobs:
+        train = m(job["train"]).astype(np.float32)
+        users = z[job["users"]]
         n_items = train.shape[1]
-        for reg in regs:
-            model = AlternatingLeastSquares(factors=100, regularization=reg, iterations=15, random_state=42,
-                                            num_threads=threads)
-            t = time.perf_counter(); model.fit(train, show_progress=False); sec = time.perf_counter() - t
-            out[f"{split}/als_reg{reg:g}/scores"] = model.user_factors[users] @ model.item_factors.T
-            out[f"{split}/als_reg{reg:g}/seconds"] = np.array(sec)
-        model = BayesianPersonalizedRanking(factors=64, iterations=100, random_state=42, num_threads=threads)
-        t = time.perf_counter(); model.fit(train, show_progress=False); sec = time.perf_counter() - t
-        out[f"{split}/bpr/scores"] = model.user_factors[users] @ model.item_factors.T
-        out[f"{split}/bpr/seconds"] = np.array(sec)
-        coo = train.tocoo()
-        for name, feats in (("lightfm_warp", None), ("lightfm_warp_genres", "genres")):
-            item_features = None
-            if feats:
-                ident = sp.identity(n_items, format="csr")
-                item_features = sp.hstack([genres] if split == "cold" else [ident, genres]).tocsr()
+        kind, key = job["model"], job["key"]
+        if kind in ("als", "bpr"):
+            fit_on = train
+            if job.get("weighting") == "bm25":
+                fit_on = bm25_weight(train, K1=100, B=0.8).tocsr().astype(np.float32)
+            if kind == "als":
+                model = AlternatingLeastSquares(factors=100, regularization=job["regularization"], iterations=15,
+                                                random_state=42, num_threads=threads)
+            else:
+                model = BayesianPersonalizedRanking(factors=64, iterations=100, random_state=42,
+                                                    num_threads=threads)
+            t = time.perf_counter(); model.fit(fit_on, show_progress=False); sec = time.perf_counter() - t
+            out[key + "/scores"] = model.user_factors[users] @ model.item_factors.T
+        else:
+            item_features = m(job["item_features"]) if job.get("item_features") else None
+            user_features = m(job["user_features"]) if job.get("user_features") else None
+            predict_features = m(job["predict_user_features"]) if job.get("predict_user_features") else user_features
+            coo = train.tocoo()
+            weights = None
+            if job.get("sample_weight"):
+                weights = coo.copy()
+            if job.get("binarize"):
+                coo = sp.coo_matrix((np.ones_like(coo.data), (coo.row, coo.col)), shape=coo.shape)
             model = LightFM(no_components=64, loss="warp", random_state=42)
             t = time.perf_counter()
-            model.fit(coo, item_features=item_features, epochs=30, num_threads=threads)
+            model.fit(coo, user_features=user_features, item_features=item_features, sample_weight=weights,
+                      epochs=30, num_threads=threads)
             sec = time.perf_counter() - t
             scores = np.vstack([model.predict(int(u), np.arange(n_items), item_features=item_features,
-                                              num_threads=threads) for u in users])
-            out[f"{split}/{name}/scores"] = scores.astype(np.float32)
-            out[f"{split}/{name}/seconds"] = np.array(sec)
+                                              user_features=predict_features, num_threads=threads)
+                                for u in users])
+            out[key + "/scores"] = scores.astype(np.float32)
+        out[key + "/seconds"] = np.array(sec)
 np.savez(sys.argv[2], **out)
 """
 
@@ -104,9 +116,56 @@ def ensure_venv() -> Path:
     return python
 
 
-def _put(out: dict[str, np.ndarray], prefix: str, m: sp.csr_matrix) -> None:
+def _put(out: dict[str, np.ndarray], prefix: str, m: sp.spmatrix) -> None:
+    m = sp.csr_matrix(m)
     out[prefix + "_data"], out[prefix + "_indices"] = m.data, m.indices
     out[prefix + "_indptr"], out[prefix + "_shape"] = m.indptr, np.array(m.shape)
+
+
+def run_anchors(inputs: dict[str, sp.spmatrix | np.ndarray], jobs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Run anchor `jobs` in the anchors' environment; returns `{key}/scores` and `{key}/seconds` per job.
+
+    `inputs` names the sparse matrices (training interactions, user or item features) and dense arrays
+    (test user rows) the jobs refer to. A job is a dict with `key` (its name in the result), `train` and
+    `users` (input names), and `model`:
+      * "als": implicit ALS, 100 factors, 15 iterations, `regularization`; `weighting` "raw" (the matrix
+        values are the confidences, implicit's default) or "bm25" (implicit's bm25_weight, K1=100, B=0.8);
+      * "bpr": implicit BPR, 64 factors, 100 iterations;
+      * "lightfm": LightFM WARP, 64 components, 30 epochs; optional `item_features`, `user_features` and
+        `predict_user_features` (input names; the latter replaces the user features at prediction time, e.g.
+        identity-free rows for cold users), `binarize` (every non-zero is a positive) and `sample_weight`
+        (the matrix values weight the examples).
+    Scores are for the rows `users` over all items, as float arrays; seconds are training time only.
+    """
+    python = ensure_venv()
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in inputs.items():
+        if sp.issparse(value):
+            _put(arrays, name, value)
+        else:
+            arrays[name] = np.asarray(value)
+    with tempfile.TemporaryDirectory() as tmp:
+        split_file, result_file = Path(tmp) / "split.npz", Path(tmp) / "anchors.npz"
+        job_file = Path(tmp) / "jobs.json"
+        np.savez(split_file, **arrays)  # type: ignore[arg-type]
+        job_file.write_text(json.dumps(jobs), encoding="utf-8")
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": ""}
+        subprocess.run(
+            [str(python), "-c", CHILD, str(split_file), str(result_file), str(job_file), str(THREADS)],
+            check=True,
+            env=env,
+        )
+        with np.load(result_file, allow_pickle=False) as res:
+            return {k: res[k] for k in res.files}
+
+
+def als_jobs(prefix: str, train: str, users: str, weighting: str = "raw") -> list[dict[str, Any]]:
+    """One implicit ALS job per regularization in ALS_REGS, keyed `{prefix}/als_reg{reg}`."""
+    return [
+        {"key": f"{prefix}/als_reg{reg:g}", "train": train, "users": users, "model": "als",
+         "regularization": reg, "weighting": weighting}
+        for reg in ALS_REGS
+    ]
 
 
 def measure(scores: np.ndarray, split: Split) -> tuple[float, float]:
@@ -115,51 +174,49 @@ def measure(scores: np.ndarray, split: Split) -> tuple[float, float]:
     return ndcg_at_k(top, split.test[users], 10), recall_at_k(top, split.test[users], 10)
 
 
+def best_als(res: dict[str, np.ndarray], prefix: str, split: Split) -> tuple[float, float, float, float]:
+    """(NDCG@10, Recall@10, seconds, regularization) of the ALS_REGS run with the best *test* NDCG."""
+    best: tuple[float, float, float, float] | None = None
+    for reg in ALS_REGS:
+        nd, rc = measure(res[f"{prefix}/als_reg{reg:g}/scores"], split)
+        if best is None or nd > best[0]:
+            best = (nd, rc, float(res[f"{prefix}/als_reg{reg:g}/seconds"]), reg)
+    assert best is not None
+    return best
+
+
 def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(THREADS))
     ml = ml100k.load()
     positives, _ = ml.positives()
     splits = {"warm": random_holdout(positives, 0.2, 5, 42), "cold": cold_items(positives, 0.2, 42)}
-    python = ensure_venv()
     rows: list[tuple[str, str, float, float, float]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        split_file, result_file = Path(tmp) / "split.npz", Path(tmp) / "anchors.npz"
-        arrays: dict[str, np.ndarray] = {"genres": ml.genres}
-        for name, s in splits.items():
-            _put(arrays, f"{name}_train", s.train)
-            arrays[f"{name}_users"] = s.test_users
-        np.savez(split_file, **arrays)  # type: ignore[arg-type]
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": ""}
-        subprocess.run(
-            [
-                str(python),
-                "-c",
-                CHILD,
-                str(split_file),
-                str(result_file),
-                str(THREADS),
-                json.dumps(list(ALS_REGS)),
-            ],
-            check=True,
-            env=env,
+    n_items = ml.n_items
+    inputs: dict[str, sp.spmatrix | np.ndarray] = {}
+    jobs: list[dict[str, Any]] = []
+    for name, s in splits.items():
+        inputs[f"{name}_train"], inputs[f"{name}_users"] = s.train, s.test_users
+        genres = sp.csr_matrix(ml.genres)
+        ident = sp.identity(n_items, format="csr")
+        inputs[f"{name}_genres"] = sp.hstack([genres] if name == "cold" else [ident, genres]).tocsr()
+        jobs += als_jobs(name, f"{name}_train", f"{name}_users")
+        common = {"train": f"{name}_train", "users": f"{name}_users"}
+        jobs.append({"key": f"{name}/bpr", "model": "bpr", **common})
+        jobs.append({"key": f"{name}/lightfm_warp", "model": "lightfm", **common})
+        jobs.append(
+            {"key": f"{name}/lightfm_warp_genres", "model": "lightfm", "item_features": f"{name}_genres", **common}
         )
-        with np.load(result_file, allow_pickle=False) as res:
-            for split_name, s in splits.items():
-                best: tuple[float, float, float, str] | None = None
-                for reg in ALS_REGS:
-                    nd, rc = measure(res[f"{split_name}/als_reg{reg:g}/scores"], s)
-                    sec = float(res[f"{split_name}/als_reg{reg:g}/seconds"])
-                    if best is None or nd > best[0]:
-                        best = (nd, rc, sec, f"implicit ALS (reg {reg:g}, best of {len(ALS_REGS)})")
-                assert best is not None
-                rows.append((split_name, best[3], best[0], best[1], best[2]))
-                for key, label in (
-                    ("bpr", "implicit BPR"),
-                    ("lightfm_warp", "LightFM WARP"),
-                    ("lightfm_warp_genres", "LightFM WARP + genres"),
-                ):
-                    nd, rc = measure(res[f"{split_name}/{key}/scores"], s)
-                    rows.append((split_name, label, nd, rc, float(res[f"{split_name}/{key}/seconds"])))
+    res = run_anchors(inputs, jobs)
+    for split_name, s in splits.items():
+        nd, rc, sec, reg = best_als(res, split_name, s)
+        rows.append((split_name, f"implicit ALS (reg {reg:g}, best of {len(ALS_REGS)})", nd, rc, sec))
+        for key, label in (
+            ("bpr", "implicit BPR"),
+            ("lightfm_warp", "LightFM WARP"),
+            ("lightfm_warp_genres", "LightFM WARP + genres"),
+        ):
+            nd, rc = measure(res[f"{split_name}/{key}/scores"], s)
+            rows.append((split_name, label, nd, rc, float(res[f"{split_name}/{key}/seconds"])))
     text = ml100k.text_vectors(ml)
     posters, has_poster = ml100k.poster_vectors(ml)
     content = {

@@ -168,3 +168,13 @@ def poster_vectors(ml: MovieLens, cache: Path = CACHE) -> tuple[np.ndarray, np.n
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path, vectors=vecs, present=present)
     return vecs, present
+
+
+def user_attributes(data: Path = DATA) -> list[dict[str, str]]:
+    """u.user as the rows `avrec ingest users` would store (values as CSV text), in user order."""
+    rows = []
+    for line in open(data / "ml-100k" / "u.user", encoding="latin-1"):
+        if line.strip():
+            _, age, gender, occupation, zip_code = line.strip().split("|")
+            rows.append({"age": age, "gender": gender, "occupation": occupation, "zip": zip_code})
+    return rows

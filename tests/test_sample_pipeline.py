@@ -84,3 +84,11 @@ def test_reingest_unchanged_media_is_a_no_op(sample_store: Path) -> None:
     assert report["added"] == 0 and report["updated"] == 0 and report["unchanged"] == 13
     embed = json.loads(run(sample_store, "embed", "--format", "json"))
     assert sum(embed["vectors"].values()) == 0
+
+
+def test_query_steers_the_list(sample_store: Path) -> None:
+    plain = run(sample_store, "recommend", "--user", "u_urban", "-k", "3", "--format", "csv")
+    steered = run(sample_store, "recommend", "--user", "u_urban", "-k", "3", "--query", "cooking a pasta recipe",
+                  "--query-weight", "2", "--format", "csv")
+    assert "pasta" not in plain
+    assert list(csv.DictReader(io.StringIO(steered)))[0]["item_id"] == "pasta"
