@@ -162,8 +162,14 @@ def run_anchors(inputs: dict[str, sp.spmatrix | np.ndarray], jobs: list[dict[str
 def als_jobs(prefix: str, train: str, users: str, weighting: str = "raw") -> list[dict[str, Any]]:
     """One implicit ALS job per regularization in ALS_REGS, keyed `{prefix}/als_reg{reg}`."""
     return [
-        {"key": f"{prefix}/als_reg{reg:g}", "train": train, "users": users, "model": "als",
-         "regularization": reg, "weighting": weighting}
+        {
+            "key": f"{prefix}/als_reg{reg:g}",
+            "train": train,
+            "users": users,
+            "model": "als",
+            "regularization": reg,
+            "weighting": weighting,
+        }
         for reg in ALS_REGS
     ]
 
@@ -236,10 +242,7 @@ def main() -> None:
             rows.append((split_name, f"avrec {kind}", nd, rc, sec))
         if split_name == "cold":
             volume = np.array(
-                [
-                    len(ml.descriptions[i]) + 50 * ml.genres[i].sum() + 100 * has_poster[i]
-                    for i in range(ml.n_items)
-                ],
+                [len(ml.descriptions[i]) + 50 * ml.genres[i].sum() + 100 * has_poster[i] for i in range(ml.n_items)],
                 np.float64,
             )
             nd, rc = measure(np.tile(volume, (len(s.test_users), 1)), s)

@@ -25,6 +25,7 @@ run this interpreter; on a cluster the package is shipped with `addPyFile` unles
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -360,7 +361,7 @@ def fit_spark(
         raise ValueError("cannot fit on Spark without interactions")
     resolved = resolve_master(master)
     with spark_session(resolved, conf=conf) as spark, work_dir(engine.get("spark_work_dir"), resolved) as wd:
-        _ship_avrec(spark, wd)
+        _ship_avrec(spark)
         backend = SparkALS(
             spark, wd, seed=seed, reg_param=engine.get("spark_reg_param"), blocks=engine.get("spark_blocks"),
             checkpoint_interval=int(engine.get("spark_checkpoint_interval") or 10),
@@ -558,18 +559,28 @@ def exact_user_factors(
     return np.linalg.solve(a, b[:, :, None])[:, :, 0]
 
 
-def _ship_avrec(spark: SparkSession, wd: WorkDir) -> None:
-    """On a cluster, send this avrec package to the executors (they run its scoring and solving code)."""
-    if is_local_master(spark.sparkContext.master):
+_SHIPPED: set[str] = set()
+
+
+def _ship_avrec(spark: SparkSession) -> None:
+    """On a cluster, send this avrec package to the executors (they run its scoring and solving code).
+
+    Once per SparkContext; the archive lives in a driver-side temporary directory until the process exits
+    (Spark serves it to executors from there)."""
+    sc = spark.sparkContext
+    if is_local_master(sc.master) or sc.applicationId in _SHIPPED:
         return
     import avrec
 
     package = Path(avrec.__file__).resolve().parent
-    archive = Path(tempfile.mkdtemp(prefix="avrec-pyfiles-")) / "avrec.zip"
+    folder = tempfile.mkdtemp(prefix="avrec-pyfiles-")
+    atexit.register(shutil.rmtree, folder, True)
+    archive = Path(folder) / "avrec.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in package.rglob("*.py"):
+        for path in sorted(package.rglob("*.py")):
             zf.write(path, path.relative_to(package.parent))
-    spark.sparkContext.addPyFile(str(archive))
+    sc.addPyFile(str(archive))
+    _SHIPPED.add(sc.applicationId)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -671,7 +682,7 @@ def recommend_spark(
     resolved = resolve_master(master)
     started = time.perf_counter()
     with spark_session(resolved, conf=conf) as spark, work_dir(work_dir_uri, resolved) as wd:
-        _ship_avrec(spark, wd)
+        _ship_avrec(spark)
         from pyspark.sql import functions as F
         from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType
 
