@@ -106,6 +106,7 @@ class LinearHybrid(Recommender):
         history_exponent: float = 0.5,
         projection_reg: float = 10.0,
         weight_scaling: str = "auto",
+        confidence: str = "bm25",
         tune: bool = False,
         random_state: int | None = 42,
     ) -> None:
@@ -131,6 +132,8 @@ class LinearHybrid(Recommender):
             raise ValueError(f"factors must be a positive integer, got {factors}")
         if weight_scaling not in ("auto", "log", "linear"):
             raise ValueError(f"weight_scaling must be 'auto', 'log' or 'linear', got {weight_scaling!r}")
+        if confidence not in ("bm25", "plain"):
+            raise ValueError(f"confidence must be 'bm25' or 'plain', got {confidence!r}")
         if iterations < 1 or cg_steps < 1:
             raise ValueError("iterations and cg_steps must be at least 1")
         if regularization is not None and regularization <= 0 and self._use_collab:
@@ -152,6 +155,7 @@ class LinearHybrid(Recommender):
         self.projection_reg = float(projection_reg)
         self.weight_scaling_param = weight_scaling
         self.weight_scaling = weight_scaling  # resolved by `fit` when "auto"
+        self.confidence = confidence
         self.tune_on_fit = bool(tune)  # `tune` itself is the method
         self.random_state = random_state
         self.tuned_params_: dict[str, float] = {}
@@ -170,6 +174,9 @@ class LinearHybrid(Recommender):
         self.train_user_features: sp.csr_matrix | None = None
         self.item_counts = np.zeros(0, np.float32)
         self.weight_unit = np.ones(1, np.float32)  # the median training weight (see `_scaled`)
+        # BM25 confidence statistics of the training data: item idf, [mean history length, mean weight].
+        self.item_idf = np.zeros(0, np.float32)
+        self.bm25_stats = np.ones(2, np.float32)
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -187,6 +194,7 @@ class LinearHybrid(Recommender):
             "history_exponent": self.history_exponent,
             "projection_reg": self.projection_reg,
             "weight_scaling": self.weight_scaling if self.fitted_ else self.weight_scaling_param,
+            "confidence": self.confidence,
             "tune": False,  # a loaded model is already tuned: its weights are the chosen ones
             "random_state": self.random_state,
         }
@@ -195,7 +203,29 @@ class LinearHybrid(Recommender):
         return float(getattr(self, f"{modality}_weight"))
 
     def _scaled(self, h: sp.csr_matrix) -> sp.csr_matrix:
-        """Interaction weights as the model uses them. With "log" scaling a weight w counts
+        """Interaction weights as the model uses them: `_magnitude`, then BM25 confidence (see `_bm25`)."""
+        scaled = self._magnitude(h)
+        return self._bm25(scaled) if self.confidence == "bm25" else scaled
+
+    def _bm25(self, h: sp.csr_matrix) -> sp.csr_matrix:
+        """BM25 confidence, as implicit's users apply before ALS: an event on a rare item counts more
+        (idf), and each event of a user with a long history counts a little less (length normalisation,
+        K1 = 100, B = 0.8). Divided by the mean training value, so a typical event still weighs about 1 and
+        `alpha` and the regularization keep their meaning. Statistics come from the training data, so a
+        folded-in history is weighted exactly as the training histories were."""
+        out = sp.csr_matrix(h, dtype=np.float64, copy=True)
+        if out.nnz == 0 or self.item_idf.size == 0:
+            return sp.csr_matrix(out, dtype=np.float32)
+        k1, b = 100.0, 0.8
+        lengths = np.asarray(out.sum(axis=1)).ravel()
+        norm = (1.0 - b) + b * lengths / max(float(self.bm25_stats[0]), 1e-12)
+        rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+        out.data = out.data * (k1 + 1.0) / (k1 * norm[rows] + out.data) * self.item_idf[out.indices]
+        out.data /= max(float(self.bm25_stats[1]), 1e-12)
+        return sp.csr_matrix(out, dtype=np.float32)
+
+    def _magnitude(self, h: sp.csr_matrix) -> sp.csr_matrix:
+        """Weight magnitudes. With "log" scaling a weight w counts
         log2(1 + w / m), m the median training weight: 1 for a typical event (so 0/1 data is unchanged)
         and only logarithmically more for heavy play counts, which would otherwise swamp the confidences.
         "auto" (the default) picks "log" when the training weights are heavy-tailed (max / median above
@@ -230,6 +260,13 @@ class LinearHybrid(Recommender):
         if self.weight_scaling_param == "auto":
             top = float(inter.data.max()) if inter.nnz else 1.0
             self.weight_scaling = "log" if top > HEAVY_TAIL_RATIO * float(self.weight_unit[0]) else "linear"
+        if self.confidence == "bm25":
+            magnitude = self._magnitude(inter)
+            n_users = max(inter.shape[0], 1)
+            counts = np.bincount(inter.indices, minlength=inter.shape[1])
+            self.item_idf = (np.log(n_users) - np.log1p(counts)).clip(min=0.0).astype(np.float32)
+            self.bm25_stats = np.array([float(magnitude.sum()) / n_users, 1.0], np.float32)
+            self.bm25_stats[1] = float(self._bm25(magnitude).data.mean()) if inter.nnz else 1.0
         inter = self._scaled(inter)
         n_items = data.n_items
         self.item_counts = np.asarray((inter > 0).sum(axis=0), dtype=np.float32).ravel()
@@ -343,9 +380,17 @@ class LinearHybrid(Recommender):
         rows = np.asarray([old_item.get(item, -1) for item in data.item_ids], dtype=np.int64)
         kept = rows >= 0
         new.weight_unit = self.weight_unit
+        new.weight_scaling = self.weight_scaling
+        new.item_idf = np.zeros(len(data.item_ids), np.float32)
+        new.bm25_stats = self.bm25_stats
+        old_items = {item: j for j, item in enumerate(self.item_ids)}
+        for j, item in enumerate(data.item_ids):
+            o = old_items.get(item)
+            # an item new since the fit was rare in the training data: the largest idf
+            new.item_idf[j] = self.item_idf[o] if o is not None and self.item_idf.size else np.log(max(self.n_users, 1))
         inter = sp.csr_matrix(data.interactions, dtype=np.float32)
         inter.eliminate_zeros()
-        inter = self._scaled(inter)
+        inter = new._scaled(inter)
         counts = np.asarray((inter > 0).sum(axis=0), dtype=np.float32).ravel()
         old_counts = np.zeros(len(rows), np.float32)
         old_counts[kept] = self.item_counts[rows[kept]]
@@ -559,6 +604,8 @@ class LinearHybrid(Recommender):
             "attr_factors": self.attr_factors,
             "item_counts": self.item_counts,
             "weight_unit": self.weight_unit,
+            "item_idf": self.item_idf,
+            "bm25_stats": self.bm25_stats,
         }
         for m, c in self.content.items():
             state[f"content/{m}"] = c
@@ -585,6 +632,8 @@ class LinearHybrid(Recommender):
         self.attr_factors = state["attr_factors"]
         self.item_counts = state["item_counts"]
         self.weight_unit = state["weight_unit"] if "weight_unit" in state else np.ones(1, np.float32)
+        self.item_idf = state["item_idf"] if "item_idf" in state else np.zeros(0, np.float32)
+        self.bm25_stats = state["bm25_stats"] if "bm25_stats" in state else np.ones(2, np.float32)
         for m in MODALITIES:
             if f"content/{m}" in state:
                 self.content[m] = state[f"content/{m}"]

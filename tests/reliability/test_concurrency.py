@@ -26,6 +26,9 @@ from tests.reliability.conftest import (
     write_log,
 )
 
+# Each test runs several avrec processes side by side for 10-25 s on two cores.
+pytestmark = pytest.mark.slow
+
 
 def _rows(path: Path) -> set[tuple[str, str, str, str]]:
     with path.open(newline="") as fh:
