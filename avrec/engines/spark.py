@@ -431,7 +431,7 @@ class SparkALS:
 
     def fit_als(
         self, conf: sp.csr_matrix, factors: int, reg: float, iterations: int, cg_steps: int,
-        rng: np.random.Generator, reg_exponent: float = 0.0,
+        rng: np.random.Generator, reg_exponent: float = 0.0, exact_users: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(user_factors, item_factors) for `conf` as `als.fit_als` returns them (`cg_steps` and `rng` are
         the local solver's; Spark uses its Cholesky solver and this engine's seed)."""
@@ -454,6 +454,8 @@ class SparkALS:
             raise SparkEngineError(f"Spark ALS failed: {_first_line(exc)}") from exc
         y = read_factors(self.wd, "item_factors.parquet", conf.shape[1], int(factors))
         self.info.als_seconds += time.perf_counter() - started
+        if not exact_users:  # the caller solves the users itself, against its final item factors
+            return np.zeros((conf.shape[0], int(factors)), np.float32), y
         x = self.solve_users(y, conf, reg, reg_exponent)
         return x.astype(np.float32), y
 

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 FINAL_CG_STEPS = 10
 EXACT_USER_BLOCK = 2048
+BATCH_USERS = 64
 
 
 def half_step(
@@ -66,34 +67,48 @@ def half_step(
 
 
 def solve_exact(
-    y: np.ndarray, conf: sp.csr_matrix, reg: float, prior: np.ndarray | None = None, chunk: int = 1024
+    y: np.ndarray, conf: sp.csr_matrix, reg: float, prior: np.ndarray | None = None, chunk: int = 1 << 18
 ) -> np.ndarray:
     """Closed-form x_u = (Y'Y + Y'(C_u - I)Y + reg I)^-1 (Y' C_u p_u + reg prior_u) for every row of `conf`.
 
     `conf` holds c - 1 on observed pairs (rows are users, columns rows of `y`). float64 throughout.
     `prior` (optional, rows x k) is the vector each solution is shrunk towards instead of zero.
+    Rows are taken in order of history length and padded to the longest in their batch, so each user's
+    normal matrix comes from one batched BLAS product over just the items that user touched; `chunk`
+    bounds the padded (users x items) cells per batch, and with it the memory.
     """
     y64 = np.asarray(y, dtype=np.float64)
     n, k = conf.shape[0], y64.shape[1]
     conf = sp.csr_matrix(conf, dtype=np.float64)
-    data = conf.data
-    # sum_j (c_uj - 1) y_j y_j' for all users at once: (C - 1) times the row-wise outer products of Y
-    # (a Khatri-Rao product), built over chunks of items to bound memory; the products run in BLAS/sparse.
-    grams = np.zeros((n, k * k))
-    conf_csc = conf.tocsc()
-    for start in range(0, y64.shape[0], chunk):
-        stop = min(start + chunk, y64.shape[0])
-        block = conf_csc[:, start:stop]
-        if block.nnz == 0:
-            continue
-        yc = y64[start:stop]
-        outer = (yc[:, :, None] * yc[:, None, :]).reshape(stop - start, k * k)
-        grams += block @ outer
-    a = grams.reshape(n, k, k) + (y64.T @ y64 + reg * np.eye(k))
-    b = sp.csr_matrix((data + 1.0, conf.indices, conf.indptr), shape=conf.shape) @ y64
+    conf.sort_indices()
+    base = y64.T @ y64 + reg * np.eye(k)
+    b = sp.csr_matrix((conf.data + 1.0, conf.indices, conf.indptr), shape=conf.shape) @ y64
     if prior is not None:
         b = b + reg * np.asarray(prior, dtype=np.float64)
-    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+    x = np.zeros((n, k))
+    lengths = np.diff(conf.indptr)
+    order = np.argsort(lengths, kind="stable")
+    padded = np.vstack([y64, np.zeros((1, k))])  # row len(y) is the padding: contributes nothing
+    start = 0
+    while start < n:
+        # Neighbours in `order` have similar lengths, so little is padded; `chunk` caps the padded cells.
+        longest = max(int(lengths[order[min(start + BATCH_USERS, n) - 1]]), 1)
+        stop = min(n, start + max(1, min(BATCH_USERS, chunk // longest)))
+        users = order[start:stop]
+        longest = max(int(lengths[users].max()), 1)
+        lens = lengths[users]
+        idx = np.full((len(users), longest), y64.shape[0], dtype=np.int64)
+        w = np.zeros((len(users), longest))
+        rows = np.repeat(np.arange(len(users)), lens)
+        offsets = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        src = np.repeat(conf.indptr[users], lens) + offsets
+        idx[rows, offsets] = conf.indices[src]
+        w[rows, offsets] = conf.data[src]
+        yg = padded[idx] * np.sqrt(w)[:, :, None]  # (batch, longest, k)
+        a = np.einsum("blk,blm->bkm", yg, yg, optimize=True) + base
+        x[users] = np.linalg.solve(a, b[users][:, :, None])[:, :, 0]
+        start = stop
+    return x
 
 
 def solve_users(y: np.ndarray, conf: sp.csr_matrix, reg: float) -> np.ndarray:
@@ -125,8 +140,10 @@ def fit_als(
     cg_steps: int,
     rng: np.random.Generator,
     reg_exponent: float = 0.0,
+    exact_users: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Alternate CG half-steps; returns (user_factors, item_factors) with the user side solved exactly last.
+    """Alternate CG half-steps; returns (user_factors, item_factors) with the user side solved exactly last
+    (or left at the last CG step with `exact_users=False`, for a caller that solves the users itself).
 
     `conf` is users x items CSR of c - 1 (= alpha * weight) on observed pairs.
     """
@@ -143,6 +160,8 @@ def fit_als(
     # Final user step solved exactly (Cholesky per user, float64), so that each stored user vector is the
     # least-squares fold-in of that user's training history, which `explain` decomposes and which a fold-in
     # of the same history reproduces. Blocks of users bound the memory of the per-user normal matrices.
+    if not exact_users:
+        return x, y
     if reg_exponent == 0.0:
         x64 = solve_users(y, conf, reg)
     else:

@@ -282,16 +282,22 @@ class LinearHybrid(Recommender):
                     self.content_means[m] = content_mean(cm.vectors, np.asarray(cm.present, bool))
         if self._use_collab:
             x, y = als.fit_als(
-                inter * self.alpha, self.factors, self.regularization, self.iterations, self.cg_steps, rng
+                inter * self.alpha,
+                self.factors,
+                self.regularization,
+                self.iterations,
+                self.cg_steps,
+                rng,
+                exact_users=False,
             )
             self.user_factors, self.item_factors = x, y
             self._project_cold_items(data, warm)
-            if self.projections:
-                # Projected cold items enter every user's normal equations (Y'Y): re-solve the users so each
-                # stored vector stays the exact least-squares fold-in that `explain` decomposes.
-                self.user_factors = als.solve_users(
-                    self.item_factors, inter * self.alpha, self.regularization
-                ).astype(np.float32)
+            # Each stored user vector is the exact least-squares fold-in of the user's training history
+            # against the final item factors (projected cold items included, as they enter Y'Y): what
+            # `explain` decomposes and what folding the same history in again reproduces.
+            self.user_factors = als.solve_users(self.item_factors, inter * self.alpha, self.regularization).astype(
+                np.float32
+            )
         if self._use_side:
             self.item_bias = (
                 self.bias_weight * np.log1p(self.item_counts) / max(np.log1p(self.item_counts.max()), 1e-12)
