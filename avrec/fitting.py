@@ -70,11 +70,18 @@ def fit(
                 f"store {store.root} holds no positive interactions; run `avrec ingest interactions` first"
             )
         options = dict(params or {})
+        model_options = options
+        if engine == "spark":
+            from avrec.engines.spark import split_params
+
+            if tune:
+                raise UsageError("--tune runs on the local engine only; tune locally, then fit on Spark")
+            model_options = split_params(options)[0]
         holdout_report = None
         if holdout:
             from avrec.evaluate import holdout_report as evaluate_holdout
 
-            holdout_report = evaluate_holdout(data, model=model, fraction=holdout, seed=seed, params=options)
+            holdout_report = evaluate_holdout(data, model=model, fraction=holdout, seed=seed, params=model_options)
         if engine == "spark":
             from avrec.engines.spark import fit_spark
 

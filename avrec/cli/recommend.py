@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from avrec.cli.app import settings_of
-from avrec.cli.common import open_store
-from avrec.cli.output import Format, emit_rows, resolve
+from avrec.cli.common import open_store, report_dict
+from avrec.cli.output import Format, emit_object, emit_rows, resolve
 from avrec.errors import InputError, UsageError
 
 COLUMNS = ("user_id", "item_id", "rank", "score")
@@ -71,6 +71,14 @@ def recommend(
     index: Annotated[
         bool | None, typer.Option("--ann/--exact", help="Force Annoy candidate retrieval on or off (default: by size).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (default), or spark: batch scoring on Spark into --output.")
+    ] = "local",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="With --engine spark: directory for the Parquet output.")
+    ] = None,
+    spark_master: Annotated[str | None, typer.Option("--spark-master", help="Spark master URL.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output directory.")] = False,
     output_format: Annotated[Format | None, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = None,
 ) -> None:
     """Top-k items per user as rows user_id,item_id,rank,score (rank 1 = best); with --by, categories."""
@@ -87,6 +95,24 @@ def recommend(
     user_iter = read_ids(users, "user_id") if users else user
     hist = [h.strip() for h in history.split(",") if h.strip()] if history is not None else None
     pool = set(read_ids(candidates, "item_id")) if candidates else None
+    if engine not in ("local", "spark"):
+        raise UsageError(f"unknown engine {engine!r}; choose local or spark")
+    if engine == "spark":
+        if output is None:
+            raise UsageError("--engine spark writes Parquet: give --output DIR")
+        if query or hist is not None or by is not None:
+            raise UsageError("--engine spark does not support --query, --history or --by")
+        from avrec.engines.spark import recommend_spark
+
+        with open_store(settings) as store:
+            report = recommend_spark(
+                store, output=output, k=k, master=spark_master, users=None if all_users else user_iter,
+                candidates=pool, include_seen=include_seen, overwrite=overwrite,
+            )
+        emit_object(report_dict(report), resolve(output_format, piped_default=Format.json))
+        return
+    if output is not None:
+        raise UsageError("--output is for --engine spark; the local engine writes to stdout")
     fmt = resolve(output_format)
     with open_store(settings) as store:
         if by is not None:
