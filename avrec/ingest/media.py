@@ -172,7 +172,16 @@ def _walk(paths: list[Path], report: MediaIngestReport) -> Iterator[Path]:
             report.failed.append((str(path), f"{path}: no such file or folder"))
             continue
         for candidate in candidates:
-            resolved = candidate.resolve()
+            shown = os.fsencode(candidate).decode("utf-8", "backslashreplace")
+            try:
+                resolved = candidate.resolve(strict=True)
+                str(resolved).encode("utf-8")
+            except UnicodeEncodeError:
+                report.failed.append((shown, f"{shown}: file name is not valid UTF-8; rename the file"))
+                continue
+            except (OSError, RuntimeError) as exc:
+                report.failed.append((shown, f"{shown}: symlink loop or unreadable link ({exc})"))
+                continue
             if resolved not in seen:
                 seen.add(resolved)
                 yield resolved

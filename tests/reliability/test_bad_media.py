@@ -145,9 +145,6 @@ def test_bad_media_each_named_and_good_ones_stored(made: Path, tmp_path: Path) -
     assert set(_media_rows(store)) == {"av", "silent", "tone"}
 
 
-# Strict: when the bug is fixed the test passes, the xfail turns into a failure, and the marker must go.
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open bug: avrec/ingest/media.py _walk() lets "
-                   "Path.resolve() raise RuntimeError on a symlink loop; the whole run dies with a traceback")
 def test_symlink_loop_and_dangling_link_are_named_not_fatal(made: Path, tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
@@ -166,8 +163,6 @@ def test_symlink_loop_and_dangling_link_are_named_not_fatal(made: Path, tmp_path
     assert "av" in _media_rows(store)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open bug: avrec/ingest/media.py passes a "
-                   "surrogate-escaped file name to SQLite and the JSON report: UnicodeEncodeError, whole run dies")
 def test_non_utf8_file_name_is_handled(made: Path, tmp_path: Path) -> None:
     """A name that is not valid UTF-8 (legal on Linux): stored, or named in a clear error; never a crash."""
     incoming = tmp_path / "incoming"
