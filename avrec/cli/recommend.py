@@ -69,8 +69,9 @@ def recommend(
         typer.Option("--by", help="Rank categories instead of items: tags, creator or any catalog attribute."),
     ] = None,
     index: Annotated[
-        bool | None, typer.Option("--ann/--exact", help="Force Annoy candidate retrieval on or off (default: by size).")
-    ] = None,
+        bool,
+        typer.Option("--ann/--exact", help="Candidates from the Annoy index, scored exactly (approximate)."),
+    ] = False,
     engine: Annotated[
         str, typer.Option("--engine", help="local (default), or spark: batch scoring on Spark into --output.")
     ] = "local",
