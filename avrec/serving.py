@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -87,12 +86,3 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
         attrs = store.user_attrs()
         feats = encode([attrs.get(uid, {}) for uid in user_ids], served.feature_names)
     return UserBatch(user_ids, hist, rows, feats, seen)
-
-
-def model_summary(record: ModelRecord) -> dict[str, Any]:
-    return {
-        "model_key": record.model_key,
-        "kind": record.kind,
-        "created_at": record.created_at,
-        **{k: v for k, v in record.report.items() if k in ("users", "items", "interactions", "train_seconds")},
-    }

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from avrec.config import Settings
 from avrec.store import Store
 
@@ -14,11 +12,6 @@ from avrec.store import Store
 def open_store(settings: Settings, *, create: bool = False) -> Store:
     """Readers must not create an empty store by accident; writers (ingest) may."""
     return Store(settings.store, create=create)
-
-
-FormatOption = typer.Option(
-    "--format", "-f", help="Output format: table (default on a terminal), json, jsonl (default when piped), csv."
-)
 
 
 def source_arg(value: str) -> Path | str:
