@@ -12,34 +12,14 @@ import csv
 import sys
 from pathlib import Path
 
+from ml100k import DATA, GENRES
+
 from avrec import Settings, Store, embed, ingest_catalog, ingest_interactions, ingest_users
 from avrec.ingest.media import ingest_media
 
-GENRES = [
-    "unknown",
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-]
-
 
 def default_data() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    return DATA
 
 
 def write_inputs(data: Path, out: Path, *, posters: bool = True) -> dict[str, Path]:
