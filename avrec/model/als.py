@@ -40,9 +40,12 @@ def half_step(
     yg = y[cols]  # (nnz x k), fixed for this half-step
     c_minus_1 = conf.data.astype(y.dtype)
 
+    # One CSR matrix with the pattern of `conf`, whose values are refilled on every product (no rebuild).
+    w = sp.csr_matrix((c_minus_1.copy(), cols, conf.indptr), shape=conf.shape)
+
     def matvec(p: np.ndarray) -> np.ndarray:
-        dots = np.einsum("ij,ij->i", p[rows], yg)
-        w = sp.csr_matrix((c_minus_1 * dots, cols, conf.indptr), shape=conf.shape)
+        dots = np.einsum("ij,ij->i", np.take(p, rows, axis=0), yg)
+        np.multiply(c_minus_1, dots, out=w.data)
         return p @ gram + reg_rows * p + w @ y
 
     # b_u = sum_j c_uj y_j

@@ -93,7 +93,7 @@ class LinearHybrid(Recommender):
 
     def __init__(
         self,
-        factors: int = 64,
+        factors: int = 48,
         regularization: float | None = None,
         alpha: float = 1.0,
         iterations: int = 10,
