@@ -46,32 +46,44 @@ def recommend(
 
     `history` serves one user the model has not seen from a list of item ids (fold-in, no retraining).
     `query_scores` (one number per model item) is added to every user's scores to steer the list.
+    Bad arguments and the first block's unknown ids raise here, before anything is yielded, so a caller
+    never prints a partial answer for a request that fails at once.
     """
     if k < 1:
         raise UsageError("-k must be at least 1")
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates)
+    if history is not None:
+        folded = user_batch(store, served, list(users or [])[:1], history=history)
+        return _rank(served, folded, k, pool, include_seen, query_scores, use_index)
     if all_users:
         user_list: Iterable[str] = store.user_ids()
     elif users is not None:
         user_list = users
-    elif history is not None:
-        user_list = []
     else:
         raise UsageError("say whom to recommend for: --user, --users FILE or --all-users")
-    if history is not None:
-        ids = list(user_list)
-        batch = user_batch(store, served, ids[:1], history=history)
-        yield from _rank(served, batch, k, pool, include_seen, query_scores, use_index)
-        return
+    blocks = _blocks_of(user_list, BLOCK)
+    first_ids = next(blocks, [])
+    first = user_batch(store, served, first_ids) if first_ids else None
+
+    def stream() -> Iterator[Recommendation]:
+        if first is not None:
+            yield from _rank(served, first, k, pool, include_seen, query_scores, use_index)
+        for ids in blocks:
+            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, use_index)
+
+    return stream()
+
+
+def _blocks_of(ids: Iterable[str], size: int) -> Iterator[list[str]]:
     block: list[str] = []
-    for uid in user_list:
+    for uid in ids:
         block.append(uid)
-        if len(block) == BLOCK:
-            yield from _rank(served, user_batch(store, served, block), k, pool, include_seen, query_scores, use_index)
+        if len(block) == size:
+            yield block
             block = []
     if block:
-        yield from _rank(served, user_batch(store, served, block), k, pool, include_seen, query_scores, use_index)
+        yield block
 
 
 def _candidate_mask(store: Store, served: Served, candidates: Iterable[str] | None) -> np.ndarray | None:
@@ -199,12 +211,12 @@ def recommend_by(
     users: Iterable[str] | None = None,
     all_users: bool = False,
     k: int = 10,
-    include_seen: bool = False,
     history: list[str] | None = None,
     per_category: int = 3,
 ) -> Iterator[CategoryRecommendation]:
     """Rank categories (tags, creators, any attribute) for each user by the mean score of the category's
-    `per_category` best items the user has not seen: a genre or channel the user is likely to enjoy."""
+    `per_category` best items: a genre or channel the user is likely to enjoy. Items the user has already
+    seen count too: a channel someone loves is still the channel to show them."""
     served = load_served(store)
     cats = item_categories(store, served, by)
     members: dict[str, list[int]] = {}
@@ -214,30 +226,27 @@ def recommend_by(
     if not members:
         raise UsageError(f"no item has a value for {by!r}; try --by tags or --by creator")
     names = sorted(members)
-    # Rank every item for each user, then aggregate per category.
-    n = len(served.item_ids)
-    for rec_block in _blocks(
-        recommend(
-            store,
-            users=users,
-            all_users=all_users,
-            k=n,
-            include_seen=include_seen,
-            history=history,
-            served=served,
-            use_index=False,
-        )
-    ):
-        uid = rec_block[0].user_id
-        score = {served.item_pos[r.item_id]: r.score for r in rec_block}
-        ranked: list[tuple[float, str, tuple[str, ...]]] = []
-        for name in names:
-            got = sorted(((score[j], j) for j in members[name] if j in score), reverse=True)[:per_category]
-            if got:
-                ranked.append((float(np.mean([s for s, _ in got])), name, tuple(served.item_ids[j] for _, j in got)))
-        ranked.sort(key=lambda t: (-t[0], t[1]))
-        for rank, (value, name, items) in enumerate(ranked[:k], start=1):
-            yield CategoryRecommendation(uid, name, rank, value, items)
+    ranked_items = recommend(
+        store, users=users, all_users=all_users, k=len(served.item_ids), include_seen=True, history=history,
+        served=served,
+    )
+
+    def stream() -> Iterator[CategoryRecommendation]:
+        for rec_block in _blocks(ranked_items):
+            uid = rec_block[0].user_id
+            score = {served.item_pos[r.item_id]: r.score for r in rec_block}
+            ranked: list[tuple[float, str, tuple[str, ...]]] = []
+            for name in names:
+                got = sorted(((score[j], j) for j in members[name] if j in score), reverse=True)[:per_category]
+                if got:
+                    ranked.append(
+                        (float(np.mean([s for s, _ in got])), name, tuple(served.item_ids[j] for _, j in got))
+                    )
+            ranked.sort(key=lambda t: (-t[0], t[1]))
+            for rank, (value, name, items) in enumerate(ranked[:k], start=1):
+                yield CategoryRecommendation(uid, name, rank, value, items)
+
+    return stream()
 
 
 def _blocks(recs: Iterable[Recommendation]) -> Iterator[list[Recommendation]]:

@@ -121,9 +121,7 @@ def recommend(
 
             if query or pool is not None:
                 raise UsageError("--by cannot be combined with --query or --candidates")
-            cats = recommend_by(
-                store, by, users=user_iter, all_users=all_users, k=k, include_seen=include_seen, history=hist
-            )
+            cats = recommend_by(store, by, users=user_iter, all_users=all_users, k=k, history=hist)
             emit_rows(
                 (c.as_dict() for c in cats),
                 ("user_id", "category", "rank", "score", "items"),

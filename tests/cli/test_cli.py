@@ -127,9 +127,12 @@ def test_recommend_history_for_new_user(fitted_store: Path, runner: CliRunner) -
 
 
 def test_unknown_user_exits_1(fitted_store: Path, runner: CliRunner) -> None:
-    result = invoke(runner, fitted_store, "recommend", "--user", "nobody")
+    result = invoke(runner, fitted_store, "recommend", "--user", "nobody", "--format", "csv")
     assert result.exit_code == 1
     assert "nobody" in result.stderr
+    assert result.stdout == ""  # not even a header: a failed request prints no partial answer
+    bad = invoke(runner, fitted_store, "recommend", "--history", "rain,nope", "--format", "csv")
+    assert bad.exit_code == 1 and bad.stdout == "" and "nope" in bad.stderr
 
 
 def test_recommend_without_model_exits_1(tmp_path: Path, runner: CliRunner, catalog_csv: Path) -> None:
@@ -259,7 +262,7 @@ def test_evaluate_table_json_and_plot(fitted_store: Path, runner: CliRunner, tmp
 def test_recommend_by_tags_and_creator(fitted_store: Path, runner: CliRunner) -> None:
     result = invoke(runner, fitted_store, "recommend", "--user", "music_0", "--by", "creator", "--format", "jsonl")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert rows[0]["category"] == "music-studio"
+    assert rows[0]["category"] == "music-studio"  # seen items count: the channel a fan already loves
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
     tags = invoke(runner, fitted_store, "recommend", "--user", "city_0", "--by", "tags", "-k", "2", "--format", "csv")
     assert tags.stdout.splitlines()[0] == "user_id,category,rank,score,items"
