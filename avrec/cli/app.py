@@ -71,9 +71,13 @@ def main_callback(
     if device not in DEVICES:
         raise typer.BadParameter(f"{device!r} is not one of {', '.join(DEVICES)}", param_hint="--device")
     if threads is not None:
-        # Set before numpy/torch start their thread pools (commands import them lazily).
+        # For child processes and libraries not loaded yet ...
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "AVREC_THREADS"):
             os.environ[var] = str(threads)
+        # ... and for the BLAS numpy has already loaded (torch is capped where encoders load it).
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads)
     ctx.obj = Settings(store=store or default_store_path(), device=device, threads=threads, quiet=quiet)
 
 
