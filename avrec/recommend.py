@@ -10,6 +10,7 @@ import numpy as np
 
 from avrec.errors import UnknownIdError, UsageError
 from avrec.index import InnerProductIndex
+from avrec.progress import NullProgress, Progress
 from avrec.serving import Served, UserBatch, load_served, user_batch
 from avrec.store import Store
 
@@ -41,6 +42,7 @@ def recommend(
     query_scores: np.ndarray | None = None,
     use_index: bool = False,
     served: Served | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[Recommendation]:
     """Top-k items per user, best first. Streams; users are scored `BLOCK` at a time.
 
@@ -52,7 +54,7 @@ def recommend(
     if k < 1:
         raise UsageError("-k must be at least 1")
     served = served or load_served(store)
-    pool = _candidate_mask(store, served, candidates)
+    pool = _candidate_mask(store, served, candidates, progress or NullProgress())
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
         return _rank(served, folded, k, pool, include_seen, query_scores, use_index)
@@ -86,17 +88,26 @@ def _blocks_of(ids: Iterable[str], size: int) -> Iterator[list[str]]:
         yield block
 
 
-def _candidate_mask(store: Store, served: Served, candidates: Iterable[str] | None) -> np.ndarray | None:
+def _candidate_mask(
+    store: Store, served: Served, candidates: Iterable[str] | None, progress: Progress
+) -> np.ndarray | None:
     if candidates is None:
         return None
     mask = np.zeros(len(served.item_ids), dtype=bool)
+    newer: list[str] = []
     for item in candidates:
         j = served.item_pos.get(item)
         if j is None:
             if store.get_item(item) is None:
                 raise UnknownIdError(f"candidate item id {item!r} is not in the store")
-            continue  # stored after the last fit: not scorable until the next one
+            newer.append(item)  # stored after the last fit: the model cannot score it yet
+            continue
         mask[j] = True
+    if newer:
+        progress.warn(
+            f"{len(newer)} candidate item(s) were stored after the last fit (e.g. {newer[0]!r}) and are left out; "
+            "run `avrec fit --incremental` (or `avrec fit`) to score them"
+        )
     return mask
 
 

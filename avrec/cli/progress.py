@@ -14,13 +14,13 @@ if TYPE_CHECKING:
 
 
 class CliProgress:
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, *, bar: bool = True) -> None:
         self.quiet = quiet
         self.warnings: list[str] = []
         self._console: Console | None = None
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
-        if not quiet and sys.stderr.isatty():
+        if bar and not quiet and sys.stderr.isatty():
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as RichBar
 

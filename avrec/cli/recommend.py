@@ -13,6 +13,7 @@ import typer
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store, report_dict
 from avrec.cli.output import Format, emit_object, emit_rows, resolve
+from avrec.cli.progress import CliProgress
 from avrec.errors import InputError, UsageError
 
 COLUMNS = ("user_id", "item_id", "rank", "score")
@@ -144,5 +145,6 @@ def recommend(
             history=hist,
             query_scores=query_scores,
             use_index=index,
+            progress=CliProgress(settings.quiet, bar=False),
         )
         emit_rows((r.as_dict() for r in rows), COLUMNS, fmt, title="recommendations")

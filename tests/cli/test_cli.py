@@ -327,3 +327,14 @@ def test_recommend_with_annoy_candidates_matches_exact(fitted_store: Path, runne
     assert [(r["user_id"], r["item_id"]) for r in rows_ann] == [(r["user_id"], r["item_id"]) for r in rows_exact]
     for a, b in zip(rows_ann, rows_exact):
         assert abs(float(a["score"]) - float(b["score"])) < 1e-5
+
+
+def test_candidates_stored_after_the_fit_are_named(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:
+    late = tmp_path / "late.csv"
+    late.write_text("item_id,title\nbrand_new,Brand new\n")
+    invoke(runner, fitted_store, "ingest", "catalog", str(late))
+    result = runner.invoke(app, ["--store", str(fitted_store), "recommend", "--user", "city_0", "--candidates", "-",
+                                 "--format", "csv"], input="brand_new\npiano\n")
+    assert result.exit_code == 0
+    assert "fit --incremental" in result.stderr
+    assert [r["item_id"] for r in csv.DictReader(io.StringIO(result.stdout))] == ["piano"]
