@@ -11,8 +11,8 @@ from avrec.config import Settings
 from avrec.dataset import load_train_data
 from avrec.errors import InputError, UsageError
 from avrec.index import InnerProductIndex
-from avrec.model import make_model
-from avrec.progress import NullProgress, Progress
+from avrec.model import Recommender, make_model
+from avrec.model.hybrid import LinearHybrid
 from avrec.store import ModelRecord, Store
 
 MODELS = ("hybrid", "mf", "content", "popular", "itemknn")
@@ -56,15 +56,16 @@ def fit(
     tune: bool = False,
     engine: str = "local",
     spark_master: str | None = None,
-    progress: Progress | None = None,
 ) -> FitReport:
+    """Train `model` on everything the store holds, save it with its Annoy index and make it active."""
     if model not in MODELS:
         raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if engine not in ("local", "spark"):
         raise UsageError(f"unknown engine {engine!r}; choose local or spark")
-    progress = progress or NullProgress()
+    if tune and model in ("popular", "itemknn"):
+        raise UsageError(f"--tune has nothing to tune for {model}; it applies to hybrid, mf and content")
     with store.writer_lock("fit"):
-        data, when = load_train_data(store)
+        data, _ = load_train_data(store)
         if data.interactions.nnz == 0:
             raise InputError(
                 f"store {store.root} holds no positive interactions; run `avrec ingest interactions` first"
@@ -91,19 +92,12 @@ def fit(
                 estimator = make_model(model, random_state=seed, **options)
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"bad --param for {model}: {exc}") from None
-            if tune:
-                estimator = estimator.tune(data) if hasattr(estimator, "tune") else estimator
+            if tune and isinstance(estimator, LinearHybrid):
+                estimator.tune(data)
             started = time.perf_counter()
             estimator.fit(data)
             seconds = time.perf_counter() - started
-        key = f"{model}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
-        rel = f"models/{key}.npz"
-        estimator.save(store.root / rel)
-        indexed = False
-        embeddings = estimator.embeddings() if hasattr(estimator, "embeddings") else None
-        if embeddings is not None:
-            InnerProductIndex.build(embeddings[1], store.indexes_dir / f"{key}.ann", seed=seed)
-            indexed = True
+        key, rel, indexed = _persist(store, estimator, model, seed)
         report = FitReport(
             model=model,
             model_key=key,
@@ -115,7 +109,7 @@ def fit(
             seed=seed,
             content={m: int(c.present.sum()) for m, c in data.content.items()},
             index=indexed,
-            params=estimator.get_params() if hasattr(estimator, "get_params") else options,
+            params=estimator.get_params(),
             holdout=holdout_report,
         )
         record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
@@ -128,7 +122,7 @@ def fit(
 REFIT_SHARE = 0.2
 
 
-def update(store: Store, settings: Settings, *, progress: Progress | None = None) -> FitReport:
+def update(store: Store, settings: Settings) -> FitReport:
     """Fold users, items and events that arrived since the active model's fit into a new model version,
     without retraining its factors (`fit --incremental`). Says in `incremental.refit_due` when the data
     has drifted far enough from the last full fit that `avrec fit` should be run."""
@@ -157,12 +151,7 @@ def update(store: Store, settings: Settings, *, progress: Progress | None = None
             "new_interactions": (int(data.interactions.nnz) - full["interactions"]) / max(full["interactions"], 1),
         }
         due = max(shares.values()) > REFIT_SHARE
-        key = f"{served.record.kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
-        rel = f"models/{key}.npz"
-        updated.save(store.root / rel)
-        embeddings = updated.embeddings() if hasattr(updated, "embeddings") else None
-        if embeddings is not None:
-            InnerProductIndex.build(embeddings[1], store.indexes_dir / f"{key}.ann")
+        key, rel, indexed = _persist(store, updated, served.record.kind, int(served.record.params.get("seed", 42)))
         report = FitReport(
             model=served.record.kind,
             model_key=key,
@@ -171,7 +160,7 @@ def update(store: Store, settings: Settings, *, progress: Progress | None = None
             interactions=int(data.interactions.nnz),
             train_seconds=round(seconds, 4),
             content={m: int(c.present.sum()) for m, c in data.content.items()},
-            index=embeddings is not None,
+            index=indexed,
             params=updated.get_params(),
             incremental={
                 "updated_from": served.record.model_key,
@@ -187,6 +176,18 @@ def update(store: Store, settings: Settings, *, progress: Progress | None = None
         )
         _prune(store)
     return report
+
+
+def _persist(store: Store, estimator: Recommender, kind: str, seed: int) -> tuple[str, str, bool]:
+    """Write a new model version and its Annoy index (each atomically); (key, path in the store, indexed).
+    The caller registers it afterwards, so readers never see a model whose files are incomplete."""
+    key = f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
+    rel = f"models/{key}.npz"
+    estimator.save(store.root / rel)
+    embeddings = estimator.embeddings()
+    if embeddings is not None:
+        InnerProductIndex.build(embeddings[1], store.indexes_dir / f"{key}.ann", seed=seed)
+    return key, rel, embeddings is not None
 
 
 def _prune(store: Store) -> None:

@@ -64,11 +64,13 @@ def fit(
     from avrec.fitting import update
 
     settings = settings_of(ctx)
-    with open_store(settings) as store, CliProgress(settings.quiet) as progress:
+    with open_store(settings) as store:
         if incremental:
-            report = update(store, settings, progress=progress)
+            report = update(store, settings)
             if report.incremental and report.incremental["refit_due"]:
-                progress.warn("the data has grown more than 20% since the last full fit; run `avrec fit`")
+                CliProgress(settings.quiet, bar=False).warn(
+                    "the data has grown more than 20% since the last full fit; run `avrec fit`"
+                )
             emit_object(report.as_dict(), resolve(output_format, piped_default=Format.json))
             return
         report = run_fit(
@@ -81,7 +83,6 @@ def fit(
             tune=tune,
             engine=engine,
             spark_master=spark_master,
-            progress=progress,
         )
     fmt = resolve(output_format, piped_default=Format.json)
     emit_object(report.as_dict(), fmt)

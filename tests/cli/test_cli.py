@@ -338,3 +338,10 @@ def test_candidates_stored_after_the_fit_are_named(fitted_store: Path, runner: C
     assert result.exit_code == 0
     assert "fit --incremental" in result.stderr
     assert [r["item_id"] for r in csv.DictReader(io.StringIO(result.stdout))] == ["piano"]
+
+
+def test_fit_tune_on_training_data_only(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "fit", "--tune", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["params"]["tune"] is False  # the stored model carries the chosen weights
+    assert invoke(runner, fitted_store, "fit", "--tune", "--model", "popular").exit_code == 2
