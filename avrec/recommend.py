@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avrec.batching import blocks_of
 from avrec.errors import UnknownIdError, UsageError
 from avrec.index import InnerProductIndex
 from avrec.progress import NullProgress, Progress
@@ -64,7 +65,7 @@ def recommend(
         user_list = users
     else:
         raise UsageError("say whom to recommend for: --user, --users FILE or --all-users")
-    blocks = _blocks_of(user_list, BLOCK)
+    blocks = blocks_of(user_list, BLOCK)
     first_ids = next(blocks, [])
     first = user_batch(store, served, first_ids) if first_ids else None
 
@@ -75,17 +76,6 @@ def recommend(
             yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, use_index)
 
     return stream()
-
-
-def _blocks_of(ids: Iterable[str], size: int) -> Iterator[list[str]]:
-    block: list[str] = []
-    for uid in ids:
-        block.append(uid)
-        if len(block) == size:
-            yield block
-            block = []
-    if block:
-        yield block
 
 
 def _candidate_mask(

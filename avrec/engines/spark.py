@@ -46,6 +46,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
+from avrec.batching import blocks_of
 from avrec.errors import AvrecError, UsageError
 from avrec.model import Recommender, TrainData, als, load_model, make_model
 from avrec.model.hybrid import LinearHybrid
@@ -503,13 +504,7 @@ def _user_solver(
 ) -> Callable[[Iterable[Any]], Iterator[tuple[int, list[float]]]]:
     def solve(rows: Iterable[Any]) -> Iterator[tuple[int, list[float]]]:
         y, gram = shared.value
-        block: list[Any] = []
-        for row in rows:
-            block.append(row)
-            if len(block) == USER_BLOCK:
-                yield from _solve_block(block, y, gram, reg, reg_exponent, mean_count)
-                block = []
-        if block:
+        for block in blocks_of(rows, USER_BLOCK):
             yield from _solve_block(block, y, gram, reg, reg_exponent, mean_count)
 
     return solve
@@ -759,13 +754,7 @@ def _scorer(
 ) -> Callable[[Iterable[Any]], Iterator[tuple[str, str, int, float]]]:
     def score_partition(rows: Iterable[Any]) -> Iterator[tuple[str, str, int, float]]:
         model = _executor_model(model_name)
-        block: list[Any] = []
-        for row in rows:
-            block.append(row)
-            if len(block) == SCORE_BLOCK:
-                yield from score_block(model, block, k, include_seen, pool, n_features)
-                block = []
-        if block:
+        for block in blocks_of(rows, SCORE_BLOCK):
             yield from score_block(model, block, k, include_seen, pool, n_features)
 
     return score_partition
