@@ -203,7 +203,7 @@ def _sentence(
     if cold:
         clauses.append("New item with no views yet, recommended from its content")
     if drivers:
-        clauses.append("Because you watched " + " and ".join(drivers))
+        clauses.append("because you watched " + " and ".join(drivers))
     for ev in evidence:
         name = titles.get(ev.get("matched_item", ""), ev.get("matched_item", ""))
         if ev["modality"] == "visual" and "frame_ts" in ev:
@@ -215,7 +215,8 @@ def _sentence(
     if not clauses:
         main = max(parts, key=lambda p: parts[p]) if parts else "bias"
         clauses.append("Popular with people like you" if main in ("bias", "user") else f"Strong {main} match")
-    return "; ".join(clauses) + "."
+    text = "; ".join(clauses)
+    return text[:1].upper() + text[1:] + "."
 
 
 def _clock(seconds: float) -> str:
