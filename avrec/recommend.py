@@ -12,7 +12,7 @@ from avrec.batching import blocks_of
 from avrec.errors import UnknownIdError, UsageError
 from avrec.index import InnerProductIndex
 from avrec.progress import NullProgress, Progress
-from avrec.serving import Served, UserBatch, load_served, user_batch
+from avrec.serving import Served, UserBatch, known_user, load_served, user_batch
 from avrec.store import Store
 
 BLOCK = 256
@@ -44,13 +44,16 @@ def recommend(
     use_index: bool = False,
     served: Served | None = None,
     progress: Progress | None = None,
+    skipped: list[str] | None = None,
 ) -> Iterator[Recommendation]:
     """Top-k items per user, best first. Streams; users are scored `BLOCK` at a time.
 
     `history` serves one user the model has not seen from a list of item ids (fold-in, no retraining).
     `query_scores` (one number per model item) is added to every user's scores to steer the list.
     Bad arguments and the first block's unknown ids raise here, before anything is yielded, so a caller
-    never prints a partial answer for a request that fails at once.
+    never prints a partial answer for a request that fails at once. With `skipped` (a list to fill),
+    unknown users are left out and appended there instead, with a warning: a batch job serves everyone
+    it can and says who it could not.
     """
     if k < 1:
         raise UsageError("-k must be at least 1")
@@ -65,6 +68,8 @@ def recommend(
         user_list = users
     else:
         raise UsageError("say whom to recommend for: --user, --users FILE or --all-users")
+    if skipped is not None:
+        user_list = _known_only(store, served, user_list, skipped, progress or NullProgress())
     blocks = blocks_of(user_list, BLOCK)
     first_ids = next(blocks, [])
     first = user_batch(store, served, first_ids) if first_ids else None
@@ -76,6 +81,17 @@ def recommend(
             yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, use_index)
 
     return stream()
+
+
+def _known_only(
+    store: Store, served: Served, users: Iterable[str], skipped: list[str], progress: Progress
+) -> Iterator[str]:
+    for uid in users:
+        if known_user(store, served, uid):
+            yield uid
+        else:
+            skipped.append(uid)
+            progress.warn(f"unknown user id {uid!r} skipped: no events or attributes stored for it")
 
 
 def _candidate_mask(

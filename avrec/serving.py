@@ -55,6 +55,11 @@ class UserBatch:
     seen: list[set[int]]
 
 
+def known_user(store: Store, served: Served, user_id: str) -> bool:
+    """In the model, or stored since (events or attributes): a user `recommend` can serve."""
+    return user_id in served.user_pos or store.user_exists(user_id)
+
+
 def user_batch(store: Store, served: Served, user_ids: list[str], history: list[str] | None = None) -> UserBatch:
     """Look users up; `history` (item ids) serves one user that is not in the model."""
     if history is not None:
@@ -70,11 +75,11 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
             (np.ones(len(cols), dtype=np.float32), (np.zeros(len(cols), dtype=np.int64), cols)),
             shape=(1, len(served.item_ids)),
         )
-        attrs = store.user_attrs().get(user_ids[0], {}) if user_ids else {}
+        attrs = store.user_attrs(user_ids[:1]).get(user_ids[0], {}) if user_ids else {}
         feats = encode([attrs], served.feature_names) if served.feature_names else None
         return UserBatch(user_ids or ["-"], hist, np.array([-1]), feats, [set(cols)])
     for uid in user_ids:
-        if uid not in served.user_pos and not store.user_exists(uid):
+        if not known_user(store, served, uid):
             raise UnknownIdError(
                 f"unknown user id {uid!r}: no events or attributes stored for it; "
                 "serve a new user with --history ITEM,ITEM,..."
@@ -83,6 +88,6 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
     rows = np.asarray([served.user_pos.get(uid, -1) for uid in user_ids], dtype=np.int64)
     feats = None
     if served.feature_names:
-        attrs = store.user_attrs()
+        attrs = store.user_attrs(user_ids)
         feats = encode([attrs.get(uid, {}) for uid in user_ids], served.feature_names)
     return UserBatch(user_ids, hist, rows, feats, seen)

@@ -116,6 +116,8 @@ def recommend(
     if output is not None:
         raise UsageError("--output is for --engine spark; the local engine writes to stdout")
     fmt = resolve(output_format)
+    # --users FILE is a batch: unknown ids are skipped and reported; --user names them, so it fails at once.
+    skipped: list[str] | None = [] if users else None
     with open_store(settings) as store:
         if by is not None:
             from avrec.recommend import recommend_by
@@ -146,5 +148,10 @@ def recommend(
             query_scores=query_scores,
             use_index=index,
             progress=CliProgress(settings.quiet, bar=False),
+            skipped=skipped,
         )
         emit_rows((r.as_dict() for r in rows), COLUMNS, fmt, title="recommendations")
+    if skipped:
+        # A batch serves everyone it can; the run still fails so a cron job notices.
+        typer.echo(f"avrec: error: {len(skipped)} unknown user id(s) skipped (first: {skipped[0]!r})", err=True)
+        raise typer.Exit(1)

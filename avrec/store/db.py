@@ -296,8 +296,20 @@ class Store:
     def user_exists(self, user_id: str) -> bool:
         return self.conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is not None
 
-    def user_attrs(self) -> dict[str, dict[str, Any]]:
-        return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT user_id, attrs FROM users")}
+    def user_attrs(self, user_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Attributes of every user, or of just `user_ids` (users without a row are left out)."""
+        if user_ids is None:
+            return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT user_id, attrs FROM users")}
+        ids = list(dict.fromkeys(user_ids))
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for user_id, attrs in self.conn.execute(
+                f"SELECT user_id, attrs FROM users WHERE user_id IN ({marks})", chunk
+            ):
+                out[user_id] = json.loads(attrs)
+        return out
 
     def user_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT user_id FROM users ORDER BY user_id")]

@@ -345,3 +345,12 @@ def test_fit_tune_on_training_data_only(fitted_store: Path, runner: CliRunner) -
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["params"]["tune"] is False  # the stored model carries the chosen weights
     assert invoke(runner, fitted_store, "fit", "--tune", "--model", "popular").exit_code == 2
+
+
+def test_batch_users_skip_unknown_ids_and_fail_at_the_end(fitted_store: Path, runner: CliRunner) -> None:
+    result = invoke(runner, fitted_store, "recommend", "--users", "-", "-k", "2", "--format", "csv",
+                    input="music_0\nghost\ncity_1\n")
+    assert result.exit_code == 1
+    users = [row["user_id"] for row in csv.DictReader(io.StringIO(result.stdout))]
+    assert users == ["music_0", "music_0", "city_1", "city_1"]
+    assert "ghost" in result.stderr
