@@ -232,8 +232,9 @@ def recommend_by(
     per_category: int = 3,
 ) -> Iterator[CategoryRecommendation]:
     """Rank categories (tags, creators, any attribute) for each user by the mean score of the category's
-    `per_category` best items: a genre or channel the user is likely to enjoy. Items the user has already
-    seen count too: a channel someone loves is still the channel to show them."""
+    `per_category` best items (a smaller category padded with the user's mean item score): a genre or
+    channel the user is likely to enjoy. Items the user has already seen count too: a channel someone
+    loves is still the channel to show them."""
     served = load_served(store)
     cats = item_categories(store, served, by)
     members: dict[str, list[int]] = {}
@@ -252,13 +253,15 @@ def recommend_by(
         for rec_block in _blocks(ranked_items):
             uid = rec_block[0].user_id
             score = {served.item_pos[r.item_id]: r.score for r in rec_block}
+            typical = float(np.mean(list(score.values())))
             ranked: list[tuple[float, str, tuple[str, ...]]] = []
             for name in names:
                 got = sorted(((score[j], j) for j in members[name] if j in score), reverse=True)[:per_category]
                 if got:
-                    ranked.append(
-                        (float(np.mean([s for s, _ in got])), name, tuple(served.item_ids[j] for _, j in got))
-                    )
+                    # A category with fewer than `per_category` items is padded with the user's typical score,
+                    # so one lucky item does not outrank a category the user likes across the board.
+                    padded = sum(s for s, _ in got) + (per_category - len(got)) * typical
+                    ranked.append((padded / per_category, name, tuple(served.item_ids[j] for _, j in got)))
             ranked.sort(key=lambda t: (-t[0], t[1]))
             for rank, (value, name, items) in enumerate(ranked[:k], start=1):
                 yield CategoryRecommendation(uid, name, rank, value, items)
