@@ -4,7 +4,7 @@ content evidence (matching frames with timestamps, snippets and shared tags, nam
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from avrec.errors import UnknownIdError
@@ -23,6 +23,8 @@ _STOP = frozenset(
 
 @dataclass
 class Explanation:
+    """What `explain` returns (its `--format json` schema is documented in the README)."""
+
     user_id: str
     item_id: str
     score: float
@@ -33,13 +35,9 @@ class Explanation:
     cold_item: bool = False
     model: str = ""
     title: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("extra")
-        out.update(self.extra)
-        return out
+        return asdict(self)
 
 
 def explain(
@@ -56,7 +54,9 @@ def explain(
     if j is None:
         if store.get_item(item_id) is None:
             raise UnknownIdError(f"unknown item id {item_id!r}")
-        raise UnknownIdError(f"item {item_id!r} was stored after the last fit; run `avrec fit` to include it")
+        raise UnknownIdError(
+            f"item {item_id!r} was stored after the last fit; run `avrec fit --incremental` (or `avrec fit`)"
+        )
     batch = user_batch(store, served, [user_id], history=history)
     feats = batch.features[0] if batch.features is not None else None
     mexp = served.model.explain(batch.histories[0], int(batch.rows[0]), j, feats)
