@@ -484,11 +484,17 @@ class LinearHybrid(Recommender):
             x[new] = als.solve_exact(self.item_factors, h[new] * self.alpha, self.regularization).astype(
                 np.float32
             )
-        from_attrs = np.diff(h.indptr) == 0
-        if attrs is not None and self.attr_factors.shape[0] and from_attrs.any():
-            x[from_attrs] = (attrs[from_attrs] @ self.attr_factors).astype(np.float32)
-        else:
-            from_attrs[:] = False
+        empty = np.diff(h.indptr) == 0
+        from_attrs = np.zeros_like(empty)
+        if attrs is not None and self.attr_factors.shape[0]:
+            from_attrs = empty & (np.diff(attrs.indptr) > 0)
+            if from_attrs.any():
+                x[from_attrs] = (attrs[from_attrs] @ self.attr_factors).astype(np.float32)
+        # Nothing to go on (a new user with no history and no attributes): the average training user, so
+        # broadly liked items come first instead of every score being zero.
+        blank = empty & ~from_attrs & ~known
+        if blank.any() and self.user_factors.shape[0]:
+            x[blank] = self.user_factors.mean(axis=0)
         return x, from_attrs
 
     def _profile_norm(self, h: sp.csr_matrix) -> np.ndarray:

@@ -55,3 +55,15 @@ def test_update_adds_users_and_items(base: tuple[np.ndarray, np.ndarray], tmp_pa
     assert exp.cold_item and abs(sum(exp.parts.values()) - scores[60, 43]) < 1e-4
     updated.save(tmp_path / "m.npz")
     np.testing.assert_allclose(load_model(tmp_path / "m.npz").score(h, np.arange(63)), scores, atol=1e-6)
+
+
+def test_new_user_with_nothing_gets_the_average_taste(base: tuple[np.ndarray, np.ndarray]) -> None:
+    x, c = base
+    model = make_model("hybrid").fit(_data(x, c))
+    empty = sp.csr_matrix((1, x.shape[1]), dtype=np.float32)
+    scores = model.score(empty, np.array([-1]))[0]
+    assert np.ptp(scores) > 0  # not all zero: broadly liked items rank first
+    popular = np.argsort(-(x > 0).sum(axis=0))[:5]
+    assert len(set(np.argsort(-scores)[:10]) & set(popular)) >= 3
+    exp = model.explain(empty, -1, int(np.argmax(scores)))
+    assert abs(sum(exp.parts.values()) - scores.max()) < 1e-4
