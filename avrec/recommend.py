@@ -59,9 +59,12 @@ def recommend(
         raise UsageError("-k must be at least 1")
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates, progress or NullProgress())
+    # Exact scoring is the default: on 100k items Annoy with the inner-product augmentation is no faster
+    # than one BLAS product per block of users at the recall we want (benchmarks/ann_recall.py).
+    ann = _index(served) if use_index and pool is None and query_scores is None else None
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
-        return _rank(served, folded, k, pool, include_seen, query_scores, use_index)
+        return _rank(served, folded, k, pool, include_seen, query_scores, ann)
     if all_users:
         user_list: Iterable[str] = store.user_ids()
     elif users is not None:
@@ -76,9 +79,9 @@ def recommend(
 
     def stream() -> Iterator[Recommendation]:
         if first is not None:
-            yield from _rank(served, first, k, pool, include_seen, query_scores, use_index)
+            yield from _rank(served, first, k, pool, include_seen, query_scores, ann)
         for ids in blocks:
-            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, use_index)
+            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, ann)
 
     return stream()
 
@@ -124,12 +127,9 @@ def _rank(
     pool: np.ndarray | None,
     include_seen: bool,
     query_scores: np.ndarray | None,
-    use_index: bool,
+    ann: InnerProductIndex | None,
 ) -> Iterator[Recommendation]:
-    # Exact scoring is the default: on 100k items Annoy with the inner-product augmentation is no faster
-    # than one BLAS product per block of users at the recall we want (benchmarks/ann_recall.py).
-    ann = _index(served) if use_index and pool is None else None
-    if ann is not None and query_scores is None:
+    if ann is not None:
         yield from _rank_ann(served, batch, k, include_seen, ann)
         return
     scores = served.model.score(batch.histories, batch.rows, batch.features)
@@ -158,7 +158,7 @@ def _top(uid: str, row: np.ndarray, allowed: np.ndarray, k: int, served: Served)
 
 
 def _index(served: Served) -> InnerProductIndex | None:
-    if not hasattr(served.model, "embeddings") or served.model.embeddings() is None:
+    if served.model.embeddings() is None:
         return None
     path = Path(served.store_root) / "indexes" / f"{served.record.model_key}.ann"
     return InnerProductIndex.load(path) if path.exists() else None

@@ -162,6 +162,7 @@ class LinearHybrid(Recommender):
         self._reset()
 
     def _reset(self) -> None:
+        self._items: np.ndarray | None = None  # `item_matrix`, built once per fitted or loaded model
         self.user_factors = np.zeros((0, 0), np.float32)
         self.item_factors = np.zeros((0, 0), np.float32)
         self.projections: dict[str, np.ndarray] = {}
@@ -524,14 +525,16 @@ class LinearHybrid(Recommender):
     def item_matrix(self) -> np.ndarray:
         """Item blocks matching `user_vectors`: [factors | content per modality | attribute lift | bias]."""
         self._require_fitted()
-        blocks: list[np.ndarray] = []
-        if self._use_collab:
-            blocks.append(self.item_factors)
-        blocks.extend(self.content.values())
-        if self.attr_lift.shape[0]:
-            blocks.append(self.attr_lift.T)
-        blocks.append(self.item_bias[:, None])
-        return np.hstack(blocks).astype(np.float32)
+        if self._items is None:
+            blocks: list[np.ndarray] = []
+            if self._use_collab:
+                blocks.append(self.item_factors)
+            blocks.extend(self.content.values())
+            if self.attr_lift.shape[0]:
+                blocks.append(self.attr_lift.T)
+            blocks.append(self.item_bias[:, None])
+            self._items = np.hstack(blocks).astype(np.float32)
+        return self._items
 
     def score(
         self, histories: sp.csr_matrix, users: np.ndarray, user_features: sp.csr_matrix | None = None

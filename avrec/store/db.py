@@ -7,6 +7,7 @@ serialise on SQLite's lock with a long busy timeout instead of failing with "dat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -202,34 +203,7 @@ class Store:
         with self.atomic() as conn:
             for item in items:
                 exists = conn.execute("SELECT 1 FROM items WHERE item_id = ?", (item.item_id,)).fetchone()
-                conn.execute(
-                    """
-                    INSERT INTO items(item_id, title, description, tags, creator, path, kind, attrs,
-                                      created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(item_id) DO UPDATE SET
-                        title = coalesce(excluded.title, title),
-                        description = coalesce(excluded.description, description),
-                        tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
-                        creator = coalesce(excluded.creator, creator),
-                        path = coalesce(excluded.path, path),
-                        kind = coalesce(excluded.kind, kind),
-                        attrs = json_patch(attrs, excluded.attrs),
-                        updated_at = excluded.updated_at
-                    """,
-                    (
-                        item.item_id,
-                        item.title,
-                        item.description,
-                        json.dumps(item.tags, ensure_ascii=False),
-                        item.creator,
-                        item.path,
-                        item.kind,
-                        json.dumps(item.attrs, ensure_ascii=False),
-                        now,
-                        now,
-                    ),
-                )
+                _upsert_item(conn, item, now)
                 if exists:
                     updated += 1
                 else:
@@ -387,32 +361,7 @@ class Store:
         """Record a probed media file and its item in one transaction."""
         now = time.time()
         with self.atomic() as conn:
-            conn.execute(
-                """
-                INSERT INTO items(item_id, title, description, tags, creator, path, kind, attrs,
-                                  created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(item_id) DO UPDATE SET
-                    title = coalesce(excluded.title, title),
-                    description = coalesce(excluded.description, description),
-                    tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
-                    creator = coalesce(excluded.creator, creator),
-                    path = excluded.path, kind = excluded.kind,
-                    attrs = json_patch(attrs, excluded.attrs), updated_at = excluded.updated_at
-                """,
-                (
-                    item.item_id,
-                    item.title,
-                    item.description,
-                    json.dumps(item.tags, ensure_ascii=False),
-                    item.creator,
-                    rec.path,
-                    item.kind,
-                    json.dumps(item.attrs, ensure_ascii=False),
-                    now,
-                    now,
-                ),
-            )
+            _upsert_item(conn, dataclasses.replace(item, path=rec.path), now, media=True)
             conn.execute(
                 f"INSERT OR REPLACE INTO media({_MEDIA_COLS}, ingested_at) VALUES ({','.join('?' * 16)})",
                 (
@@ -593,14 +542,6 @@ class Store:
             return None
         return ModelRecord(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5])
 
-    def get_state(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM store_state WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_state(self, key: str, value: str) -> None:
-        with self.atomic() as conn:
-            conn.execute("INSERT OR REPLACE INTO store_state(key, value) VALUES (?, ?)", (key, value))
-
     # -- summary ------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, Any]:
@@ -616,6 +557,41 @@ class Store:
             "frames": int(one("SELECT count(*) FROM frames").fetchone()[0]),
             "vectors": self.vector_counts(),
         }
+
+
+_ITEM_UPSERT = """
+    INSERT INTO items(item_id, title, description, tags, creator, path, kind, attrs, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(item_id) DO UPDATE SET
+        title = coalesce(excluded.title, title),
+        description = coalesce(excluded.description, description),
+        tags = CASE WHEN excluded.tags = '[]' THEN tags ELSE excluded.tags END,
+        creator = coalesce(excluded.creator, creator),
+        attrs = json_patch(attrs, excluded.attrs),
+        updated_at = excluded.updated_at,
+"""
+#: Catalog rows: fields left None keep their stored value.
+_UPSERT_ITEM = _ITEM_UPSERT + "path = coalesce(excluded.path, path), kind = coalesce(excluded.kind, kind)"
+#: A probed media file: its path and kind are the truth for the item.
+_UPSERT_MEDIA_ITEM = _ITEM_UPSERT + "path = excluded.path, kind = excluded.kind"
+
+
+def _upsert_item(conn: sqlite3.Connection, item: Item, now: float, *, media: bool = False) -> None:
+    conn.execute(
+        _UPSERT_MEDIA_ITEM if media else _UPSERT_ITEM,
+        (
+            item.item_id,
+            item.title,
+            item.description,
+            json.dumps(item.tags, ensure_ascii=False),
+            item.creator,
+            item.path,
+            item.kind,
+            json.dumps(item.attrs, ensure_ascii=False),
+            now,
+            now,
+        ),
+    )
 
 
 _MEDIA_COLS = (
