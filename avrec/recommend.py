@@ -16,8 +16,11 @@ from avrec.serving import Served, UserBatch, known_user, load_served, user_batch
 from avrec.store import Store
 
 BLOCK = 256
-#: With `use_index`, this many times k candidates come from the Annoy index and are re-scored exactly.
-ANN_OVERSAMPLE = 20
+#: With the index, this many times k candidates come from Annoy and are re-scored exactly (with the head).
+ANN_OVERSAMPLE = 4
+#: Catalogs at least this large are served from the index unless exact scoring is asked for: there the
+#: index is several times faster than exact scoring even in blocks of users (benchmarks/ann_recall.py).
+ANN_MIN_ITEMS = 50_000
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def recommend(
     include_seen: bool = False,
     history: list[str] | None = None,
     query_scores: np.ndarray | None = None,
-    use_index: bool = False,
+    use_index: bool | None = None,
     served: Served | None = None,
     progress: Progress | None = None,
     skipped: list[str] | None = None,
@@ -50,6 +53,9 @@ def recommend(
 
     `history` serves one user the model has not seen from a list of item ids (fold-in, no retraining).
     `query_scores` (one number per model item) is added to every user's scores to steer the list.
+    `use_index`: True takes candidates from the model's index (`avrec.index`) and scores them exactly,
+    False scores every item; None (default) uses the index on catalogs of `ANN_MIN_ITEMS` items or more.
+    Candidate pools and query steering are always scored exactly.
     Bad arguments and the first block's unknown ids raise here, before anything is yielded, so a caller
     never prints a partial answer for a request that fails at once. With `skipped` (a list to fill),
     unknown users are left out and appended there instead, with a warning: a batch job serves everyone
@@ -59,8 +65,8 @@ def recommend(
         raise UsageError("-k must be at least 1")
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates, progress or NullProgress())
-    # Exact scoring is the default: on 100k items Annoy with the inner-product augmentation is no faster
-    # than one BLAS product per block of users at the recall we want (benchmarks/ann_recall.py).
+    if use_index is None:
+        use_index = len(served.item_ids) >= ANN_MIN_ITEMS
     ann = _index(served) if use_index and pool is None and query_scores is None else None
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
@@ -143,18 +149,20 @@ def _rank(
             allowed &= pool
         if not include_seen and batch.seen[r]:
             allowed[list(batch.seen[r])] = False
-        yield from _top(uid, row, np.flatnonzero(allowed), k, served)
+        rows = np.flatnonzero(allowed)
+        yield from _top(uid, row[rows], rows, k, served)
 
 
-def _top(uid: str, row: np.ndarray, allowed: np.ndarray, k: int, served: Served) -> Iterator[Recommendation]:
-    if allowed.size == 0:
+def _top(uid: str, scores: np.ndarray, rows: np.ndarray, k: int, served: Served) -> Iterator[Recommendation]:
+    """The best k of `rows` (item rows) by `scores` (theirs, same order)."""
+    if rows.size == 0:
         return
-    take = min(k, allowed.size)
-    part = allowed[np.argpartition(-row[allowed], take - 1)[:take]] if take < allowed.size else allowed
+    take = min(k, rows.size)
+    part = np.argpartition(-scores, take - 1)[:take] if take < rows.size else np.arange(rows.size)
     # Best first; ties broken by item id so output is stable.
-    order = sorted(part.tolist(), key=lambda j: (-row[j], served.item_ids[j]))
-    for rank, j in enumerate(order, start=1):
-        yield Recommendation(uid, served.item_ids[j], rank, float(row[j]))
+    order = sorted(part.tolist(), key=lambda p: (-scores[p], served.item_ids[rows[p]]))
+    for rank, p in enumerate(order, start=1):
+        yield Recommendation(uid, served.item_ids[rows[p]], rank, float(scores[p]))
 
 
 def _index(served: Served) -> InnerProductIndex | None:
@@ -174,13 +182,11 @@ def _rank_ann(
     queries = user_side(batch.histories, batch.rows, batch.features)
     for r, uid in enumerate(batch.user_ids):
         want = k + (0 if include_seen else len(batch.seen[r]))
-        cand = ann.candidates(queries[r], want * ANN_OVERSAMPLE)
+        rows, exact = ann.search(queries[r], items, want * ANN_OVERSAMPLE)
         if not include_seen and batch.seen[r]:
-            cand = cand[~np.isin(cand, list(batch.seen[r]))]
-        exact = items[cand] @ queries[r]
-        row = np.full(len(served.item_ids), -np.inf)
-        row[cand] = exact
-        yield from _top(uid, row, cand, k, served)
+            keep = ~np.isin(rows, list(batch.seen[r]))
+            rows, exact = rows[keep], exact[keep]
+        yield from _top(uid, exact.astype(np.float64), rows, k, served)
 
 
 @dataclass(frozen=True)

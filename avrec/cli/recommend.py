@@ -70,9 +70,14 @@ def recommend(
         typer.Option("--by", help="Rank categories instead of items: tags, creator or any catalog attribute."),
     ] = None,
     index: Annotated[
-        bool,
-        typer.Option("--ann/--exact", help="Candidates from the Annoy index, scored exactly (approximate)."),
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--ann/--exact",
+            help="Candidates from the model's Annoy index, re-scored exactly (approximate), or score every item. "
+            "Default: the index on catalogs of 50,000 items or more.",
+            show_default=False,
+        ),
+    ] = None,
     engine: Annotated[
         str, typer.Option("--engine", help="local (default), or spark: batch scoring on Spark into --output.")
     ] = "local",

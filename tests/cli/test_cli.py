@@ -329,6 +329,34 @@ def test_recommend_with_annoy_candidates_matches_exact(fitted_store: Path, runne
         assert abs(float(a["score"]) - float(b["score"])) < 1e-5
 
 
+def test_large_catalogs_are_served_from_the_index_by_default(
+    fitted_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import avrec.recommend
+    from avrec.index import InnerProductIndex
+    from avrec.store import Store
+
+    searched: list[int] = []
+    search = InnerProductIndex.search
+
+    def counting(self: InnerProductIndex, *args: object, **kwargs: object) -> object:
+        searched.append(1)
+        return search(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(InnerProductIndex, "search", counting)
+    with Store(fitted_store) as store:
+        exact = list(avrec.recommend.recommend(store, all_users=True, k=3))
+        assert not searched  # a small catalog: every item scored
+        monkeypatch.setattr(avrec.recommend, "ANN_MIN_ITEMS", 5)
+        auto = list(avrec.recommend.recommend(store, all_users=True, k=3))
+        assert len(searched) == len({r.user_id for r in auto})
+        searched.clear()
+        forced = list(avrec.recommend.recommend(store, all_users=True, k=3, use_index=False))
+        assert not searched
+    assert [(r.user_id, r.item_id) for r in auto] == [(r.user_id, r.item_id) for r in exact]
+    assert [(r.user_id, r.item_id) for r in forced] == [(r.user_id, r.item_id) for r in exact]
+
+
 def test_candidates_stored_after_the_fit_are_named(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:
     late = tmp_path / "late.csv"
     late.write_text("item_id,title\nbrand_new,Brand new\n")
