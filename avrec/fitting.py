@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from avrec import usertable
+from avrec.batching import blocks_of
 from avrec.config import Settings
 from avrec.dataset import load_train_data
 from avrec.errors import InputError, UsageError
@@ -97,7 +102,8 @@ def fit(
             started = time.perf_counter()
             estimator.fit(data)
             seconds = time.perf_counter() - started
-        key, rel, indexed = _persist(store, estimator, model, seed)
+        record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
+        key, rel, indexed = _persist(store, estimator, model, record_params)
         report = FitReport(
             model=model,
             model_key=key,
@@ -112,7 +118,6 @@ def fit(
             params=estimator.get_params(),
             holdout=holdout_report,
         )
-        record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
         store.register_model(ModelRecord(key, model, rel, record_params, report.as_dict(), time.time()), activate=True)
         _prune(store)
     return report
@@ -151,7 +156,7 @@ def update(store: Store, settings: Settings) -> FitReport:
             "new_interactions": (int(data.interactions.nnz) - full["interactions"]) / max(full["interactions"], 1),
         }
         due = max(shares.values()) > REFIT_SHARE
-        key, rel, indexed = _persist(store, updated, served.record.kind, int(served.record.params.get("seed", 42)))
+        key, rel, indexed = _persist(store, updated, served.record.kind, dict(served.record.params))
         report = FitReport(
             model=served.record.kind,
             model_key=key,
@@ -178,16 +183,46 @@ def update(store: Store, settings: Settings) -> FitReport:
     return report
 
 
-def _persist(store: Store, estimator: Recommender, kind: str, seed: int) -> tuple[str, str, bool]:
-    """Write a new model version and its Annoy index (each atomically); (key, path in the store, indexed).
-    The caller registers it afterwards, so readers never see a model whose files are incomplete."""
+def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, Any]) -> tuple[str, str, bool]:
+    """Write a new model version, its Annoy index and its user table (each atomically); (key, path in the
+    store, indexed). The caller registers it afterwards, so readers never see a model whose files are
+    incomplete."""
     key = f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
     rel = f"models/{key}.npz"
     estimator.save(store.root / rel)
     embeddings = estimator.embeddings()
     if embeddings is not None:
-        InnerProductIndex.build(embeddings[1], store.indexes_dir / f"{key}.ann", seed=seed)
+        InnerProductIndex.build(embeddings[1], store.indexes_dir / f"{key}.ann", seed=int(params.get("seed", 42)))
+        _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator)
     return key, rel, embeddings is not None
+
+
+def _write_user_table(store: Store, record: ModelRecord, estimator: Recommender) -> None:
+    """Every known user's vector as `recommend` computes it from the store right now (`avrec.usertable`)."""
+    from avrec.serving import Served, user_batch
+
+    embeddings = estimator.embeddings()
+    assert embeddings is not None
+    user_side, items = embeddings
+    served = Served(estimator, record, list(estimator.item_ids), list(estimator.user_ids), str(store.root))
+    if len(served.user_ids) * items.shape[1] * 4 > usertable.BUDGET_BYTES:
+        return
+    blocks = [np.zeros((0, items.shape[1]), np.float32)]
+    with store.snapshot():
+        last_event = store.last_event_id()
+        attrs = store.user_attrs_text()
+        for ids in blocks_of(served.user_ids, 1024):
+            batch = user_batch(store, served, ids)
+            blocks.append(np.asarray(user_side(batch.histories, batch.rows, batch.features), dtype=np.float32))
+    usertable.write(
+        usertable.folder_for(store, record.model_key),
+        user_ids=served.user_ids,
+        users=np.vstack(blocks),
+        attrs_text=attrs,
+        item_ids=served.item_ids,
+        items=items,
+        last_event_id=last_event,
+    )
 
 
 def _prune(store: Store) -> None:
@@ -202,6 +237,7 @@ def _prune(store: Store) -> None:
             store.indexes_dir / f"{old.model_key}.json",
         ):
             path.unlink(missing_ok=True)
+        shutil.rmtree(usertable.folder_for(store, old.model_key), ignore_errors=True)
     _remove_leftovers(store, records)
 
 
@@ -211,10 +247,14 @@ def _remove_leftovers(store: Store, records: list[ModelRecord]) -> None:
     Safe because the caller holds the writer lock: only fit and update write these folders.
     """
     keep = {Path(r.path).name for r in records}
-    keep |= {f"{r.model_key}{suffix}" for r in records for suffix in (".ann", ".json")}
+    keep |= {f"{r.model_key}{suffix}" for r in records for suffix in (".ann", ".json", usertable.SUFFIX)}
     for folder in (store.models_dir, store.indexes_dir):
         for path in folder.iterdir():
             stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
-            orphan = path.suffix in (".npz", ".ann", ".json") and path.name not in keep
-            if path.is_file() and (stale_tmp or orphan):
+            orphan = path.suffix in (".npz", ".ann", ".json", usertable.SUFFIX) and path.name not in keep
+            if not (stale_tmp or orphan):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.is_file():
                 path.unlink(missing_ok=True)

@@ -29,6 +29,16 @@ from avrec.store.files import atomic_path
 DEFAULT_TREES = 10
 #: Share of items, longest vectors first, scored exactly instead of through Annoy.
 HEAD_FRACTION = 0.03
+#: `recommend` asks Annoy for this many times k candidates (re-scored exactly, with the head).
+ANN_OVERSAMPLE = 4
+#: Catalogs at least this large are served from the index unless exact scoring is asked for: there the
+#: index is several times faster than exact scoring even in blocks of users (benchmarks/ann_recall.py).
+ANN_MIN_ITEMS = 50_000
+
+
+def wants_index(use_index: bool | None, n_items: int) -> bool:
+    """`recommend`'s choice: True / False as asked, None (the default) by catalog size."""
+    return n_items >= ANN_MIN_ITEMS if use_index is None else use_index
 
 
 def split_by_norm(items: np.ndarray, head_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +133,9 @@ class InnerProductIndex:
             self._tail = _complement(self.head, self.n_items)
         return self._index
 
-    def search(self, query: np.ndarray, items: np.ndarray, n: int, *, search_k: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray, items: np.ndarray, n: int, *, search_k: int = -1
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Rows and exact scores <query, item> of the head and of about `n` Annoy candidates from the rest.
 
         `items` is the matrix the index was built from (rows in the same order); `search_k` is Annoy's

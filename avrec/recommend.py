@@ -5,33 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from avrec import usertable
 from avrec.batching import blocks_of
 from avrec.errors import UnknownIdError, UsageError
-from avrec.index import InnerProductIndex
+from avrec.index import ANN_OVERSAMPLE, InnerProductIndex, wants_index
 from avrec.progress import NullProgress, Progress
-from avrec.serving import Served, UserBatch, known_user, load_served, user_batch
+from avrec.ranking import Recommendation, top_k
 from avrec.store import Store
 
+if TYPE_CHECKING:
+    from avrec.serving import Served, UserBatch
+
 BLOCK = 256
-#: With the index, this many times k candidates come from Annoy and are re-scored exactly (with the head).
-ANN_OVERSAMPLE = 4
-#: Catalogs at least this large are served from the index unless exact scoring is asked for: there the
-#: index is several times faster than exact scoring even in blocks of users (benchmarks/ann_recall.py).
-ANN_MIN_ITEMS = 50_000
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    user_id: str
-    item_id: str
-    rank: int
-    score: float
-
-    def as_dict(self) -> dict[str, object]:
-        return {"user_id": self.user_id, "item_id": self.item_id, "rank": self.rank, "score": self.score}
 
 
 def recommend(
@@ -63,11 +52,19 @@ def recommend(
     """
     if k < 1:
         raise UsageError("-k must be at least 1")
+    if served is None and history is None and candidates is None and query_scores is None and not all_users:
+        # One known user whose events and attributes have not changed since the fit: served from the
+        # vectors `fit` stored, without loading the model (and scipy) -- the same answer, sooner.
+        one = list(users) if isinstance(users, (list, tuple)) else []
+        quick = usertable.recommend_one(store, one[0], k, include_seen, use_index) if len(one) == 1 else None
+        if quick is not None:
+            return iter(quick)
+    from avrec.serving import load_served, user_batch
+
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates, progress or NullProgress())
-    if use_index is None:
-        use_index = len(served.item_ids) >= ANN_MIN_ITEMS
-    ann = _index(served) if use_index and pool is None and query_scores is None else None
+    exact_only = pool is not None or query_scores is not None
+    ann = _index(served) if wants_index(use_index, len(served.item_ids)) and not exact_only else None
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
         return _rank(served, folded, k, pool, include_seen, query_scores, ann)
@@ -95,6 +92,8 @@ def recommend(
 def _known_only(
     store: Store, served: Served, users: Iterable[str], skipped: list[str], progress: Progress
 ) -> Iterator[str]:
+    from avrec.serving import known_user
+
     for uid in users:
         if known_user(store, served, uid):
             yield uid
@@ -150,19 +149,7 @@ def _rank(
         if not include_seen and batch.seen[r]:
             allowed[list(batch.seen[r])] = False
         rows = np.flatnonzero(allowed)
-        yield from _top(uid, row[rows], rows, k, served)
-
-
-def _top(uid: str, scores: np.ndarray, rows: np.ndarray, k: int, served: Served) -> Iterator[Recommendation]:
-    """The best k of `rows` (item rows) by `scores` (theirs, same order)."""
-    if rows.size == 0:
-        return
-    take = min(k, rows.size)
-    part = np.argpartition(-scores, take - 1)[:take] if take < rows.size else np.arange(rows.size)
-    # Best first; ties broken by item id so output is stable.
-    order = sorted(part.tolist(), key=lambda p: (-scores[p], served.item_ids[rows[p]]))
-    for rank, p in enumerate(order, start=1):
-        yield Recommendation(uid, served.item_ids[rows[p]], rank, float(scores[p]))
+        yield from top_k(uid, row[rows], rows, k, served.item_ids)
 
 
 def _index(served: Served) -> InnerProductIndex | None:
@@ -186,7 +173,7 @@ def _rank_ann(
         if not include_seen and batch.seen[r]:
             keep = ~np.isin(rows, list(batch.seen[r]))
             rows, exact = rows[keep], exact[keep]
-        yield from _top(uid, exact.astype(np.float64), rows, k, served)
+        yield from top_k(uid, exact.astype(np.float64), rows, k, served.item_ids)
 
 
 @dataclass(frozen=True)
@@ -241,6 +228,8 @@ def recommend_by(
     `per_category` best items (a smaller category padded with the user's mean item score): a genre or
     channel the user is likely to enjoy. Items the user has already seen count too: a channel someone
     loves is still the channel to show them."""
+    from avrec.serving import load_served
+
     served = load_served(store)
     cats = item_categories(store, served, by)
     members: dict[str, list[int]] = {}
@@ -252,7 +241,7 @@ def recommend_by(
     names = sorted(members)
     ranked_items = recommend(
         store, users=users, all_users=all_users, k=len(served.item_ids), include_seen=True, history=history,
-        served=served,
+        use_index=False, served=served,
     )
 
     def stream() -> Iterator[CategoryRecommendation]:

@@ -47,8 +47,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from avrec.index import DEFAULT_TREES, HEAD_FRACTION, InnerProductIndex  # noqa: E402
-from avrec.recommend import ANN_OVERSAMPLE, BLOCK  # noqa: E402
+from avrec.index import ANN_OVERSAMPLE, DEFAULT_TREES, HEAD_FRACTION, InnerProductIndex  # noqa: E402
+from avrec.recommend import BLOCK  # noqa: E402
 
 
 def make_factors(

@@ -340,6 +340,27 @@ class Store:
         ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
+    def last_event_id(self) -> int:
+        """Events are numbered in the order they were stored; this is the newest number (0: none)."""
+        return int(self.conn.execute("SELECT max(id) FROM interactions").fetchone()[0] or 0)
+
+    def has_events_after(self, user_id: str, event_id: int) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM interactions WHERE user_id = ? AND id > ? LIMIT 1", (user_id, event_id)
+        ).fetchone()
+        return row is not None
+
+    def user_attrs_text(self, user_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """The stored attribute JSON of every user (or of `user_ids`), as text: equal text, same attributes."""
+        if user_ids is None:
+            return {r[0]: r[1] for r in self.conn.execute("SELECT user_id, attrs FROM users")}
+        out: dict[str, str] = {}
+        for user_id in user_ids:
+            row = self.conn.execute("SELECT attrs FROM users WHERE user_id = ?", (user_id,)).fetchone()
+            if row is not None:
+                out[user_id] = row[0]
+        return out
+
     def interaction_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM interactions").fetchone()[0])
 

@@ -1,0 +1,141 @@
+"""Stored user vectors, so `recommend --user` serves a known user without loading the model.
+
+A `recommend` process spends most of its life starting up: importing scipy and loading the model cost
+several times the scoring itself (benchmarks/recommend_latency.py). So for every model that scores with
+one inner product, `fit` (and `fit --incremental`) also writes a folder `indexes/<model_key>.users/`:
+
+    users.npy        the user side of the score of every user the model knows, computed as `recommend`
+                     computes it from the store (model.user_vectors over the stored history and
+                     attributes); rows in the order of user_ids.npy (sorted)
+    attrs.npy        a digest of each of those users' stored attribute text
+    items.npy        the item side (model.embeddings()): a score is users[u] @ items[i]
+    item_ids.npy     item ids in model order; item_sorted.npy and item_rows.npy: sorted, for look-ups
+    meta.json        the newest event id in the store when the vectors were read
+
+All are memory-mapped. A user with an event newer than that id, or whose attributes changed since, is
+served the ordinary way, so the answer is always the one the full path gives. The folder is written only
+while the user matrix stays under `BUDGET_BYTES`; without it every request takes the ordinary path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from avrec.index import ANN_OVERSAMPLE, InnerProductIndex, wants_index
+from avrec.ranking import Recommendation, top_k
+from avrec.store import Store
+
+SUFFIX = ".users"
+BUDGET_BYTES = 512 * 2**20
+FILES = ("users.npy", "user_ids.npy", "attrs.npy", "items.npy", "item_ids.npy", "item_sorted.npy", "item_rows.npy")
+
+
+def folder_for(store: Store, model_key: str) -> Path:
+    return store.indexes_dir / f"{model_key}{SUFFIX}"
+
+
+def attrs_digest(text: str | None) -> int:
+    """64 bits of a user's stored attribute text (0 for a user without a row)."""
+    if text is None:
+        return 0
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def _id_array(ids: Sequence[str]) -> np.ndarray | None:
+    """Ids as a fixed-width unicode array, or None when one would not survive it (numpy drops trailing NULs)."""
+    arr = np.array(list(ids), dtype=str)
+    return arr if arr.tolist() == list(ids) else None
+
+
+def write(
+    folder: Path,
+    *,
+    user_ids: Sequence[str],
+    users: np.ndarray,
+    attrs_text: Mapping[str, str],
+    item_ids: Sequence[str],
+    items: np.ndarray,
+    last_event_id: int,
+) -> bool:
+    """Write the folder (into a temporary one, renamed into place); False when it is not worth keeping."""
+    uids, iids = _id_array(user_ids), _id_array(item_ids)
+    if uids is None or iids is None or users.astype(np.float32).nbytes > BUDGET_BYTES:
+        return False
+    order = np.argsort(uids, kind="stable")
+    item_order = np.argsort(iids, kind="stable")
+    arrays = {
+        "users.npy": np.ascontiguousarray(users[order], dtype=np.float32),
+        "user_ids.npy": uids[order],
+        "attrs.npy": np.array([attrs_digest(attrs_text.get(u)) for u in uids[order].tolist()], dtype=np.int64),
+        "items.npy": np.ascontiguousarray(items, dtype=np.float32),
+        "item_ids.npy": iids,
+        "item_sorted.npy": iids[item_order],
+        "item_rows.npy": item_order.astype(np.int64),
+    }
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(mode=0o700, parents=True)
+    for name, arr in arrays.items():
+        with open(os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+    meta = {"last_event_id": int(last_event_id), "users": len(uids), "items": len(iids)}
+    with open(os.open(tmp / "meta.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+        json.dump(meta, fh)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.rename(tmp, folder)
+    return True
+
+
+def _find(sorted_ids: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
+    """Position of each wanted id in `sorted_ids`, -1 where absent."""
+    if len(sorted_ids) == 0 or not wanted:
+        return np.full(len(wanted), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(sorted_ids, np.array(list(wanted), dtype=str)), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == np.array(list(wanted), dtype=str), pos, -1).astype(np.int64)
+
+
+def recommend_one(
+    store: Store, user_id: str, k: int, include_seen: bool, use_index: bool | None
+) -> list[Recommendation] | None:
+    """`recommend` for one user from the stored vectors; None when they cannot give the full path's answer
+    (no folder for the active model, a user it does not hold, or one changed since)."""
+    record = store.active_model()
+    if record is None:
+        return None
+    folder = folder_for(store, record.model_key)
+    try:  # missing (a model without vectors, a store too big for it), pruned meanwhile, or damaged
+        meta = json.loads((folder / "meta.json").read_text())
+        arrays = {name: np.load(folder / name, mmap_mode="r", allow_pickle=False) for name in FILES}
+    except (OSError, ValueError):
+        return None
+    row = int(_find(arrays["user_ids.npy"], [user_id])[0])
+    if row < 0 or store.has_events_after(user_id, int(meta["last_event_id"])):
+        return None
+    if attrs_digest(store.user_attrs_text([user_id]).get(user_id)) != int(arrays["attrs.npy"][row]):
+        return None
+    query = np.asarray(arrays["users.npy"][row], dtype=np.float32)
+    items = arrays["items.npy"]
+    seen: list[int] = []
+    if not include_seen:
+        held = [item for item, _ in store.user_history(user_id)]
+        pos = _find(arrays["item_sorted.npy"], held)
+        seen = arrays["item_rows.npy"][pos[pos >= 0]].tolist()
+    index_path = folder.with_suffix(".ann")
+    if wants_index(use_index, len(items)) and index_path.exists():
+        rows, scores = InnerProductIndex.load(index_path).search(query, items, (k + len(seen)) * ANN_OVERSAMPLE)
+    else:
+        rows, scores = np.arange(len(items)), np.asarray(items @ query)
+    keep = np.isfinite(scores)
+    if seen:
+        keep &= ~np.isin(rows, seen)
+    rows, scores = rows[keep], scores[keep]
+    return list(top_k(user_id, scores.astype(np.float64), rows, k, arrays["item_ids.npy"]))
