@@ -1,10 +1,11 @@
 """How long one `avrec recommend --user U` takes as a whole process, against `python -c "import numpy"`.
 
-    python benchmarks/recommend_latency.py                    # synthetic store: 3,000 items, fitted MF model
+    python benchmarks/recommend_latency.py                    # synthetic store: 3,000 items, default model
+    python benchmarks/recommend_latency.py --model mf
     python benchmarks/recommend_latency.py --items 20000 --runs 15
     python benchmarks/recommend_latency.py --sample           # sample_media's catalog and log instead
 
-Builds a store in a temporary folder (catalog + interactions + `avrec fit --model mf`; no embed needed),
+Builds a store in a temporary folder (catalog + interactions + `avrec fit`; no embed needed),
 then times several runs of each command (after one warm-up run each, so both read from the page cache)
 and prints the medians and their ratio (goal: at most 3). Then it runs
 `python -X importtime -m avrec recommend ...` and says whether torch (or another heavy library) was
@@ -41,7 +42,7 @@ def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def build_store(store: Path, work: Path, *, items: int, users: int, rows: int, sample: bool) -> str:
+def build_store(store: Path, work: Path, *, items: int, users: int, rows: int, sample: bool, model: str) -> str:
     avrec = [sys.executable, "-m", "avrec", "--store", str(store), "--quiet"]
     if sample:
         _run([*avrec, "ingest", "catalog", str(REPO / "sample_media" / "catalog.csv")])
@@ -64,7 +65,7 @@ def build_store(store: Path, work: Path, *, items: int, users: int, rows: int, s
         _run([*avrec, "ingest", "catalog", str(catalog)])
         _run([*avrec, "ingest", "interactions", str(log)])
         user = "u1"
-    _run([*avrec, "fit", "--model", "mf", "--format", "json"])
+    _run([*avrec, "fit", "--model", model, "--format", "json"])
     return user
 
 
@@ -113,12 +114,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--sample", action="store_true", help="use sample_media's catalog and log")
+    parser.add_argument("--model", default="hybrid", help="what `avrec fit --model` trains (default: hybrid)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="avrec-latency-") as tmp:
         work = Path(tmp)
         store = work / "store"
-        user = build_store(store, work, items=args.items, users=args.users, rows=args.rows, sample=args.sample)
+        user = build_store(store, work, items=args.items, users=args.users, rows=args.rows, sample=args.sample,
+                            model=args.model)
         rec_args = ["--store", str(store), "--quiet", "recommend", "--user", user, "-k", "10", "--format", "csv"]
         recommend = [sys.executable, "-m", "avrec", *rec_args]
         numpy = [sys.executable, "-c", "import numpy"]
@@ -126,7 +129,7 @@ def main() -> None:
         np_median, np_times = median_seconds(numpy, args.runs)
         ratio = rec_median / np_median
         what = "sample_media" if args.sample else f"{args.items} items, {args.users} users, {args.rows} events"
-        print(f"store: {what}; model mf; {args.runs} runs each (median)")
+        print(f"store: {what}; model {args.model}; {args.runs} runs each (median)")
         print(f"avrec recommend --user {user}: {rec_median * 1000:7.1f} ms  "
               f"(min {min(rec_times) * 1000:.1f}, max {max(rec_times) * 1000:.1f})")
         print(f"python -c 'import numpy':      {np_median * 1000:7.1f} ms  "

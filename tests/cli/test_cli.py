@@ -332,6 +332,7 @@ def test_recommend_with_annoy_candidates_matches_exact(fitted_store: Path, runne
 def test_large_catalogs_are_served_from_the_index_by_default(
     fitted_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import avrec.index
     import avrec.recommend
     from avrec.index import InnerProductIndex
     from avrec.store import Store
@@ -347,7 +348,7 @@ def test_large_catalogs_are_served_from_the_index_by_default(
     with Store(fitted_store) as store:
         exact = list(avrec.recommend.recommend(store, all_users=True, k=3))
         assert not searched  # a small catalog: every item scored
-        monkeypatch.setattr(avrec.recommend, "ANN_MIN_ITEMS", 5)
+        monkeypatch.setattr(avrec.index, "ANN_MIN_ITEMS", 5)
         auto = list(avrec.recommend.recommend(store, all_users=True, k=3))
         assert len(searched) == len({r.user_id for r in auto})
         searched.clear()

@@ -101,7 +101,9 @@ def test_a_missing_or_damaged_table_falls_back(fitted_store: Path) -> None:
         assert len(list(recommend(store, users=["city_0"], k=3))) == 3
 
 
-def test_no_table_beyond_the_size_budget(fitted_store: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_table_beyond_the_size_budget(
+    fitted_store: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(usertable, "BUDGET_BYTES", 64)
     assert invoke(runner, fitted_store, "fit", "--format", "json").exit_code == 0
     with Store(fitted_store) as store:
@@ -129,3 +131,16 @@ def test_old_tables_are_pruned_with_their_models(fitted_store: Path, runner: Cli
         (stale / "users.npy").write_bytes(b"")
     assert invoke(runner, fitted_store, "fit", "--format", "json").exit_code == 0
     assert not stale.exists()
+
+
+def test_an_incremental_fit_writes_a_table_with_the_same_answers(
+    with_attrs: Path, runner: CliRunner, tmp_path: Path
+) -> None:
+    events = tmp_path / "more.csv"
+    events.write_text("user_id,item_id,timestamp,event\nnewbie,drums,1800000000,view\nnewbie,piano,1800000001,view\n"
+                      "city_0,rain,1800000002,view\n")
+    assert invoke(runner, with_attrs, "ingest", "interactions", str(events)).exit_code == 0
+    assert invoke(runner, with_attrs, "fit", "--incremental", "--format", "json").exit_code == 0
+    with Store(with_attrs) as store:
+        for user in store.user_ids():
+            same(quick(store, user), full_path(store, user, k=5))
