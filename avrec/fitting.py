@@ -17,6 +17,7 @@ from avrec.dataset import load_train_data
 from avrec.errors import InputError, UsageError
 from avrec.index import InnerProductIndex
 from avrec.model import Recommender, make_model
+from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
 from avrec.store import ModelRecord, Store
 
@@ -193,16 +194,16 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
     embeddings = estimator.embeddings()
     if embeddings is not None:
         InnerProductIndex.build(embeddings[1], store.indexes_dir / f"{key}.ann", seed=int(params.get("seed", 42)))
-        _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator)
+        _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
     return key, rel, embeddings is not None
 
 
-def _write_user_table(store: Store, record: ModelRecord, estimator: Recommender) -> None:
+def _write_user_table(
+    store: Store, record: ModelRecord, estimator: Recommender, embeddings: tuple[UserSideFn, np.ndarray]
+) -> None:
     """Every known user's vector as `recommend` computes it from the store right now (`avrec.usertable`)."""
     from avrec.serving import Served, user_batch
 
-    embeddings = estimator.embeddings()
-    assert embeddings is not None
     user_side, items = embeddings
     served = Served(estimator, record, list(estimator.item_ids), list(estimator.user_ids), str(store.root))
     if len(served.user_ids) * items.shape[1] * 4 > usertable.BUDGET_BYTES:
