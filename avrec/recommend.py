@@ -11,7 +11,7 @@ import numpy as np
 
 from avrec import usertable
 from avrec.batching import blocks_of
-from avrec.errors import UnknownIdError, UsageError
+from avrec.errors import ModelError, UnknownIdError, UsageError
 from avrec.index import ANN_OVERSAMPLE, InnerProductIndex, wants_index
 from avrec.progress import NullProgress, Progress
 from avrec.ranking import Recommendation, top_k
@@ -64,7 +64,9 @@ def recommend(
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates, progress or NullProgress())
     exact_only = pool is not None or query_scores is not None
-    ann = _index(served) if wants_index(use_index, len(served.item_ids)) and not exact_only else None
+    ann = None
+    if wants_index(use_index, len(served.item_ids)) and not exact_only:
+        ann = _index(served, asked=use_index is True)
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
         return _rank(served, folded, k, pool, include_seen, query_scores, ann)
@@ -152,11 +154,20 @@ def _rank(
         yield from top_k(uid, row[rows], rows, k, served.item_ids)
 
 
-def _index(served: Served) -> InnerProductIndex | None:
+def _index(served: Served, *, asked: bool) -> InnerProductIndex | None:
+    """The active model's index; None (score exactly) when it has none, or when its index predates the
+    current layout and `--ann` was not asked for explicitly."""
     if served.model.embeddings() is None:
         return None
     path = Path(served.store_root) / "indexes" / f"{served.record.model_key}.ann"
-    return InnerProductIndex.load(path) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return InnerProductIndex.load(path)
+    except ModelError:
+        if asked:
+            raise
+        return None
 
 
 def _rank_ann(

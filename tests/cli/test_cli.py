@@ -358,6 +358,23 @@ def test_large_catalogs_are_served_from_the_index_by_default(
     assert [(r.user_id, r.item_id) for r in forced] == [(r.user_id, r.item_id) for r in exact]
 
 
+def test_an_index_from_an_older_avrec_is_skipped_unless_asked_for(
+    fitted_store: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import avrec.index
+
+    monkeypatch.setattr(avrec.index, "ANN_MIN_ITEMS", 5)
+    for meta_path in (fitted_store / "indexes").glob("*.json"):
+        meta = json.loads(meta_path.read_text())
+        del meta["head"]
+        meta_path.write_text(json.dumps(meta))
+    exact = invoke(runner, fitted_store, "recommend", "--all-users", "-k", "3", "--exact", "--format", "csv")
+    auto = invoke(runner, fitted_store, "recommend", "--all-users", "-k", "3", "--format", "csv")
+    assert auto.exit_code == 0 and auto.stdout == exact.stdout
+    asked = invoke(runner, fitted_store, "recommend", "--all-users", "-k", "3", "--ann", "--format", "csv")
+    assert asked.exit_code == 1 and "avrec fit" in asked.output and asked.stdout == ""
+
+
 def test_candidates_stored_after_the_fit_are_named(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:
     late = tmp_path / "late.csv"
     late.write_text("item_id,title\nbrand_new,Brand new\n")
