@@ -206,7 +206,7 @@ def _write_user_table(
 
     user_side, items = embeddings
     served = Served(estimator, record, list(estimator.item_ids), list(estimator.user_ids), str(store.root))
-    if len(served.user_ids) * items.shape[1] * 4 > usertable.BUDGET_BYTES:
+    if not usertable.worth_writing(len(served.user_ids), items.shape[1]):
         return
     blocks = [np.zeros((0, items.shape[1]), np.float32)]
     with store.snapshot():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from avrec.index import ANN_OVERSAMPLE, InnerProductIndex
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,24 @@ def top_k(
     named.sort(key=lambda pair: (-pair[0], pair[1]))
     for rank, (score, item) in enumerate(named, start=1):
         yield Recommendation(uid, item, rank, score)
+
+
+def best_for(
+    uid: str,
+    query: np.ndarray,
+    items: np.ndarray,
+    k: int,
+    seen: Collection[int],
+    item_ids: Sequence[str] | np.ndarray,
+    index: InnerProductIndex | None = None,
+) -> Iterator[Recommendation]:
+    """Top k items for one user vector (score = items @ query), `seen` rows left out: every item scored,
+    or with `index` its candidates re-scored exactly."""
+    if index is not None:
+        rows, scores = index.search(query, items, (k + len(seen)) * ANN_OVERSAMPLE)
+    else:
+        rows, scores = np.arange(len(items)), np.asarray(items @ query)
+    keep = np.isfinite(scores)
+    if seen:
+        keep &= ~np.isin(rows, list(seen))
+    return top_k(uid, scores[keep].astype(np.float64), rows[keep], k, item_ids)

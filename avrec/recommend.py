@@ -12,9 +12,9 @@ import numpy as np
 from avrec import usertable
 from avrec.batching import blocks_of
 from avrec.errors import ModelError, UnknownIdError, UsageError
-from avrec.index import ANN_OVERSAMPLE, InnerProductIndex, wants_index
+from avrec.index import InnerProductIndex, wants_index
 from avrec.progress import NullProgress, Progress
-from avrec.ranking import Recommendation, top_k
+from avrec.ranking import Recommendation, best_for, top_k
 from avrec.store import Store
 
 if TYPE_CHECKING:
@@ -179,12 +179,8 @@ def _rank_ann(
     user_side, items = embeddings
     queries = user_side(batch.histories, batch.rows, batch.features)
     for r, uid in enumerate(batch.user_ids):
-        want = k + (0 if include_seen else len(batch.seen[r]))
-        rows, exact = ann.search(queries[r], items, want * ANN_OVERSAMPLE)
-        if not include_seen and batch.seen[r]:
-            keep = ~np.isin(rows, list(batch.seen[r]))
-            rows, exact = rows[keep], exact[keep]
-        yield from top_k(uid, exact.astype(np.float64), rows, k, served.item_ids)
+        seen = () if include_seen else batch.seen[r]
+        yield from best_for(uid, queries[r], items, k, seen, served.item_ids, ann)
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
-from avrec.index import ANN_OVERSAMPLE, InnerProductIndex, wants_index
-from avrec.ranking import Recommendation, top_k
+from avrec.index import InnerProductIndex, wants_index
+from avrec.ranking import Recommendation, best_for
 from avrec.store import Store
 
 SUFFIX = ".users"
 BUDGET_BYTES = 512 * 2**20
 FILES = ("users.npy", "user_ids.npy", "attrs.npy", "items.npy", "item_ids.npy", "item_sorted.npy", "item_rows.npy")
+
+
+def worth_writing(n_users: int, dim: int) -> bool:
+    """Whether a user matrix of this size stays under `BUDGET_BYTES` (float32)."""
+    return n_users * dim * 4 <= BUDGET_BYTES
 
 
 def folder_for(store: Store, model_key: str) -> Path:
@@ -66,7 +71,7 @@ def write(
 ) -> bool:
     """Write the folder (into a temporary one, renamed into place); False when it is not worth keeping."""
     uids, iids = _id_array(user_ids), _id_array(item_ids)
-    if uids is None or iids is None or users.astype(np.float32).nbytes > BUDGET_BYTES:
+    if uids is None or iids is None or not worth_writing(len(uids), users.shape[1]):
         return False
     order = np.argsort(uids, kind="stable")
     item_order = np.argsort(iids, kind="stable")
@@ -99,8 +104,9 @@ def _find(sorted_ids: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
     """Position of each wanted id in `sorted_ids`, -1 where absent."""
     if len(sorted_ids) == 0 or not wanted:
         return np.full(len(wanted), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(sorted_ids, np.array(list(wanted), dtype=str)), len(sorted_ids) - 1)
-    return np.where(sorted_ids[pos] == np.array(list(wanted), dtype=str), pos, -1).astype(np.int64)
+    ids = np.array(list(wanted), dtype=str)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == ids, pos, -1).astype(np.int64)
 
 
 def recommend_one(
@@ -126,16 +132,8 @@ def recommend_one(
     items = arrays["items.npy"]
     seen: list[int] = []
     if not include_seen:
-        held = [item for item, _ in store.user_history(user_id)]
-        pos = _find(arrays["item_sorted.npy"], held)
+        pos = _find(arrays["item_sorted.npy"], [item for item, _ in store.user_history(user_id)])
         seen = arrays["item_rows.npy"][pos[pos >= 0]].tolist()
     index_path = folder.with_suffix(".ann")
-    if wants_index(use_index, len(items)) and index_path.exists():
-        rows, scores = InnerProductIndex.load(index_path).search(query, items, (k + len(seen)) * ANN_OVERSAMPLE)
-    else:
-        rows, scores = np.arange(len(items)), np.asarray(items @ query)
-    keep = np.isfinite(scores)
-    if seen:
-        keep &= ~np.isin(rows, seen)
-    rows, scores = rows[keep], scores[keep]
-    return list(top_k(user_id, scores.astype(np.float64), rows, k, arrays["item_ids.npy"]))
+    index = InnerProductIndex.load(index_path) if wants_index(use_index, len(items)) and index_path.exists() else None
+    return list(best_for(user_id, query, items, k, seen, arrays["item_ids.npy"], index))

@@ -15,6 +15,7 @@ from avrec.cli.common import open_store, report_dict
 from avrec.cli.output import Format, emit_object, emit_rows, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import InputError, UsageError
+from avrec.index import ANN_MIN_ITEMS
 
 COLUMNS = ("user_id", "item_id", "rank", "score")
 
@@ -74,7 +75,7 @@ def recommend(
         typer.Option(
             "--ann/--exact",
             help="Candidates from the model's Annoy index, re-scored exactly (approximate), or score every item. "
-            "Default: the index on catalogs of 50,000 items or more.",
+            f"Default: the index on catalogs of {ANN_MIN_ITEMS:,} items or more.",
             show_default=False,
         ),
     ] = None,
