@@ -60,8 +60,8 @@ def fit(
     ] = None,
 ) -> None:
     """Train the hybrid model (or a baseline), store it and build its Annoy index."""
-    from avrec.fitting import fit as run_fit
-    from avrec.fitting import update
+    from avrec.training.fit import fit as run_fit
+    from avrec.training.fit import update
 
     settings = settings_of(ctx)
     with open_store(settings) as store:
