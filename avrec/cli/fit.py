@@ -34,7 +34,8 @@ def _params(pairs: list[str]) -> dict[str, Any]:
 def fit(
     ctx: typer.Context,
     model: Annotated[
-        str, typer.Option("--model", help="hybrid (default), mf, content, popular or itemknn.")
+        str,
+        typer.Option("--model", help="hybrid (default), mf, content, popular, itemknn or ease (up to 20,000 items)."),
     ] = "hybrid",
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed and data give the same model.")] = 42,
     param: Annotated[

@@ -246,7 +246,7 @@ def model_names() -> list[str]:
 
 
 def make_model(name: str, **params: Any) -> Recommender:
-    """A new, unfitted model of kind `name` (hybrid, mf, content, popular, itemknn) with `params`."""
+    """A new, unfitted model of kind `name` (hybrid, mf, content, popular, itemknn, ease) with `params`."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
     return _REGISTRY[name](**params)

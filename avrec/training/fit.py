@@ -21,7 +21,7 @@ from avrec.serving.index import InnerProductIndex
 from avrec.store import USER_VECTORS_SUFFIX, ModelRecord, Store
 from avrec.training.dataset import load_train_data
 
-MODELS = ("hybrid", "mf", "content", "popular", "itemknn")
+MODELS = ("hybrid", "mf", "content", "popular", "itemknn", "ease")
 KEEP_MODELS = 3  # older model files are removed; a reader still holding one of the last few is safe
 
 
@@ -68,7 +68,7 @@ def fit(
         raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if engine not in ("local", "spark"):
         raise UsageError(f"unknown engine {engine!r}; choose local or spark")
-    if tune and model in ("popular", "itemknn"):
+    if tune and model in ("popular", "itemknn", "ease"):
         raise UsageError(f"--tune has nothing to tune for {model}; it applies to hybrid, mf and content")
     with store.writer_lock("fit"):
         data, _ = load_train_data(store)
