@@ -202,7 +202,7 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
 def _write_user_table(
     store: Store, record: ModelRecord, estimator: Recommender, embeddings: tuple[UserSideFn, np.ndarray]
 ) -> None:
-    """Every known user's vector as `recommend` computes it from the store right now (`avrec.usertable`)."""
+    """Every known user's vector as `recommend` computes it from the store right now (`avrec.serving.uservectors`)."""
     from avrec.serving.served import Served, user_batch
 
     user_side, items = embeddings
