@@ -26,7 +26,8 @@ class AvrecGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except AvrecError as exc:
-            typer.echo(f"avrec: error: {exc}", err=True)
+            for line in exc.lines():
+                typer.echo(f"avrec: error: {line}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("avrec: interrupted; what was already stored is kept", err=True)
