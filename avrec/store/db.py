@@ -166,14 +166,22 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back whole on any error."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One write transaction; rolled back whole on any error. SQLite's own failures (a full disk, a
+        damaged file) become a :class:`StoreError` naming the database."""
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            raise database_error(self.db_path, exc) from None
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -578,6 +586,23 @@ class Store:
             "frames": int(one("SELECT count(*) FROM frames").fetchone()[0]),
             "vectors": self.vector_counts(),
         }
+
+
+def database_error(db_path: Path, exc: sqlite3.Error) -> StoreError:
+    """A StoreError saying what SQLite's error means for the store and what to do."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        if "disk is full" in text or "disk I/O error" in text:
+            return StoreError(
+                f"cannot write to {db_path} ({text}): free some space on its disk (or check it) and run the "
+                "command again; what was stored before is kept"
+            )
+    elif isinstance(exc, sqlite3.DatabaseError):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return StoreError(
+            f"the store database {db_path} is damaged ({text}); restore it from a backup, or save what can be "
+            f"saved with `sqlite3 {db_path} .recover`"
+        )
+    return StoreError(f"store database {db_path}: {text}")
 
 
 _ITEM_UPSERT = """
