@@ -141,6 +141,7 @@ def main_callback(
     if device not in DEVICES:
         raise typer.BadParameter(f"{device!r} is not one of {', '.join(DEVICES)}", param_hint="--device")
     if threads is not None:
+        threads = _sane_threads(threads, quiet)
         # For child processes and libraries not loaded yet ...
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "AVREC_THREADS"):
             os.environ[var] = str(threads)
@@ -149,6 +150,24 @@ def main_callback(
 
         threadpool_limits(limits=threads)
     ctx.obj = Settings(store=store or default_store_path(), device=device, threads=threads, quiet=quiet)
+
+
+#: More threads than this many per core only add switching and memory (512 started 1,090 threads on 2 cores).
+THREADS_PER_CORE = 4
+
+
+def _sane_threads(threads: int, quiet: bool) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    most = THREADS_PER_CORE * max(cores, 1)
+    if threads <= most:
+        return threads
+    if not quiet:
+        typer.echo(
+            f"avrec: warning: --threads {threads} is more than {THREADS_PER_CORE} per CPU core ({cores} here); "
+            f"using {most}",
+            err=True,
+        )
+    return most
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -195,6 +196,16 @@ class Store:
     def writer_lock(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Exclusive lock for long writers (embed, fit) so two of them never interleave."""
         return writer_lock(self.root, what)
+
+    def writable_by_others(self) -> list[Path]:
+        """The store's folder, database and sub-folders that any user of the machine may write (mode o+w):
+        whoever can write them can change its data or swap its models."""
+        loose = []
+        for path in (self.root, self.db_path, self.indexes_dir, self.models_dir):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mode & stat.S_IWOTH:
+                    loose.append(path)
+        return loose
 
     def schema_version(self) -> int:
         return current_version(self.conn)
