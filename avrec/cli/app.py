@@ -178,10 +178,10 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def _register() -> None:
-    from avrec.cli import embed, evaluate, explain, fit, info, ingest, recommend, report, similar
+    from avrec.cli import embed, evaluate, explain, fit, info, ingest, recommend, report, similar, takeout
 
     app.add_typer(ingest.app, name="ingest")
-    for module in (embed, fit, recommend, explain, info, evaluate, similar, report):
+    for module in (embed, fit, recommend, explain, info, evaluate, similar, report, takeout):
         module.register(app)
 
 

@@ -104,7 +104,7 @@ def emit_rows(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=title)
+        table = Table(title=data_text(title) if title else None)
         for c in columns:
             table.add_column(data_text(c), justify="right" if c in ("rank", "score") else "left")
         for row in rows:

@@ -383,6 +383,69 @@ class Store:
     def interaction_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM interactions").fetchone()[0])
 
+    # -- taking data out ----------------------------------------------------------------------
+
+    def forget_users(self, user_ids: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+        """Delete users with their attributes and every event of theirs, in one transaction.
+
+        Returns (rows removed per table, ids the store did not hold). Deleted rows are overwritten
+        (``secure_delete``) and the WAL is checkpointed, so their bytes do not linger in the file.
+        """
+        return self._delete(user_ids, "users", _USER_DELETE, _USER_TRACES)
+
+    def delete_items(self, item_ids: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+        """Delete items with their events, media record, vectors, frames and transcript, in one transaction."""
+        return self._delete(item_ids, "items", _ITEM_DELETE, _ITEM_TRACES)
+
+    def delete_interactions(
+        self, selectors: Sequence[tuple[str | None, str | None, str | None]]
+    ) -> tuple[dict[str, int], list[str]]:
+        """Delete events matching each ``(user_id, item_id, event)`` (None matches any; not all None), in one
+        transaction. Returns (rows removed, the selectors that matched nothing, as text)."""
+        removed = 0
+        missing: list[str] = []
+        self.conn.execute("PRAGMA secure_delete = ON")
+        with self.atomic() as conn:
+            for user_id, item_id, event in selectors:
+                if user_id is None and item_id is None:
+                    raise ValueError("an interaction selector needs a user id or an item id")
+                before = conn.total_changes
+                conn.execute(
+                    "DELETE FROM interactions WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR item_id = ?2)"
+                    " AND (?3 IS NULL OR event = ?3)",
+                    (user_id, item_id, event),
+                )
+                n = conn.total_changes - before
+                removed += n
+                if n == 0:
+                    missing.append(_selector_text(user_id, item_id, event))
+        self._checkpoint()
+        return {"interactions": removed}, missing
+
+    def _delete(
+        self, ids: Sequence[str], table: str, sql: tuple[str, str], traces: dict[str, str]
+    ) -> tuple[dict[str, int], list[str]]:
+        counts = dict.fromkeys([table, *traces], 0)
+        missing: list[str] = []
+        exists, delete = sql
+        self.conn.execute("PRAGMA secure_delete = ON")
+        with self.atomic() as conn:
+            for one in dict.fromkeys(ids):
+                if conn.execute(exists, (one,)).fetchone() is None:
+                    missing.append(one)
+                    continue
+                for name, count_sql in traces.items():
+                    counts[name] += int(conn.execute(count_sql, (one,)).fetchone()[0])
+                conn.execute(delete, (one,))  # the rest goes by ON DELETE CASCADE
+                counts[table] += 1
+        self._checkpoint()
+        return counts, missing
+
+    def _checkpoint(self) -> None:
+        """Move the WAL into the database and empty it (best effort: a reader may hold it)."""
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # -- media --------------------------------------------------------------------------------
 
     def get_media(self, item_id: str) -> MediaRecord | None:
@@ -597,6 +660,24 @@ class Store:
             "frames": int(one("SELECT count(*) FROM frames").fetchone()[0]),
             "vectors": self.vector_counts(),
         }
+
+
+_USER_DELETE = ("SELECT 1 FROM users WHERE user_id = ?", "DELETE FROM users WHERE user_id = ?")
+_USER_TRACES = {"interactions": "SELECT count(*) FROM interactions WHERE user_id = ?"}
+_ITEM_DELETE = ("SELECT 1 FROM items WHERE item_id = ?", "DELETE FROM items WHERE item_id = ?")
+#: What deleting an item takes with it (by ON DELETE CASCADE), counted for the report.
+_ITEM_TRACES = {
+    "interactions": "SELECT count(*) FROM interactions WHERE item_id = ?",
+    "media": "SELECT count(*) FROM media WHERE item_id = ?",
+    "vectors": "SELECT count(*) FROM vectors WHERE item_id = ?",
+    "frames": "SELECT count(*) FROM frames WHERE item_id = ?",
+    "transcripts": "SELECT count(*) FROM transcripts WHERE item_id = ?",
+}
+
+
+def _selector_text(user_id: str | None, item_id: str | None, event: str | None) -> str:
+    parts = [f"{k}={v!r}" for k, v in (("user_id", user_id), ("item_id", item_id), ("event", event)) if v is not None]
+    return " ".join(parts)
 
 
 def database_error(db_path: Path, exc: sqlite3.Error) -> StoreError:
