@@ -10,6 +10,9 @@ import typer
 from avrec.config import Settings
 from avrec.store import Store
 
+#: The most results one `-k` asks for: more is no ranking anyone reads, and index searches overflow.
+MAX_K = 100_000
+
 
 def open_store(settings: Settings, *, create: bool = False) -> Store:
     """Readers must not create an empty store by accident; writers (ingest) may. Warns (unless --quiet)

@@ -144,7 +144,7 @@ class Store:
             self.conn.execute("PRAGMA foreign_keys = ON")
             migrate(self.conn)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open store database {self.db_path}: {exc}") from None
+            raise database_error(self.db_path, exc) from None
 
     # -- plumbing -----------------------------------------------------------------------------
 
