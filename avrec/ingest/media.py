@@ -139,10 +139,8 @@ def ingest_media(
         report.files_seen += 1
         try:
             outcome, item_id = _ingest_one(store, path, claimed)
-        except AvrecError as exc:
-            message = str(exc)
-            report.failed.append((str(path), message))
-            progress.warn(message)
+        except AvrecError as exc:  # listed in the report; the caller prints each failure once
+            report.failed.append((str(path), str(exc)))
         else:
             getattr(report, outcome).append(item_id)
         progress.advance("ingest media")
