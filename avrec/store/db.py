@@ -391,11 +391,52 @@ class Store:
         Returns (rows removed per table, ids the store did not hold). Deleted rows are overwritten
         (``secure_delete``) and the WAL is checkpointed, so their bytes do not linger in the file.
         """
-        return self._delete(user_ids, "users", _USER_DELETE, _USER_TRACES)
+        counts = {"users": 0, "interactions": 0}
+        missing: list[str] = []
+        with self._deleting() as conn:
+            for user_id in dict.fromkeys(user_ids):
+                if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
+                    missing.append(user_id)
+                    continue
+                events = conn.execute("SELECT count(*) FROM interactions WHERE user_id = ?", (user_id,)).fetchone()
+                counts["interactions"] += int(events[0])
+                conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))  # events go by ON DELETE CASCADE
+                counts["users"] += 1
+        return counts, missing
 
     def delete_items(self, item_ids: Sequence[str]) -> tuple[dict[str, int], list[str]]:
         """Delete items with their events, media record, vectors, frames and transcript, in one transaction."""
-        return self._delete(item_ids, "items", _ITEM_DELETE, _ITEM_TRACES)
+        traces = ("interactions", "media", "vectors", "frames", "transcripts")
+        counts = dict.fromkeys(("items", *traces), 0)
+        missing: list[str] = []
+        with self._deleting() as conn:
+            for item_id in dict.fromkeys(item_ids):
+                if conn.execute("SELECT 1 FROM items WHERE item_id = ?", (item_id,)).fetchone() is None:
+                    missing.append(item_id)
+                    continue
+                found = conn.execute(
+                    "SELECT (SELECT count(*) FROM interactions WHERE item_id = ?1),"
+                    " (SELECT count(*) FROM media WHERE item_id = ?1),"
+                    " (SELECT count(*) FROM vectors WHERE item_id = ?1),"
+                    " (SELECT count(*) FROM frames WHERE item_id = ?1),"
+                    " (SELECT count(*) FROM transcripts WHERE item_id = ?1)",
+                    (item_id,),
+                ).fetchone()
+                for name, n in zip(traces, found, strict=True):
+                    counts[name] += int(n)
+                conn.execute("DELETE FROM items WHERE item_id = ?", (item_id,))  # the rest goes by ON DELETE CASCADE
+                counts["items"] += 1
+        return counts, missing
+
+    @contextlib.contextmanager
+    def _deleting(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction whose deleted rows are overwritten, then the WAL moved into the database and
+        emptied (best effort: a reader may hold it), so deleted bytes do not linger in either file."""
+        self.conn.execute("PRAGMA secure_delete = ON")
+        with self.atomic() as conn:
+            yield conn
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def delete_interactions(
         self, selectors: Sequence[tuple[str | None, str | None, str | None]]
@@ -404,8 +445,7 @@ class Store:
         transaction. Returns (rows removed, the selectors that matched nothing, as text)."""
         removed = 0
         missing: list[str] = []
-        self.conn.execute("PRAGMA secure_delete = ON")
-        with self.atomic() as conn:
+        with self._deleting() as conn:
             for user_id, item_id, event in selectors:
                 if user_id is None and item_id is None:
                     raise ValueError("an interaction selector needs a user id or an item id")
@@ -419,32 +459,7 @@ class Store:
                 removed += n
                 if n == 0:
                     missing.append(_selector_text(user_id, item_id, event))
-        self._checkpoint()
         return {"interactions": removed}, missing
-
-    def _delete(
-        self, ids: Sequence[str], table: str, sql: tuple[str, str], traces: dict[str, str]
-    ) -> tuple[dict[str, int], list[str]]:
-        counts = dict.fromkeys([table, *traces], 0)
-        missing: list[str] = []
-        exists, delete = sql
-        self.conn.execute("PRAGMA secure_delete = ON")
-        with self.atomic() as conn:
-            for one in dict.fromkeys(ids):
-                if conn.execute(exists, (one,)).fetchone() is None:
-                    missing.append(one)
-                    continue
-                for name, count_sql in traces.items():
-                    counts[name] += int(conn.execute(count_sql, (one,)).fetchone()[0])
-                conn.execute(delete, (one,))  # the rest goes by ON DELETE CASCADE
-                counts[table] += 1
-        self._checkpoint()
-        return counts, missing
-
-    def _checkpoint(self) -> None:
-        """Move the WAL into the database and empty it (best effort: a reader may hold it)."""
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- media --------------------------------------------------------------------------------
 
@@ -660,19 +675,6 @@ class Store:
             "frames": int(one("SELECT count(*) FROM frames").fetchone()[0]),
             "vectors": self.vector_counts(),
         }
-
-
-_USER_DELETE = ("SELECT 1 FROM users WHERE user_id = ?", "DELETE FROM users WHERE user_id = ?")
-_USER_TRACES = {"interactions": "SELECT count(*) FROM interactions WHERE user_id = ?"}
-_ITEM_DELETE = ("SELECT 1 FROM items WHERE item_id = ?", "DELETE FROM items WHERE item_id = ?")
-#: What deleting an item takes with it (by ON DELETE CASCADE), counted for the report.
-_ITEM_TRACES = {
-    "interactions": "SELECT count(*) FROM interactions WHERE item_id = ?",
-    "media": "SELECT count(*) FROM media WHERE item_id = ?",
-    "vectors": "SELECT count(*) FROM vectors WHERE item_id = ?",
-    "frames": "SELECT count(*) FROM frames WHERE item_id = ?",
-    "transcripts": "SELECT count(*) FROM transcripts WHERE item_id = ?",
-}
 
 
 def _selector_text(user_id: str | None, item_id: str | None, event: str | None) -> str:
