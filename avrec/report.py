@@ -12,7 +12,7 @@ from pathlib import Path
 from avrec.errors import UsageError
 from avrec.explain import explain
 from avrec.recommend import recommend
-from avrec.serving import load_served
+from avrec.serving.served import load_served
 from avrec.store import Store, atomic_path
 
 _CSS = """

@@ -170,6 +170,51 @@ def poster_vectors(ml: MovieLens, cache: Path = CACHE) -> tuple[np.ndarray, np.n
     return vecs, present
 
 
+def poster_vectors_effnet(ml: MovieLens, cache: Path = CACHE, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """avrec's ImageNet encoder (EfficientNet-Lite0, ONNX) on each poster: 1280-d unit vectors, cached.
+
+    The same encoder `avrec embed` uses for image items when no CLIP weights are configured; rows of items
+    without a poster are zero (`present` False).
+    """
+    path = cache / "ml100k-posters-effnet-v1.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as npz:
+            return npz["vectors"], npz["present"]
+    from PIL import Image
+
+    from avrec.encoders.imagenet import EfficientNetEncoder
+
+    encoder = EfficientNetEncoder()
+    vecs = np.zeros((ml.n_items, encoder.dim), np.float32)
+    present = np.zeros(ml.n_items, bool)
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        if pending:
+            out = encoder.encode_batch([img for _, img in pending])
+            for (i, _), vec in zip(pending, out, strict=True):
+                vecs[i] = vec
+                present[i] = True
+            pending.clear()
+
+    for i, p in enumerate(ml.posters):
+        if p is None:
+            continue
+        try:
+            with Image.open(p) as img:
+                pending.append((i, np.asarray(img.convert("RGB"))))
+        except OSError:
+            continue
+        if len(pending) >= batch:
+            flush()
+    flush()
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, vectors=vecs, present=present)
+    tmp.replace(path)
+    return vecs, present
+
+
 def user_attributes(data: Path = DATA) -> list[dict[str, str]]:
     """u.user as the rows `avrec ingest users` would store (values as CSV text), in user order."""
     rows = []

@@ -12,9 +12,16 @@ from avrec.store import Store
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+@pytest.fixture(scope="session")
+def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of exported models (ONNX) for the whole session: exported once, never in the user's home."""
+    return tmp_path_factory.mktemp("avrec-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _model_cache: Path) -> None:
     monkeypatch.setenv("AVREC_STORE", str(tmp_path / "default-store"))
+    monkeypatch.setenv("AVREC_CACHE_DIR", str(_model_cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 

@@ -15,7 +15,7 @@ from avrec.cli.common import MAX_K, open_store, report_dict
 from avrec.cli.output import Format, emit_object, emit_rows, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import InputError, UsageError
-from avrec.index import ANN_MIN_ITEMS
+from avrec.serving.index import ANN_MIN_ITEMS
 
 COLUMNS = ("user_id", "item_id", "rank", "score")
 

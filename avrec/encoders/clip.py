@@ -163,16 +163,7 @@ class ClipEncoder:
         This is open_clip's resize + centre crop; frames sampled with `short_side=image_size` are only
         cropped.
         """
-        s = self.image_size
-        out = np.empty((len(frames), s, s, 3), dtype=np.uint8)
-        for i, frame in enumerate(frames):
-            h, w = frame.shape[:2]
-            if min(h, w) != s:
-                frame = _resize_short_side(frame, s)
-                h, w = frame.shape[:2]
-            top, left = (h - s) // 2, (w - s) // 2
-            out[i] = frame[top : top + s, left : left + s]
-        return out
+        return center_crop_stack(frames, self.image_size)
 
     def forward_images(self, stack: np.ndarray) -> np.ndarray:
         """The raw model forward pass on an already preprocessed (n, S, S, 3) uint8 stack."""
@@ -202,6 +193,19 @@ class ClipEncoder:
     def pool(self, frame_vectors: np.ndarray, stats: dict[str, float]) -> np.ndarray:
         """Item vector: the normalised mean of its frame vectors."""
         return l2_normalize(frame_vectors.mean(axis=0, keepdims=True))[0]
+
+
+def center_crop_stack(frames: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """Frames (H x W x 3 uint8, any size) to a (n, size, size, 3) uint8 stack: short side to `size`, centre crop."""
+    out = np.empty((len(frames), size, size, 3), dtype=np.uint8)
+    for i, frame in enumerate(frames):
+        h, w = frame.shape[:2]
+        if min(h, w) != size:
+            frame = _resize_short_side(frame, size)
+            h, w = frame.shape[:2]
+        top, left = (h - size) // 2, (w - size) // 2
+        out[i] = frame[top : top + size, left : left + size]
+    return out
 
 
 def _resize_short_side(frame: np.ndarray, size: int) -> np.ndarray:

@@ -294,7 +294,7 @@ def check_params(name: str, params: dict[str, Any]) -> None:
 
 
 def make_model(name: str, **params: Any) -> Recommender:
-    """A new, unfitted model of kind `name` (hybrid, mf, content, popular, itemknn) with `params`
+    """A new, unfitted model of kind `name` (hybrid, mf, content, popular, itemknn, ease) with `params`
     (checked by :func:`check_params`)."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")

@@ -2,6 +2,7 @@
 
 from avrec.store.db import (
     MODALITIES,
+    USER_VECTORS_SUFFIX,
     FrameRecord,
     Interaction,
     Item,
@@ -17,6 +18,7 @@ from avrec.store.vectors import decode_vector, encode_vector
 
 __all__ = [
     "MODALITIES",
+    "USER_VECTORS_SUFFIX",
     "FrameRecord",
     "Interaction",
     "Item",

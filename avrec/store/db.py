@@ -25,6 +25,8 @@ from avrec.store.files import writer_lock
 from avrec.store.migrations import current_version, migrate
 from avrec.store.vectors import decode_vector, encode_vector
 
+#: Suffix of a model version's user-vector folder under `indexes/`.
+USER_VECTORS_SUFFIX = ".users"
 DB_NAME = "avrec.db"
 BUSY_TIMEOUT_MS = 60_000
 MODALITIES = ("text", "visual", "audio")
@@ -155,6 +157,19 @@ class Store:
     @property
     def models_dir(self) -> Path:
         return self.root / "models"
+
+    # Every file a model version owns is named here, and nowhere else.
+    def model_path(self, model_key: str) -> Path:
+        """A model version's parameters (`.npz`)."""
+        return self.models_dir / f"{model_key}.npz"
+
+    def index_path(self, model_key: str) -> Path:
+        """A model version's Annoy index; its metadata is the `.json` next to it (`avrec.serving.index`)."""
+        return self.indexes_dir / f"{model_key}.ann"
+
+    def user_vectors_dir(self, model_key: str) -> Path:
+        """A model version's stored user vectors (`avrec.serving.uservectors`)."""
+        return self.indexes_dir / f"{model_key}{USER_VECTORS_SUFFIX}"
 
     def close(self) -> None:
         self.conn.close()
