@@ -174,11 +174,9 @@ def _ids(values: Iterable[str], column: str) -> list[str]:
 
 def _clear_fast_path(store: Store) -> int:
     """Remove every model's stored user vectors; `recommend` takes the full path until the next fit."""
-    from avrec.usertable import folder_for
-
     cleared = 0
     for record in store.models():
-        folder = folder_for(store, record.model_key)
+        folder = store.user_vectors_dir(record.model_key)
         if folder.is_dir() and not folder.is_symlink():
             shutil.rmtree(folder, ignore_errors=True)
             cleared += 1
@@ -194,7 +192,7 @@ def _follow_up(
     if not update_model:
         report.advice = "the active model still holds the removed data: run `avrec fit --incremental`"
         return report
-    from avrec.fitting import update
+    from avrec.training.fit import update
 
     try:
         report.model = update(store, settings).as_dict()
