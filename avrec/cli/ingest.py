@@ -9,7 +9,7 @@ import typer
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store, report_dict, source_arg
-from avrec.cli.output import Format, emit_object, resolve
+from avrec.cli.output import Format, emit_object, plain, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import PartialFailureError, UsageError
 
@@ -33,9 +33,9 @@ def _finish(report: Any, out: Format | None, quiet: bool, failures: list[str] | 
     fmt = resolve(out, piped_default=Format.json)
     if fmt is Format.table:
         if not quiet:
-            typer.echo(report.summary(), err=True)
+            typer.echo(plain(report.summary()), err=True)
             for line in getattr(report, "bad_row_lines", lambda: [])():
-                typer.echo(f"  {line}", err=True)
+                typer.echo(f"  {plain(line)}", err=True)
     else:
         emit_object(summary, fmt)
     if failures:
