@@ -36,6 +36,7 @@ def recommend(
     served: Served | None = None,
     progress: Progress | None = None,
     skipped: list[str] | None = None,
+    unscorable: list[str] | None = None,
 ) -> Iterator[Recommendation]:
     """Top-k items per user, best first. Streams; users are scored `BLOCK` at a time.
 
@@ -47,7 +48,9 @@ def recommend(
     Bad arguments and the first block's unknown ids raise here, before anything is yielded, so a caller
     never prints a partial answer for a request that fails at once. With `skipped` (a list to fill),
     unknown users are left out and appended there instead, with a warning: a batch job serves everyone
-    it can and says who it could not.
+    it can and says who it could not. A user whose every score is not finite (events weighing more than
+    any model can use, stored by an older avrec) gets no rows and is appended to `unscorable` (a list to
+    fill) with a warning, so one bad user never empties the answer for everyone.
     """
     if k < 1:
         raise UsageError("-k must be at least 1")
@@ -62,13 +65,14 @@ def recommend(
 
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates, progress or NullProgress())
+    bad = _Unscorable(unscorable, progress or NullProgress())
     exact_only = pool is not None or query_scores is not None
     ann = None
     if not exact_only and served.model.embeddings() is not None:
         ann = open_index(store, served.record.model_key, len(served.item_ids), use_index)
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
-        return _rank(served, folded, k, pool, include_seen, query_scores, ann)
+        return _rank(served, folded, k, pool, include_seen, query_scores, ann, bad)
     if all_users:
         user_list: Iterable[str] = store.user_ids()
     elif users is not None:
@@ -83,9 +87,9 @@ def recommend(
 
     def stream() -> Iterator[Recommendation]:
         if first is not None:
-            yield from _rank(served, first, k, pool, include_seen, query_scores, ann)
+            yield from _rank(served, first, k, pool, include_seen, query_scores, ann, bad)
         for ids in blocks:
-            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, ann)
+            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, ann, bad)
 
     return stream()
 
@@ -101,6 +105,22 @@ def _known_only(
         else:
             skipped.append(uid)
             progress.warn(f"unknown user id {uid!r} skipped: no events or attributes stored for it")
+
+
+class _Unscorable:
+    """Users left out because none of their scores is a finite number; each is warned about once."""
+
+    def __init__(self, sink: list[str] | None, progress: Progress) -> None:
+        self.sink = sink
+        self.progress = progress
+
+    def add(self, user_id: str) -> None:
+        if self.sink is not None:
+            self.sink.append(user_id)
+        self.progress.warn(
+            f"user {user_id!r} skipped: none of their scores is a finite number (events weighing more than a "
+            "model can use?); see `avrec delete interactions --user`"
+        )
 
 
 def _candidate_mask(
@@ -134,9 +154,10 @@ def _rank(
     include_seen: bool,
     query_scores: np.ndarray | None,
     ann: InnerProductIndex | None,
+    bad: _Unscorable,
 ) -> Iterator[Recommendation]:
     if ann is not None:
-        yield from _rank_ann(served, batch, k, include_seen, ann)
+        yield from _rank_ann(served, batch, k, include_seen, ann, bad)
         return
     scores = served.model.score(batch.histories, batch.rows, batch.features)
     scores = np.asarray(scores, dtype=np.float64)
@@ -145,6 +166,9 @@ def _rank(
     for r, uid in enumerate(batch.user_ids):
         row = scores[r]
         allowed = np.isfinite(row)
+        if r in batch.unusable or (row.size and not allowed.any()):
+            bad.add(uid)
+            continue
         if pool is not None:
             allowed &= pool
         if not include_seen and batch.seen[r]:
@@ -154,7 +178,7 @@ def _rank(
 
 
 def _rank_ann(
-    served: Served, batch: UserBatch, k: int, include_seen: bool, ann: InnerProductIndex
+    served: Served, batch: UserBatch, k: int, include_seen: bool, ann: InnerProductIndex, bad: _Unscorable
 ) -> Iterator[Recommendation]:
     embeddings = served.model.embeddings()
     if embeddings is None:
@@ -162,6 +186,9 @@ def _rank_ann(
     user_side, items = embeddings
     queries = user_side(batch.histories, batch.rows, batch.features)
     for r, uid in enumerate(batch.user_ids):
+        if r in batch.unusable or not np.all(np.isfinite(queries[r])):
+            bad.add(uid)
+            continue
         seen = () if include_seen else batch.seen[r]
         yield from best_for(uid, queries[r], items, k, seen, served.item_ids, ann)
 

@@ -12,7 +12,7 @@ import typer
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import MAX_K, open_store, report_dict
-from avrec.cli.output import Format, emit_object, emit_rows, resolve
+from avrec.cli.output import Format, emit_object, emit_rows, error_line, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import InputError, UsageError
 from avrec.serving.index import ANN_MIN_ITEMS
@@ -124,6 +124,7 @@ def recommend(
     fmt = resolve(output_format)
     # --users FILE is a batch: unknown ids are skipped and reported; --user names them, so it fails at once.
     skipped: list[str] | None = [] if users else None
+    unscorable: list[str] = []
     with open_store(settings) as store:
         if by is not None:
             from avrec.recommend import recommend_by
@@ -155,9 +156,19 @@ def recommend(
             use_index=index,
             progress=CliProgress(settings.quiet, bar=False),
             skipped=skipped,
+            unscorable=unscorable,
         )
         emit_rows((r.as_dict() for r in rows), COLUMNS, fmt, title="recommendations")
     if skipped:
         # A batch serves everyone it can; the run still fails so a cron job notices.
         typer.echo(f"avrec: error: {len(skipped)} unknown user id(s) skipped (first: {skipped[0]!r})", err=True)
+    if unscorable:
+        typer.echo(
+            error_line(
+                f"{len(unscorable)} user(s) could not be scored and got no rows (first: {unscorable[0]!r}): their "
+                f"scores are not finite numbers; check their event weights (`avrec delete interactions --user ...`)"
+            ),
+            err=True,
+        )
+    if skipped or unscorable:
         raise typer.Exit(1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from avrec.config import Settings
-from avrec.errors import InputError, UsageError
+from avrec.errors import InputError, ModelError, UsageError
 from avrec.model import Recommender, make_model
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
@@ -51,6 +53,16 @@ class FitReport:
         )
 
 
+@contextlib.contextmanager
+def model_errors(model: str) -> Iterator[None]:
+    """A model's own failure (a diverged fit, a singular system) as a ModelError naming the model and what to
+    try; models raise ValueError (their contract) and numpy's LinAlgError is one."""
+    try:
+        yield
+    except (ValueError, FloatingPointError, ArithmeticError) as exc:
+        raise ModelError(f"fitting {model} failed: {exc}") from None
+
+
 def fit(
     store: Store,
     settings: Settings,
@@ -88,20 +100,31 @@ def fit(
         if holdout:
             from avrec.training.evaluate import holdout_report as evaluate_holdout
 
-            holdout_report = evaluate_holdout(data, model=model, fraction=holdout, seed=seed, params=model_options)
+            try:
+                holdout_report = evaluate_holdout(
+                    data, model=model, fraction=holdout, seed=seed, params=model_options
+                )
+            except ValueError as exc:  # too little data to hold any out
+                raise InputError(f"--holdout {holdout}: {exc}") from None
         if engine == "spark":
             from avrec.engines.spark import fit_spark
 
-            estimator, seconds = fit_spark(data, model=model, seed=seed, params=options, master=spark_master)
+            with model_errors(model):
+                estimator, seconds = fit_spark(data, model=model, seed=seed, params=options, master=spark_master)
         else:
             try:
                 estimator = make_model(model, random_state=seed, **options)
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"bad --param for {model}: {exc}") from None
             if tune and isinstance(estimator, LinearHybrid):
-                estimator.tune(data)
+                try:
+                    estimator.tune(data)
+                except ValueError as exc:
+                    why = f"--tune could not tune {model} on this data ({exc}); fit without --tune"
+                    raise InputError(why) from None
             started = time.perf_counter()
-            estimator.fit(data)
+            with model_errors(model):
+                estimator.fit(data)
             seconds = time.perf_counter() - started
         record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
         key, rel, indexed = _persist(store, estimator, model, record_params)
@@ -149,7 +172,8 @@ def update(store: Store, settings: Settings) -> FitReport:
             "interactions": int(base.get("full_fit_interactions", served.record.report.get("interactions", 0))),
         }
         started = time.perf_counter()
-        updated = model.update(data)
+        with model_errors(served.record.kind):
+            updated = model.update(data)
         seconds = time.perf_counter() - started
         shares = {
             "new_users": (data.n_users - full["users"]) / max(full["users"], 1),
