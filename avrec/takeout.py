@@ -8,6 +8,8 @@ ids the store did not hold), and is followed by the invalidation that keeps ever
 - The active model is then updated in place (what `avrec fit --incremental` does): it is rebuilt over
   the data as it now is, so deleted items leave the model and its index and a forgotten user leaves the
   model's user list. A model that cannot be updated in place says so, and `avrec fit` is advised.
+- `forget` then removes the files of the older model versions (kept for readers of the previous
+  model), which still hold the forgotten user's vector.
 
 The writer lock is held while deleting, so a running `fit` or `embed` never mixes the old data with the
 new; the model update takes the lock again.
@@ -41,6 +43,7 @@ class DeleteReport:
     fast_path_cleared: int = 0
     model: dict[str, Any] | None = None
     advice: str = ""
+    older_models_removed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -54,6 +57,7 @@ class DeleteReport:
             "missing": list(self.missing),
             "fast_path_cleared": self.fast_path_cleared,
             "model": self.model,
+            "older_models_removed": self.older_models_removed,
             "advice": self.advice,
         }
 
@@ -80,7 +84,12 @@ def forget_users(
         removed, missing = store.forget_users(ids)
         cleared = _clear_fast_path(store) if removed["users"] else 0
     report = DeleteReport("forget", len(ids), removed, missing, cleared)
-    return _follow_up(store, settings, report, update_model, changed=bool(removed["users"]))
+    _follow_up(store, settings, report, update_model, changed=bool(removed["users"]))
+    if report.model is not None:  # the new version no longer holds them; the older ones still do
+        from avrec.training.fit import drop_older_models
+
+        report.older_models_removed = drop_older_models(store)
+    return report
 
 
 def delete_items(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from avrec.config import Settings
-from avrec.errors import InputError, ModelError, UsageError
+from avrec.errors import InputError, ModelError, StoreError, UsageError
 from avrec.model import Recommender, make_model
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
@@ -215,11 +215,17 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
     key = f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
     path = store.model_path(key)
     rel = path.relative_to(store.root).as_posix()
-    estimator.save(path)
-    embeddings = estimator.embeddings()
-    if embeddings is not None:
-        InnerProductIndex.build(embeddings[1], store.index_path(key), seed=int(params.get("seed", 42)))
-        _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
+    try:
+        estimator.save(path)
+        embeddings = estimator.embeddings()
+        if embeddings is not None:
+            InnerProductIndex.build(embeddings[1], store.index_path(key), seed=int(params.get("seed", 42)))
+            _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
+    except OSError as exc:  # a full disk: what is half written is a temporary file, removed by the next fit
+        raise StoreError(
+            f"cannot write the new model {key} into {store.root} ({exc.strerror or exc}): free some space and "
+            "run the command again; the active model is kept"
+        ) from None
     return key, rel, embeddings is not None
 
 
@@ -251,17 +257,28 @@ def _write_user_table(
     )
 
 
-def _prune(store: Store) -> None:
+def _prune(store: Store, keep: int = KEEP_MODELS) -> int:
+    """Remove the files of all but the `keep` newest model versions (never the active one's); how many."""
     records = store.models()
     active = store.active_model()
-    for old in records[:-KEEP_MODELS]:
+    removed = 0
+    for old in records[:-keep]:
         if active is not None and old.model_key == active.model_key:
             continue
         index = store.index_path(old.model_key)
         for path in (store.root / old.path, index, index.with_suffix(".json")):
             path.unlink(missing_ok=True)
         shutil.rmtree(store.user_vectors_dir(old.model_key), ignore_errors=True)
+        removed += 1
     _remove_leftovers(store, records)
+    return removed
+
+
+def drop_older_models(store: Store) -> int:
+    """Remove the files of every model version but the active one (`forget`: older versions still hold the
+    forgotten user's vector); how many were removed."""
+    with store.writer_lock("forget"):
+        return _prune(store, keep=1)
 
 
 def _remove_leftovers(store: Store, records: list[ModelRecord]) -> None:

@@ -496,6 +496,7 @@ def test_forget_removes_every_trace_of_a_user(store: Path, tmp_path: Path) -> No
     before = table_state(store)
     report = json.loads(ok(run_avrec(store, "forget", "--user", "u7", "--output-format", "json")).stdout)
     assert report["removed"] == {"users": 1, "interactions": 12} and report["model"] is not None
+    assert report["older_models_removed"] >= 1 and len(list((store / "models").glob("*.npz"))) == 1
     assert _counts(store, "SELECT count(*) FROM interactions WHERE user_id = ?", "u7") == 0
     assert _counts(store, "SELECT count(*) FROM users WHERE user_id = ?", "u7") == 0
     after = table_state(store)
