@@ -1,14 +1,25 @@
-"""Scoring, filtering and ranking for `recommend`: vectorised in blocks of users, streamed out."""
+"""`recommend`, the public entry point: what a request may combine (`Request`), and scoring, filtering and
+ranking in blocks of users, streamed out.
+
+A known user whose data has not changed since the fit is served from stored vectors
+(`avrec.serving.uservectors`) without loading the model; everything else loads the model
+(`avrec.serving.served`), looks users up in blocks and ranks each block (`avrec.serving.ranking`), with
+candidates from the index where `avrec.serving.index.open_index` says so.
+"""
 
 from __future__ import annotations
 
+import csv
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from avrec.errors import UnknownIdError, UsageError
+from avrec.config import Settings
+from avrec.errors import InputError, PartialFailureError, UnknownIdError, UsageError
 from avrec.progress import NullProgress, Progress
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
@@ -20,6 +31,113 @@ if TYPE_CHECKING:
     from avrec.serving.served import Served, UserBatch
 
 BLOCK = 256
+
+
+
+@dataclass
+class Request:
+    """One `recommend` call as the command line states it. `check` says what does not go together."""
+
+    user: list[str] | None = None  # --user ids: an unknown one fails the request at once
+    users_file: str | None = None  # --users FILE|-: a batch; unknown users are skipped and named at the end
+    all_users: bool = False
+    history: list[str] | None = None
+    k: int = 10
+    candidates_file: str | None = None
+    include_seen: bool = False
+    query: str | None = None
+    query_weight: float = 1.0
+    by: str | None = None
+    use_index: bool | None = None
+    engine: str = "local"
+    output: Path | None = None
+
+    def check(self) -> None:
+        chosen = sum(bool(x) for x in (self.user, self.users_file, self.all_users))
+        if chosen > 1:
+            raise UsageError("give only one of --user, --users and --all-users")
+        if chosen == 0 and self.history is None:
+            raise UsageError("say whom to recommend for: --user ID, --users FILE|- or --all-users (or --history)")
+        if self.users_file == "-" and self.candidates_file == "-":
+            raise UsageError("--users and --candidates cannot both read stdin")
+        if self.k < 1:
+            raise UsageError("-k must be at least 1")
+        if self.engine not in ("local", "spark"):
+            raise UsageError(f"unknown engine {self.engine!r}; choose local or spark")
+        if self.engine == "spark":
+            if self.output is None:
+                raise UsageError("--engine spark writes Parquet: give --output DIR")
+            if self.query or self.history is not None or self.by is not None:
+                raise UsageError("--engine spark does not support --query, --history or --by")
+        elif self.output is not None:
+            raise UsageError("--output is for --engine spark; the local engine writes to stdout")
+        if self.by is not None and (self.query or self.candidates_file):
+            raise UsageError("--by cannot be combined with --query or --candidates")
+
+    def users(self) -> Iterable[str] | None:
+        return read_ids(self.users_file, "user_id") if self.users_file else self.user
+
+    def candidates(self) -> set[str] | None:
+        return set(read_ids(self.candidates_file, "item_id")) if self.candidates_file else None
+
+
+def read_ids(source: str, header: str) -> Iterator[str]:
+    """Ids one per line (a header line `header` and extra CSV columns are ignored); `-` is stdin."""
+    try:
+        stream = sys.stdin if source == "-" else open(Path(source), encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise InputError(f"cannot read ids from {source}: {exc.strerror}") from None
+    try:
+        # The first CSV field of each row, so ids that `recommend --format csv` quoted (commas, quotes) come back
+        # exactly; a plain one-id-per-line file reads the same.
+        for n, fields in enumerate(csv.reader(stream), start=1):
+            value = fields[0].strip() if fields else ""
+            if not value or (n == 1 and value == header):
+                continue
+            yield value
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read ids from {source}: {exc}") from None
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+@dataclass
+class Answer:
+    """The rows of a request, streamed; `finish` (after the rows were consumed) fails for skipped users."""
+
+    rows: Iterator[Recommendation]
+    skipped: list[str]
+
+    def finish(self) -> None:
+        if self.skipped:
+            # A batch serves everyone it can; the run still fails so a cron job notices.
+            raise PartialFailureError([f"{len(self.skipped)} unknown user id(s) skipped (first: {self.skipped[0]!r})"])
+
+
+def serve(store: Store, settings: Settings, request: Request, progress: Progress | None = None) -> Answer:
+    """`recommend` for a checked `Request` on the local engine (`--by` is `recommend_by`)."""
+    request.check()
+    query_scores = None
+    if request.query:
+        from avrec.search import query_item_scores
+
+        query_scores = query_item_scores(store, settings, request.query) * request.query_weight
+    skipped: list[str] = []
+    rows = recommend(
+        store,
+        users=request.users(),
+        all_users=request.all_users,
+        k=request.k,
+        candidates=request.candidates(),
+        include_seen=request.include_seen,
+        history=request.history,
+        query_scores=query_scores,
+        use_index=request.use_index,
+        progress=progress,
+        skipped=skipped if request.users_file else None,
+    )
+    return Answer(rows, skipped)
 
 
 def recommend(

@@ -139,17 +139,23 @@ class InnerProductIndex:
         meta_path = path.with_suffix(".json")
         if not path.exists() or not meta_path.exists():
             raise ModelError(f"no index at {path}; run `avrec fit` to build it")
-        meta = json.loads(meta_path.read_text())
-        if "head" not in meta:
-            raise ModelError(f"index {path} is from an older avrec; run `avrec fit` to rebuild it")
-        return cls(path, int(meta["dim"]), int(meta["n_items"]), np.asarray(meta["head"], dtype=np.int64))
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or "head" not in meta:
+                raise ModelError(f"index {path} is from an older avrec; run `avrec fit` to rebuild it")
+            return cls(path, int(meta["dim"]), int(meta["n_items"]), np.asarray(meta["head"], dtype=np.int64))
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # cut short, edited, not JSON
+            raise ModelError(f"index metadata {meta_path} is damaged ({exc}); run `avrec fit` to rebuild it") from None
 
     def _annoy(self) -> object:
         if self._index is None:
             from annoy import AnnoyIndex
 
             index = AnnoyIndex(self.dim, "angular")
-            index.load(str(self.path))  # memory-mapped
+            try:
+                index.load(str(self.path))  # memory-mapped
+            except OSError as exc:
+                raise ModelError(f"index {self.path} is damaged ({exc}); run `avrec fit` to rebuild it") from None
             self._index = index
             self._tail = _complement(self.head, self.n_items)
         return self._index

@@ -11,6 +11,7 @@ from avrec.store.db import (
     Store,
     Transcript,
     VectorRecord,
+    database_error,
 )
 from avrec.store.files import atomic_path, atomic_write
 from avrec.store.vectors import decode_vector, encode_vector
@@ -28,6 +29,7 @@ __all__ = [
     "VectorRecord",
     "atomic_path",
     "atomic_write",
+    "database_error",
     "decode_vector",
     "encode_vector",
 ]

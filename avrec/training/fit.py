@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from avrec.config import Settings
 from avrec.errors import InputError, UsageError
-from avrec.model import Recommender, make_model
+from avrec.model import Recommender, make_model, model_names
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
 from avrec.serving import uservectors
@@ -21,8 +21,14 @@ from avrec.serving.index import InnerProductIndex
 from avrec.store import USER_VECTORS_SUFFIX, ModelRecord, Store
 from avrec.training.dataset import load_train_data
 
-MODELS = ("hybrid", "mf", "content", "popular", "itemknn", "ease")
 KEEP_MODELS = 3  # older model files are removed; a reader still holding one of the last few is safe
+
+
+def check_model_names(names: list[str]) -> None:
+    """A usage error naming the first model kind that is not registered."""
+    unknown = [m for m in names if m not in model_names()]
+    if unknown or not names:
+        raise UsageError(f"unknown model {unknown[0] if unknown else ''!r}; choose one of {', '.join(model_names())}")
 
 
 @dataclass
@@ -53,7 +59,6 @@ class FitReport:
 
 def fit(
     store: Store,
-    settings: Settings,
     *,
     model: str = "hybrid",
     seed: int = 42,
@@ -64,8 +69,7 @@ def fit(
     spark_master: str | None = None,
 ) -> FitReport:
     """Train `model` on everything the store holds, save it with its Annoy index and make it active."""
-    if model not in MODELS:
-        raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    check_model_names([model])
     if engine not in ("local", "spark"):
         raise UsageError(f"unknown engine {engine!r}; choose local or spark")
     if tune and model in ("popular", "itemknn", "ease"):
@@ -128,10 +132,21 @@ def fit(
 REFIT_SHARE = 0.2
 
 
-def update(store: Store, settings: Settings) -> FitReport:
+def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitReport:
     """Fold users, items and events that arrived since the active model's fit into a new model version,
     without retraining its factors (`fit --incremental`). Says in `incremental.refit_due` when the data
-    has drifted far enough from the last full fit that `avrec fit` should be run."""
+    has drifted far enough from the last full fit that `avrec fit` should be run.
+
+    An update keeps the active model's kind and parameters: `refused` maps the names the caller gives its
+    model options (kind, parameters, seed, holdout, tuning, engine) to their values, and any that is set is
+    a usage error rather than silently ignored.
+    """
+    given = [name for name, value in (refused or {}).items() if value not in (None, False, [], {})]
+    if given:
+        raise UsageError(
+            f"an incremental update keeps the active model's kind and parameters; {', '.join(given)} "
+            "cannot be changed by it (drop them, or run a full fit)"
+        )
     from avrec.serving.served import load_served
 
     with store.writer_lock("fit --incremental"):
