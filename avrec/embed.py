@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from avrec.config import Settings
+from avrec.encoders.visual import DESCRIPTOR_MODEL_ID, ITEM_FEATURES, DescriptorEncoder
 from avrec.errors import AvrecError, MediaError, UsageError
 from avrec.progress import NullProgress, Progress
 from avrec.store import MODALITIES, FrameRecord, MediaRecord, Store, Transcript, VectorRecord
@@ -150,6 +151,9 @@ def item_text(source: TextSource) -> str:
         parts.append("Tags: " + ", ".join(tags))
     if source.transcript and source.transcript.strip():
         parts.append(source.transcript.strip())
+    if source.visual_labels:
+        # ImageNet class names of what the frames show: lets text search find a clip by its pictures.
+        parts.append("Frames show: " + ", ".join(source.visual_labels))
     return ". ".join(parts)
 
 
@@ -160,7 +164,7 @@ def text_hash(text: str) -> str:
 
 def current_models(settings: Settings) -> dict[str, str]:
     """The model id each modality would be encoded with now (no model is loaded)."""
-    from avrec.encoders import ACOUSTIC_MODEL_ID, DESCRIPTOR_MODEL_ID, clip_model_id
+    from avrec.encoders import ACOUSTIC_MODEL_ID, visual_model_id
     from avrec.encoders.speech import resolve_whisper_model
     from avrec.encoders.text import resolve_text_model
 
@@ -170,7 +174,7 @@ def current_models(settings: Settings) -> dict[str, str]:
         whisper = ""
     return {
         "text": resolve_text_model(settings.text_model)[1],
-        "visual": clip_model_id(settings) or DESCRIPTOR_MODEL_ID,
+        "visual": visual_model_id(settings),
         "audio": ACOUSTIC_MODEL_ID,
         "speech": whisper,
     }
@@ -194,6 +198,14 @@ class _VisualItem:
     stats: dict[str, float]
     vectors: list[np.ndarray | None]
     remaining: int
+    probs: list[np.ndarray | None] = field(default_factory=list)
+
+
+def _visual_rank(model_id: str) -> int:
+    """How much a visual model understands: CLIP > ImageNet > weight-free descriptors."""
+    if model_id.startswith("clip:"):
+        return 2
+    return 1 if model_id.startswith("imagenet:") else 0
 
 
 class _Run:
@@ -363,10 +375,7 @@ class _Run:
             if (
                 stored is not None
                 and stored[1] == media.sha256
-                and (
-                    stored[0] == current
-                    or (not current.startswith("clip:") and stored[0].startswith("clip:"))
-                )
+                and (stored[0] == current or _visual_rank(stored[0]) > _visual_rank(current))
             ):
                 self.report.up_to_date["visual"] += 1
                 continue
@@ -376,7 +385,7 @@ class _Run:
             return
         from avrec.encoders import load_visual_encoder
 
-        # The weight-free descriptors need no torch: resolve the device only for CLIP.
+        # ImageNet (onnxruntime) and the descriptors need no torch device: resolve it only for CLIP.
         device = self.device if current.startswith("clip:") else "cpu"
         encoder, why = load_visual_encoder(self.settings, device=device)
         if why:
@@ -397,10 +406,18 @@ class _Run:
         open_items: deque[_VisualItem] = deque()
         batch: list[tuple[_VisualItem, int]] = []
 
+        labelled = hasattr(encoder, "encode_labelled")
+
         def flush() -> None:
             if not batch:
                 return
-            vecs = encoder.encode_batch([item.frames[i].rgb for item, i in batch])
+            frames = [item.frames[i].rgb for item, i in batch]
+            if labelled:
+                vecs, probs = encoder.encode_labelled(frames)  # type: ignore[attr-defined]
+                for (item, i), p in zip(batch, probs, strict=True):
+                    item.probs[i] = p
+            else:
+                vecs = encoder.encode_batch(frames)
             for (item, i), vec in zip(batch, vecs, strict=True):
                 item.vectors[i] = vec
                 item.remaining -= 1
@@ -414,7 +431,9 @@ class _Run:
                 self.progress.advance("visual")
                 continue
             frames, thumbs, stats = done.payload
-            item = _VisualItem(done.media, frames, thumbs, stats, [None] * len(frames), len(frames))
+            item = _VisualItem(
+                done.media, frames, thumbs, stats, [None] * len(frames), len(frames), [None] * len(frames)
+            )
             open_items.append(item)
             for i in range(len(frames)):
                 batch.append((item, i))
@@ -461,8 +480,21 @@ class _Run:
             for i, f in enumerate(item.frames)
         ]
         pooled = encoder.pool(mat, item.stats)
-        meta = {k: round(float(v), 5) for k, v in item.stats.items()}
+        meta: dict[str, Any] = {k: round(float(v), 5) for k, v in item.stats.items()}
         meta["frames"] = len(records)
+        if encoder.model_id != DESCRIPTOR_MODEL_ID:
+            # The weight-free descriptors stay as named traits (brightness, colourfulness, motion, ...).
+            descriptors = DescriptorEncoder()
+            traits = descriptors.pool(descriptors.encode_batch([f.rgb for f in item.frames]), item.stats)
+            meta["descriptors"] = {n: round(float(v), 5) for n, v in zip(ITEM_FEATURES, traits, strict=True)}
+        if all(p is not None for p in item.probs) and item.probs:
+            from avrec.encoders.imagenet import aggregate_labels
+
+            labels = aggregate_labels(np.vstack(item.probs), [f.ts for f in item.frames])  # type: ignore[arg-type]
+            self.store.put_visual_labels(media.item_id, encoder.model_id, labels)
+            meta["labels"] = [v.label for v in labels]
+        else:
+            self.store.put_visual_labels(media.item_id, encoder.model_id, [])
         self.store.put_frames(media.item_id, records)
         self.store.put_vectors(
             [VectorRecord(media.item_id, "visual", encoder.model_id, pooled, media.sha256, meta)]

@@ -10,6 +10,7 @@ from avrec.store.db import (
     Store,
     Transcript,
     VectorRecord,
+    VisualLabel,
 )
 from avrec.store.files import atomic_path, atomic_write
 from avrec.store.vectors import decode_vector, encode_vector
@@ -24,6 +25,7 @@ __all__ = [
     "Store",
     "Transcript",
     "VectorRecord",
+    "VisualLabel",
     "atomic_path",
     "atomic_write",
     "decode_vector",
