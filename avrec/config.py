@@ -42,6 +42,8 @@ class Settings:
     # auto: CLIP when its weights are here, else ImageNet EfficientNet-Lite0, else the weight-free descriptors;
     # or one of clip | imagenet | descriptors to insist on it.
     visual_model: str = field(default_factory=lambda: os.environ.get("AVREC_VISUAL_MODEL", "auto"))
+    # auto: the aisfx sound-effects embedding when installed, else the acoustic descriptors; or aisfx | acoustic.
+    audio_model: str = field(default_factory=lambda: os.environ.get("AVREC_AUDIO_MODEL", "auto"))
     clip_model: str = field(default_factory=lambda: os.environ.get("AVREC_CLIP_MODEL", "ViT-B-32"))
     clip_pretrained: str | None = field(default_factory=lambda: os.environ.get("AVREC_CLIP_PRETRAINED"))
     clip_weights: str | None = field(default_factory=lambda: os.environ.get("AVREC_CLIP_WEIGHTS"))

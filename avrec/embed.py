@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from avrec.config import Settings
+from avrec.encoders.acoustic import ACOUSTIC_MODEL_ID
 from avrec.encoders.visual import DESCRIPTOR_MODEL_ID, ITEM_FEATURES, DescriptorEncoder
 from avrec.errors import AvrecError, MediaError, UsageError
 from avrec.progress import NullProgress, Progress
@@ -164,7 +165,7 @@ def text_hash(text: str) -> str:
 
 def current_models(settings: Settings) -> dict[str, str]:
     """The model id each modality would be encoded with now (no model is loaded)."""
-    from avrec.encoders import ACOUSTIC_MODEL_ID, visual_model_id
+    from avrec.encoders import audio_model_id, visual_model_id
     from avrec.encoders.speech import resolve_whisper_model
     from avrec.encoders.text import resolve_text_model
 
@@ -175,7 +176,7 @@ def current_models(settings: Settings) -> dict[str, str]:
     return {
         "text": resolve_text_model(settings.text_model)[1],
         "visual": visual_model_id(settings),
-        "audio": ACOUSTIC_MODEL_ID,
+        "audio": audio_model_id(settings),
         "speech": whisper,
     }
 
@@ -263,25 +264,34 @@ class _Run:
     # -- audio: descriptors and speech ------------------------------------------------------------
 
     def audio(self, *, descriptors: bool) -> None:
-        from avrec.encoders import AcousticEncoder
         from avrec.media.audio import decode_audio
 
-        acoustic = AcousticEncoder()
+        current = self.models["audio"]
         speech_id = self.models["speech"]
         audio_state = self.store.vector_state("audio")
         speech_state = self.store.transcript_state()
         todo: list[tuple[MediaRecord, bool, bool]] = []
+
+        def audio_done(media: MediaRecord) -> bool:
+            stored = audio_state.get(media.item_id)
+            # Running without aisfx never replaces an aisfx vector of unchanged media with descriptors.
+            return (
+                stored is not None
+                and stored[1] == media.sha256
+                and (stored[0] == current or (stored[0].startswith("aisfx:") and not current.startswith("aisfx:")))
+            )
+
         for media in self.store.iter_media():
             if not media.has_audio:
                 continue
-            need_vec = descriptors and audio_state.get(media.item_id) != (acoustic.model_id, media.sha256)
+            need_vec = descriptors and not audio_done(media)
             need_speech = bool(speech_id) and speech_state.get(media.item_id) != (speech_id, media.sha256)
             if descriptors and not need_vec:
                 self.report.up_to_date["audio"] += 1
             if need_vec or need_speech:
                 todo.append((media, need_vec, need_speech))
         if descriptors:
-            self.report.models["audio"] = acoustic.model_id
+            self.report.models["audio"] = current
         if not speech_id:
             self.warn(
                 "no Whisper model is available; transcripts are skipped "
@@ -290,6 +300,18 @@ class _Run:
         if not todo:
             return
         transcriber = self._transcriber() if any(t[2] for t in todo) else None
+        sfx: Any = None
+        if any(t[1] for t in todo):
+            from avrec.encoders import load_audio_encoder
+
+            sfx, why = load_audio_encoder(self.settings)
+            if why:
+                self.warn(why)
+            if sfx is not None:
+                from avrec.encoders.base import set_threads
+
+                set_threads(self.settings.threads)
+            self.report.models["audio"] = sfx.model_id if sfx is not None else ACOUSTIC_MODEL_ID
         if transcriber is not None:
             self.report.models["speech"] = transcriber.model_id
         self.progress.start("audio", len(todo))
@@ -300,7 +322,13 @@ class _Run:
             if problem:
                 return _Decoded(media, error=problem)
             try:
-                return _Decoded(media, decode_audio(media.path))
+                wave = decode_audio(media.path)
+                wide = None
+                if sfx is not None and by_id[media.item_id][0]:
+                    from avrec.encoders.sfx import MAX_SECONDS
+
+                    wide = decode_audio(media.path, sample_rate=sfx.sample_rate, max_seconds=MAX_SECONDS)
+                return _Decoded(media, (wave, wide))
             except MediaError as exc:
                 return _Decoded(media, error=str(exc))
 
@@ -311,26 +339,22 @@ class _Run:
                 self.fail(media.item_id, done.error)
                 self.progress.advance("audio")
                 continue
-            wave: np.ndarray = done.payload
+            wave: np.ndarray = done.payload[0]
             if need_vec:
                 from avrec.encoders.acoustic import describe, normalise
 
                 raw = describe(wave)
-                self.store.put_vectors(
-                    [
-                        VectorRecord(
-                            media.item_id,
-                            "audio",
-                            acoustic.model_id,
-                            normalise(raw),
-                            media.sha256,
-                            {
-                                "descriptors": {k: round(v, 5) for k, v in raw.items()},
-                                "seconds": round(wave.size / 16_000, 3),
-                            },
-                        )
-                    ]
-                )
+                meta: dict[str, Any] = {
+                    "descriptors": {k: round(v, 5) for k, v in raw.items()},
+                    "seconds": round(wave.size / 16_000, 3),
+                }
+                if sfx is not None:
+                    windows = sfx.window_embeddings(done.payload[1])
+                    vec, model_id = sfx.pool(windows), sfx.model_id
+                    meta["windows"] = int(windows.shape[0])
+                else:
+                    vec, model_id = normalise(raw), ACOUSTIC_MODEL_ID
+                self.store.put_vectors([VectorRecord(media.item_id, "audio", model_id, vec, media.sha256, meta)])
                 self.report.vectors["audio"] += 1
             if need_speech and transcriber is not None:
                 try:
@@ -441,9 +465,7 @@ class _Run:
                     flush()
         flush()
 
-    def _sample(
-        self, media: MediaRecord, size: int
-    ) -> tuple[list[Any], list[bytes | None], dict[str, float]]:
+    def _sample(self, media: MediaRecord, size: int) -> tuple[list[Any], list[bytes | None], dict[str, float]]:
         """Runs in a worker thread: decode frames and make thumbnails."""
         from avrec.media.frames import load_image, sample_frames, thumbnail_jpeg
 
@@ -496,9 +518,7 @@ class _Run:
         else:
             self.store.put_visual_labels(media.item_id, encoder.model_id, [])
         self.store.put_frames(media.item_id, records)
-        self.store.put_vectors(
-            [VectorRecord(media.item_id, "visual", encoder.model_id, pooled, media.sha256, meta)]
-        )
+        self.store.put_vectors([VectorRecord(media.item_id, "visual", encoder.model_id, pooled, media.sha256, meta)])
         self.report.vectors["visual"] += 1
         self.report.frames += len(records)
         self.progress.advance("visual")

