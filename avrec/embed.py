@@ -200,6 +200,7 @@ class _VisualItem:
     vectors: list[np.ndarray | None]
     remaining: int
     probs: list[np.ndarray | None] = field(default_factory=list)
+    traits: np.ndarray | None = None
 
 
 def _visual_rank(model_id: str) -> int:
@@ -233,6 +234,7 @@ class _Run:
         self.models = current_models(settings)
         self._device: str | None = None
         self._shots: Any = None
+        self._traits = False
 
     # -- shared helpers ---------------------------------------------------------------------------
 
@@ -416,6 +418,8 @@ class _Run:
         if why:
             self.warn(why)
         self._shots = self._shot_detector(todo)
+        # The weight-free descriptors stay as named traits next to a model's vector (computed while decoding).
+        self._traits = encoder.model_id != DESCRIPTOR_MODEL_ID
         self.report.models["visual"] = encoder.model_id
         self.progress.start("visual", len(todo))
         size = int(getattr(encoder, "image_size", 224))
@@ -456,9 +460,9 @@ class _Run:
                 self.fail(done.media.item_id, done.error)
                 self.progress.advance("visual")
                 continue
-            frames, thumbs, stats = done.payload
+            frames, thumbs, stats, traits = done.payload
             item = _VisualItem(
-                done.media, frames, thumbs, stats, [None] * len(frames), len(frames), [None] * len(frames)
+                done.media, frames, thumbs, stats, [None] * len(frames), len(frames), [None] * len(frames), traits
             )
             open_items.append(item)
             for i in range(len(frames)):
@@ -490,8 +494,10 @@ class _Run:
         self.report.models["shots"] = detector.model_id
         return detector
 
-    def _sample(self, media: MediaRecord, size: int) -> tuple[list[Any], list[bytes | None], dict[str, float]]:
-        """Runs in a worker thread: decode frames and make thumbnails."""
+    def _sample(
+        self, media: MediaRecord, size: int
+    ) -> tuple[list[Any], list[bytes | None], dict[str, float], np.ndarray | None]:
+        """Runs in a worker thread: decode frames, make thumbnails and (next to a model) the descriptor traits."""
         from avrec.media.frames import load_image, sample_frames, thumbnail_jpeg
 
         kind = media.probe.get("kind")
@@ -540,7 +546,12 @@ class _Run:
                 ),
             }
         thumbs: list[bytes | None] = [thumbnail_jpeg(f.rgb) for f in frames]
-        return frames, thumbs, stats
+        traits = None
+        if self._traits:
+            descriptors = DescriptorEncoder()
+            # Statistics of colour and layout need few pixels: a quarter of the frame keeps this cheap.
+            traits = descriptors.pool(descriptors.encode_batch([f.rgb[::2, ::2] for f in frames]), stats)
+        return frames, thumbs, stats, traits
 
     def _finish_visual(self, item: _VisualItem, encoder: Any) -> None:
         media = item.media
@@ -552,11 +563,9 @@ class _Run:
         pooled = encoder.pool(mat, item.stats)
         meta: dict[str, Any] = {k: round(float(v), 5) for k, v in item.stats.items()}
         meta["frames"] = len(records)
-        if encoder.model_id != DESCRIPTOR_MODEL_ID:
+        if item.traits is not None:
             # The weight-free descriptors stay as named traits (brightness, colourfulness, motion, ...).
-            descriptors = DescriptorEncoder()
-            traits = descriptors.pool(descriptors.encode_batch([f.rgb for f in item.frames]), item.stats)
-            meta["descriptors"] = {n: round(float(v), 5) for n, v in zip(ITEM_FEATURES, traits, strict=True)}
+            meta["descriptors"] = {n: round(float(v), 5) for n, v in zip(ITEM_FEATURES, item.traits, strict=True)}
         if all(p is not None for p in item.probs) and item.probs:
             from avrec.encoders.imagenet import aggregate_labels
 
