@@ -168,6 +168,8 @@ class EfficientNetEncoder:
             if threads:
                 options.intra_op_num_threads = max(1, int(threads))
             options.log_severity_level = 3
+            # Idle worker threads sleep instead of spinning: frames are decoded on the same cores meanwhile.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         except (ImportError, ModuleNotFoundError):
             self.runtime = "torch"
