@@ -33,14 +33,14 @@ _API = {
     "ingest_users": "avrec.ingest",
     "ingest_media": "avrec.ingest.media",
     "embed": "avrec.embed",
-    "fit": "avrec.fitting",
+    "fit": "avrec.training.fit",
     "recommend": "avrec.recommend",
     "recommend_by": "avrec.recommend",
     "explain": "avrec.explain",
     "info": "avrec.info",
     "search": "avrec.search",
     "similar": "avrec.search",
-    "evaluate_store": "avrec.evaluate",
+    "evaluate_store": "avrec.training.evaluate",
 }
 
 __all__ = ["__version__", *_API]

@@ -39,5 +39,9 @@ class ModelError(AvrecError):
     """No model is fitted, or a model file cannot be used."""
 
 
+class ModelFileError(ModelError, ValueError):
+    """A model file is damaged, cut short or not an avrec model (a ValueError too, for library callers)."""
+
+
 class EncoderError(AvrecError):
     """An encoder (CLIP, SBERT, Whisper) cannot be loaded or run."""

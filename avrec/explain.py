@@ -10,7 +10,7 @@ from typing import Any
 
 from avrec.errors import UnknownIdError
 from avrec.evidence import audio_traits, closest_frames
-from avrec.serving import Served, load_served, user_batch
+from avrec.serving.served import Served, load_served, user_batch
 from avrec.store import Store
 
 N_HISTORY = 5

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from avrec import usertable
-from avrec.batching import blocks_of
-from avrec.errors import ModelError, UnknownIdError, UsageError
-from avrec.index import InnerProductIndex, wants_index
+from avrec.errors import UnknownIdError, UsageError
 from avrec.progress import NullProgress, Progress
-from avrec.ranking import Recommendation, best_for, top_k
+from avrec.serving import uservectors
+from avrec.serving.blocks import blocks_of
+from avrec.serving.index import InnerProductIndex, open_index
+from avrec.serving.ranking import Recommendation, best_for, top_k
 from avrec.store import Store
 
 if TYPE_CHECKING:
-    from avrec.serving import Served, UserBatch
+    from avrec.serving.served import Served, UserBatch
 
 BLOCK = 256
 
@@ -42,7 +41,7 @@ def recommend(
 
     `history` serves one user the model has not seen from a list of item ids (fold-in, no retraining).
     `query_scores` (one number per model item) is added to every user's scores to steer the list.
-    `use_index`: True takes candidates from the model's index (`avrec.index`) and scores them exactly,
+    `use_index`: True takes candidates from the model's index (`avrec.serving.index`) and scores them exactly,
     False scores every item; None (default) uses the index on catalogs of `ANN_MIN_ITEMS` items or more.
     Candidate pools and query steering are always scored exactly.
     Bad arguments and the first block's unknown ids raise here, before anything is yielded, so a caller
@@ -56,17 +55,17 @@ def recommend(
         # One known user whose events and attributes have not changed since the fit: served from the
         # vectors `fit` stored, without loading the model (and scipy) -- the same answer, sooner.
         one = list(users) if isinstance(users, (list, tuple)) else []
-        quick = usertable.recommend_one(store, one[0], k, include_seen, use_index) if len(one) == 1 else None
+        quick = uservectors.recommend_one(store, one[0], k, include_seen, use_index) if len(one) == 1 else None
         if quick is not None:
             return iter(quick)
-    from avrec.serving import load_served, user_batch
+    from avrec.serving.served import load_served, user_batch
 
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates, progress or NullProgress())
     exact_only = pool is not None or query_scores is not None
     ann = None
-    if wants_index(use_index, len(served.item_ids)) and not exact_only:
-        ann = _index(served, asked=use_index is True)
+    if not exact_only and served.model.embeddings() is not None:
+        ann = open_index(store, served.record.model_key, len(served.item_ids), use_index)
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
         return _rank(served, folded, k, pool, include_seen, query_scores, ann)
@@ -94,7 +93,7 @@ def recommend(
 def _known_only(
     store: Store, served: Served, users: Iterable[str], skipped: list[str], progress: Progress
 ) -> Iterator[str]:
-    from avrec.serving import known_user
+    from avrec.serving.served import known_user
 
     for uid in users:
         if known_user(store, served, uid):
@@ -152,22 +151,6 @@ def _rank(
             allowed[list(batch.seen[r])] = False
         rows = np.flatnonzero(allowed)
         yield from top_k(uid, row[rows], rows, k, served.item_ids)
-
-
-def _index(served: Served, *, asked: bool) -> InnerProductIndex | None:
-    """The active model's index; None (score exactly) when it has none, or when its index predates the
-    current layout and `--ann` was not asked for explicitly."""
-    if served.model.embeddings() is None:
-        return None
-    path = Path(served.store_root) / "indexes" / f"{served.record.model_key}.ann"
-    if not path.exists():
-        return None
-    try:
-        return InnerProductIndex.load(path)
-    except ModelError:
-        if asked:
-            raise
-        return None
 
 
 def _rank_ann(
@@ -235,7 +218,7 @@ def recommend_by(
     `per_category` best items (a smaller category padded with the user's mean item score): a genre or
     channel the user is likely to enjoy. Items the user has already seen count too: a channel someone
     loves is still the channel to show them."""
-    from avrec.serving import load_served
+    from avrec.serving.served import load_served
 
     served = load_served(store)
     cats = item_categories(store, served, by)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import html
+import os
+import stat
 import time
 from pathlib import Path
 
+from avrec.errors import UsageError
 from avrec.explain import explain
 from avrec.recommend import recommend
-from avrec.serving import load_served
+from avrec.serving.served import load_served
 from avrec.store import Store, atomic_path
 
 _CSS = """
@@ -34,8 +37,52 @@ def thumbnail(store: Store, item_id: str) -> bytes | None:
     return frames[len(frames) // 2].thumb
 
 
+#: A metrics plot is a few hundred KiB; a bigger "PNG" is a mistake (and would bloat the page).
+MAX_PLOT_BYTES = 20 << 20
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def read_plot(path: Path) -> bytes:
+    """The bytes of a PNG to embed; a UsageError naming --plot when `path` is not a regular PNG file.
+
+    /dev/zero would be read until memory runs out, and any other file would be embedded as a "PNG".
+    """
+    try:
+        with open(path, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise UsageError(f"--plot {path} is not a regular file; name a PNG file")
+            data = fh.read(MAX_PLOT_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"--plot {path}: cannot read it ({exc.strerror or exc})") from None
+    if not data.startswith(_PNG_MAGIC):
+        raise UsageError(f"--plot {path} is not a PNG image (`avrec evaluate --plot` writes one)")
+    if len(data) > MAX_PLOT_BYTES:
+        raise UsageError(f"--plot {path} is larger than {MAX_PLOT_BYTES >> 20} MiB")
+    return data
+
+
+def report_target(out: Path) -> Path:
+    """Where `--out` writes: through a symlink to its target (deliberately), never onto a directory."""
+    target = out.resolve() if out.is_symlink() else out
+    if target.is_dir():
+        raise UsageError(f"--out {out} is a directory; name the HTML file to write (or - for stdout)")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"--out {out} is not a regular file; name the HTML file to write (or - for stdout)")
+    return target
+
+
 def render_report(store: Store, user_id: str, out: Path, *, k: int = 10, plot: Path | None = None) -> int:
-    """Write the page atomically; returns how many items it shows."""
+    """Write the page atomically (through a symlink to its target); returns how many items it shows."""
+    target = report_target(out)
+    page, n = build_report(store, user_id, k=k, plot=plot)
+    with atomic_path(target) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return n
+
+
+def build_report(store: Store, user_id: str, *, k: int = 10, plot: Path | None = None) -> tuple[str, int]:
+    """The page's HTML and how many items it shows."""
+    plot_bytes = read_plot(plot) if plot is not None else None
     served = load_served(store)
     cards: list[str] = []
     for rec in recommend(store, users=[user_id], k=k, served=served):
@@ -56,8 +103,8 @@ def render_report(store: Store, user_id: str, out: Path, *, k: int = 10, plot: P
             f'<div class="reason">{html.escape(reason)}</div>{shows}</div></div>'
         )
     plot_html = ""
-    if plot is not None:
-        encoded = base64.b64encode(plot.read_bytes()).decode()
+    if plot_bytes is not None:
+        encoded = base64.b64encode(plot_bytes).decode()
         plot_html = f'<img class="plot" alt="metrics" src="data:image/png;base64,{encoded}">'
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     page = (
@@ -67,6 +114,4 @@ def render_report(store: Store, user_id: str, out: Path, *, k: int = 10, plot: P
         f'<p class="meta">model {html.escape(served.record.model_key)} · {stamp}</p>'
         f'<div class="grid">{"".join(cards)}</div>{plot_html}</body></html>\n'
     )
-    with atomic_path(out) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return len(cards)
+    return page, len(cards)

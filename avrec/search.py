@@ -110,7 +110,7 @@ def query_item_scores(
     This is what `recommend --query` adds (times a weight) to every user's scores to steer the list.
     """
     if item_ids is None:
-        from avrec.serving import load_served
+        from avrec.serving.served import load_served
 
         item_ids = load_served(store).item_ids
     scores = item_query_scores(store, settings, text)

@@ -15,7 +15,7 @@ are measured by default.
 Exact scoring is what `recommend` does without the index, measured two ways: one user at a time (one
 matrix-vector product over all items and a top-k selection, as for `recommend --user`) and in blocks of
 256 users (one matrix product per block, as `--all-users` does). The index path is what `recommend --ann`
-runs, `avrec.index.InnerProductIndex.search`: the longest `head` share of item vectors scored exactly,
+runs, `avrec.serving.index.InnerProductIndex.search`: the longest `head` share of item vectors scored exactly,
 Annoy (angular, inner-product augmentation) asked for k * oversample candidates among the rest, all of
 them re-scored exactly and the top k kept. Everything runs on one thread (`--threads`). Goal (issue 5):
 recall@10 at least 0.98 at 10x or more the speed of exact scoring.
@@ -47,8 +47,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from avrec.index import ANN_OVERSAMPLE, DEFAULT_TREES, HEAD_FRACTION, InnerProductIndex  # noqa: E402
 from avrec.recommend import BLOCK  # noqa: E402
+from avrec.serving.index import ANN_OVERSAMPLE, DEFAULT_TREES, HEAD_FRACTION, InnerProductIndex  # noqa: E402
 
 
 def make_factors(

@@ -11,7 +11,7 @@ get more help than avrec does:
   (d) play-count-like weights: each positive of (a) gets a heavy-tailed count, round(s_r * LogNormal(0, 1.5)),
       at least 1, with s_r = 2 for rating 4 and 6 for rating 5 (seed 42); the models get the raw counts;
   (e) cold users: 20% of the users held out entirely (all their positives are the test); models get the
-      u.user attributes (age, gender, occupation, zip) encoded as the CLI does (`avrec.userfeatures`), and the
+      u.user attributes (age, gender, occupation, zip) encoded as the CLI does (`avrec.training.userfeatures`), and the
       held-out users arrive as new users (-1) with an empty history and their attribute rows.
 
 Warm protocol for (a)-(d): 20% of each user's interactions held out (users with at least 5), seed 42; the
@@ -52,7 +52,7 @@ import ml100k  # noqa: E402
 
 from avrec.model import ContentMatrix, TrainData, make_model  # noqa: E402
 from avrec.model.splits import Split, cold_users, random_holdout  # noqa: E402
-from avrec.userfeatures import encode, fit_feature_names  # noqa: E402
+from avrec.training.userfeatures import encode, fit_feature_names  # noqa: E402
 
 SEED = 42
 COUNT_SCALE = {4: 2.0, 5: 6.0}
@@ -107,7 +107,7 @@ def build_variants() -> list[Variant]:
     posters, has_poster = ml100k.poster_vectors(ml)
     content = {"text": ContentMatrix(text, np.ones(ml.n_items, bool)), "visual": ContentMatrix(posters, has_poster)}
     attrs = ml100k.user_attributes()
-    # As the CLI does (avrec.dataset): the vocabulary from the attributes of the users in the data.
+    # As the CLI does (avrec.training.dataset): the vocabulary from the attributes of the users in the data.
     names = fit_feature_names(attrs)
     feats = encode(attrs, names)
     variants = []

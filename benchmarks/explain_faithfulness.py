@@ -19,7 +19,7 @@ from ml100k_store import build_store, default_data
 
 from avrec import Settings, fit, recommend
 from avrec.explain import explain
-from avrec.serving import load_served, user_batch
+from avrec.serving.served import load_served, user_batch
 
 
 def main() -> None:

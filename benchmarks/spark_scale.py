@@ -141,9 +141,9 @@ def run_scale(args: argparse.Namespace) -> list[dict[str, Any]]:
 def run_ml100k(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Both engines through store -> fit -> recommend on MovieLens 100K; NDCG@10 on the held-out 20%."""
     from avrec.config import Settings
-    from avrec.fitting import fit
     from avrec.recommend import recommend
     from avrec.store import Interaction, Store
+    from avrec.training.fit import fit
 
     path = Path(args.ml100k)
     raw = np.loadtxt(path, dtype=np.int64)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from avrec.errors import ModelError
-from avrec.index import InnerProductIndex, split_by_norm
+from avrec.serving.index import InnerProductIndex, split_by_norm
 
 
 def factor_like(n_items: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -8,8 +8,8 @@ import json
 import numpy as np
 
 from avrec.cli.output import Format, emit_object, emit_rows, resolve
-from avrec.dataset import codes
-from avrec.userfeatures import encode, fit_feature_names
+from avrec.training.dataset import codes
+from avrec.training.userfeatures import encode, fit_feature_names
 
 
 def test_rows_in_every_format() -> None:

@@ -9,7 +9,7 @@ import typer
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store, report_dict
-from avrec.cli.output import Format, emit_object, resolve
+from avrec.cli.output import Format, emit_object, error_line, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import UsageError
 from avrec.store import MODALITIES
@@ -85,7 +85,7 @@ def embed(
             store, settings, modalities=sorted(chosen), progress=progress, batch_size=batch_size, max_frames=max_frames
         )
     for where, message in report.failures:
-        typer.echo(f"avrec: error: {where}: {message}", err=True)
+        typer.echo(error_line(f"{where}: {message}"), err=True)
     fmt = resolve(output_format, piped_default=Format.json)
     if fmt is Format.table:
         if not settings.quiet:

@@ -32,9 +32,9 @@ def evaluate(
     output_format: Annotated[Format | None, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = None,
 ) -> None:
     """Offline metrics (NDCG@k, Recall@k, MAP@k, coverage) of several models on one split of the store's data."""
-    from avrec.evaluate import evaluate_store
-    from avrec.fitting import MODELS
     from avrec.model.splits import SPLITS
+    from avrec.training.evaluate import evaluate_store
+    from avrec.training.fit import MODELS
 
     settings = settings_of(ctx)
     names = [m.strip() for m in models.split(",") if m.strip()]

@@ -8,7 +8,7 @@ import typer
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store
-from avrec.cli.output import Format, dumps, emit_rows, resolve
+from avrec.cli.output import Format, data_text, dumps, emit_rows, plain, resolve
 
 if TYPE_CHECKING:
     from avrec.explain import Explanation
@@ -52,13 +52,16 @@ def _render(exp: Explanation) -> None:
     from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{exp.title or exp.item_id}[/bold] for user {exp.user_id}: score {exp.score:.4f}")
-    console.print(exp.sentence, highlight=False)
+    head = data_text(exp.title or exp.item_id)
+    head.stylize("bold")
+    head.append(plain(f" for user {exp.user_id}: score {exp.score:.4f}"))
+    console.print(head)
+    console.print(data_text(exp.sentence), highlight=False)
     parts = Table(title="parts (add up to the score)")
     parts.add_column("part")
     parts.add_column("value", justify="right")
     for name, value in exp.parts.items():
-        parts.add_row(name, f"{value:+.4f}")
+        parts.add_row(data_text(name), f"{value:+.4f}")
     console.print(parts)
     if exp.history:
         hist = Table(title="history that drove it")
@@ -66,9 +69,10 @@ def _render(exp: Explanation) -> None:
         hist.add_column("title")
         hist.add_column("contribution", justify="right")
         for h in exp.history:
-            hist.add_row(h["item_id"], h.get("title") or "", f"{h['contribution']:+.4f}")
+            hist.add_row(data_text(h["item_id"]), data_text(h.get("title") or ""), f"{h['contribution']:+.4f}")
         console.print(hist)
     for ev in exp.evidence:
         console.print(
-            f"- {ev['modality']}: " + dumps({k: v for k, v in ev.items() if k != "modality"}), highlight=False
+            data_text(f"- {ev['modality']}: " + dumps({k: v for k, v in ev.items() if k != "modality"})),
+            highlight=False,
         )

@@ -34,7 +34,8 @@ def _params(pairs: list[str]) -> dict[str, Any]:
 def fit(
     ctx: typer.Context,
     model: Annotated[
-        str, typer.Option("--model", help="hybrid (default), mf, content, popular or itemknn.")
+        str,
+        typer.Option("--model", help="hybrid (default), mf, content, popular, itemknn or ease (up to 20,000 items)."),
     ] = "hybrid",
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed and data give the same model.")] = 42,
     param: Annotated[
@@ -60,8 +61,8 @@ def fit(
     ] = None,
 ) -> None:
     """Train the hybrid model (or a baseline), store it and build its Annoy index."""
-    from avrec.fitting import fit as run_fit
-    from avrec.fitting import update
+    from avrec.training.fit import fit as run_fit
+    from avrec.training.fit import update
 
     settings = settings_of(ctx)
     with open_store(settings) as store:

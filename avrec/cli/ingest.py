@@ -9,7 +9,7 @@ import typer
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store, report_dict, source_arg
-from avrec.cli.output import Format, emit_object, resolve
+from avrec.cli.output import Format, emit_object, error_line, plain, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import UsageError
 
@@ -33,9 +33,9 @@ def _finish(report: Any, out: Format | None, quiet: bool) -> None:
     fmt = resolve(out, piped_default=Format.json)
     if fmt is Format.table:
         if not quiet:
-            typer.echo(report.summary(), err=True)
+            typer.echo(plain(report.summary()), err=True)
             for line in getattr(report, "bad_row_lines", lambda: [])():
-                typer.echo(f"  {line}", err=True)
+                typer.echo(f"  {plain(line)}", err=True)
     else:
         emit_object(summary, fmt)
     bad = summary.get("bad_rows") or summary.get("failed") or []
@@ -57,7 +57,7 @@ def media(
         report = ingest_media(store, paths, progress=progress)
     for path, message in report.failed:
         # Messages from the library already start with the file's path; do not print it twice.
-        typer.echo(f"avrec: error: {message if path in message else f'{path}: {message}'}", err=True)
+        typer.echo(error_line(message if path in message else f"{path}: {message}"), err=True)
     _finish(report, output_format, settings.quiet)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 # rich is imported only where a table is drawn: csv/json output (scripts, cron) starts faster without it.
 
@@ -24,6 +25,30 @@ class Format(str, enum.Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+
+
+#: Characters that would act on a terminal rather than show: C0 controls but tab and newline (ESC starts
+#: the sequences that clear the screen or retitle the window), DEL, C1 controls, and the bidirectional
+#: overrides that reorder what is shown. Each is printed as its escape, visibly.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A)}
+_CONTROLS.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+
+
+def plain(text: str) -> str:
+    """Text from data, made safe to show on a terminal: control characters become visible escapes."""
+    return text.translate(_CONTROLS)
+
+
+def data_text(value: Any) -> Text:
+    """A table cell or line of data for Rich: never read as markup (`[red]`, `[link=...]`), controls escaped."""
+    from rich.text import Text
+
+    return Text(plain(value if isinstance(value, str) else str(value)))
+
+
+def error_line(message: str) -> str:
+    """``avrec: error: <message>`` with the message's control characters escaped (it quotes data)."""
+    return f"avrec: error: {plain(message)}"
 
 
 def resolve(fmt: Format | None, *, piped_default: Format = Format.jsonl, stream: TextIO | None = None) -> Format:
@@ -79,11 +104,11 @@ def emit_rows(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=title)
+        table = Table(title=data_text(title) if title else None)
         for c in columns:
-            table.add_column(c, justify="right" if c in ("rank", "score") else "left")
+            table.add_column(data_text(c), justify="right" if c in ("rank", "score") else "left")
         for row in rows:
-            table.add_row(*[_table_cell(row.get(c)) for c in columns])
+            table.add_row(*[data_text(_table_cell(row.get(c))) for c in columns])
             n += 1
         Console(file=out).print(table)
     out.flush()
@@ -108,7 +133,7 @@ def emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = Non
         table.add_column("key", style="bold")
         table.add_column("value")
         for key, value in _flatten(obj):
-            table.add_row(key, _table_cell(value))
+            table.add_row(data_text(key), data_text(_table_cell(value)))
         Console(file=out).print(table)
     out.flush()
 

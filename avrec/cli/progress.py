@@ -65,8 +65,12 @@ class CliProgress:
         if not self.quiet:
             from rich.markup import escape  # file names may hold `[...]`, which is not markup
 
-            self.console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, markup=True)
+            from avrec.cli.output import plain
+
+            self.console.print(f"[yellow]warning:[/yellow] {escape(plain(message))}", highlight=False, markup=True)
 
     def log(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, highlight=False, markup=False)
+            from avrec.cli.output import plain
+
+            self.console.print(plain(message), highlight=False, markup=False)

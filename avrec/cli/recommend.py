@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 
 from avrec.cli.app import settings_of
-from avrec.cli.common import open_store, report_dict
+from avrec.cli.common import MAX_K, open_store, report_dict
 from avrec.cli.output import Format, emit_object, emit_rows, resolve
 from avrec.cli.progress import CliProgress
 from avrec.errors import InputError, UsageError
-from avrec.index import ANN_MIN_ITEMS
+from avrec.serving.index import ANN_MIN_ITEMS
 
 COLUMNS = ("user_id", "item_id", "rank", "score")
 
@@ -52,7 +52,7 @@ def recommend(
         str | None, typer.Option("--users", help="File of user ids, one per line, or - for stdin.")
     ] = None,
     all_users: Annotated[bool, typer.Option("--all-users", help="Every user in the store.")] = False,
-    k: Annotated[int, typer.Option("-k", "--top", min=1, help="Recommendations per user.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, max=MAX_K, help="Recommendations per user.")] = 10,
     candidates: Annotated[
         str | None, typer.Option("--candidates", help="Only recommend from these item ids (file or -).")
     ] = None,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from avrec.cli.app import settings_of
-from avrec.cli.common import open_store
+from avrec.cli.common import MAX_K, open_store
 from avrec.cli.output import Format, emit_rows, resolve
 
 COLUMNS = ("rank", "item_id", "score", "title", "evidence")
@@ -34,7 +34,7 @@ def _rows(hits: list[Any]) -> list[dict[str, Any]]:
 def similar(
     ctx: typer.Context,
     item: Annotated[str, typer.Argument(help="Item id.")],
-    k: Annotated[int, typer.Option("-k", "--top", min=1, help="How many.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, max=MAX_K, help="How many.")] = 10,
     modality: Annotated[
         str | None, typer.Option("--modality", "-m", help="Compare only text, visual or audio vectors.")
     ] = None,
@@ -52,7 +52,7 @@ def similar(
 def search(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="What to look for, in words.")],
-    k: Annotated[int, typer.Option("-k", "--top", min=1, help="How many.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, max=MAX_K, help="How many.")] = 10,
     output_format: Annotated[Format | None, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = None,
 ) -> None:
     """Items matching TEXT: titles, descriptions, tags and transcripts (and frames when CLIP is present)."""

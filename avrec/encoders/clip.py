@@ -131,9 +131,16 @@ class ClipEncoder:
                 force_preprocess_cfg=spec.preprocess or None,
                 weights_only=True,
             )
-        except (RuntimeError, ValueError, KeyError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - torch and open_clip raise many types for a bad file
+            if type(exc).__name__ == "UnpicklingError" or "weights_only" in str(exc):
+                # torch's own text suggests weights_only=False, which would run code from the file: never
+                raise EncoderError(
+                    f"CLIP weights {spec.checkpoint} are a pickle holding more than tensors; avrec loads weights "
+                    "only and will not run code from a file (do NOT load it with weights_only=False): save the "
+                    "model's state_dict, or use a .safetensors checkpoint"
+                ) from None
             raise EncoderError(
-                f"cannot load CLIP weights {spec.checkpoint} into {spec.model_name}: {exc}"
+                f"cannot load CLIP weights {spec.checkpoint} into {spec.model_name}: {type(exc).__name__}: {exc}"
             ) from None
         model.eval()
         self._model: Any = model

@@ -19,6 +19,7 @@ from avrec.ingest.common import (
     parse_text,
     run_ingest,
     short,
+    storable,
 )
 from avrec.ingest.records import Row, Source
 from avrec.store import Item, Store
@@ -41,7 +42,7 @@ def parse_tags(value: Any) -> list[str]:
     for part in parts:
         if isinstance(part, bool) or not isinstance(part, (str, int, float)):
             raise RowError(f"tags must be text, found {short(part)} in {short(value)}")
-        tag = str(part).strip()
+        tag = storable(str(part).strip(), "tags")
         if tag and tag not in tags:
             tags.append(tag)
     return tags

@@ -38,13 +38,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from avrec.errors import InputError
+from avrec.errors import InputError, StoreError
 from avrec.ingest.records import Malformed, RecordReader, RecordSource, Row, Source
 
 #: How many bad rows an error message or summary lists before saying "and N more".
 SHOW_BAD_ROWS = 20
 #: How many bad rows a report keeps (with their messages); `bad_count` counts them all.
 KEEP_BAD_ROWS = 1000
+#: The largest weight one event may carry. Weights are summed per (user, item) pair and scaled inside
+#: the models; a weight near float32's limit (3.4e38) turns those sums into infinity and poisons every
+#: later fit, so absurd values are refused at the door. A million covers counts, seconds watched, cents.
+MAX_WEIGHT = 1e6
+#: How deeply attribute values (JSON objects and lists) may nest.
+MAX_ATTR_DEPTH = 32
 
 T = TypeVar("T")
 
@@ -159,10 +165,26 @@ def short(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def storable(text: str, what: str) -> str:
+    """`text` unchanged when SQLite can store it as UTF-8; a RowError for a lone surrogate (a half emoji
+    cut off by a JavaScript logger, read from a JSON ``\\ud800`` escape)."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = text[exc.start : exc.end].encode("utf-8", "backslashreplace").decode("ascii")
+            raise RowError(
+                f"{what} holds {bad}, half of a UTF-16 surrogate pair, which is not text: fix the source "
+                "(a truncated emoji?)"
+            ) from None
+    return text
+
+
 def parse_id(row: Row, column: str) -> str:
     """An id: a string stripped of surrounding whitespace and otherwise kept exact, never empty.
 
-    JSON/Parquet integers become their decimal text (``42`` -> ``"42"``), as do whole floats.
+    JSON/Parquet integers become their decimal text (``42`` -> ``"42"``), as do whole floats. Ids must be
+    storable UTF-8 and hold no NUL character (numpy's id arrays would drop a trailing one).
     """
     value = row.get(column)
     if type(value) is str:  # the common case first: this runs twice per row of a log
@@ -183,7 +205,9 @@ def parse_id(row: Row, column: str) -> str:
         raise RowError(f"{column} must be text or a number, found {type(value).__name__} {short(value)}")
     if not text:
         raise RowError(f"empty {column}")
-    return text
+    if "\x00" in text:
+        raise RowError(f"{column} {short(text)} holds a NUL character")
+    return storable(text, column)
 
 
 def parse_text(row: Row, column: str) -> str | None:
@@ -192,7 +216,7 @@ def parse_text(row: Row, column: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value if value.strip() else None
+        return storable(value, column) if value.strip() else None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return str(value)
     raise RowError(f"{column} must be text, found {type(value).__name__} {short(value)}")
@@ -269,8 +293,11 @@ def _bad_timestamp(column: str, value: Any) -> RowError:
     return RowError(f"bad {column} {short(value)}: expected ISO-8601 (2024-05-01T12:00:00Z) or epoch seconds")
 
 
-def check_attr(name: str, value: Any) -> Any:
-    """An attribute value as it will be stored in JSON: NaN and infinity are refused."""
+def check_attr(name: str, value: Any, depth: int = 0) -> Any:
+    """An attribute value as it will be stored in JSON: NaN and infinity, text that is not storable
+    UTF-8 and nesting deeper than :data:`MAX_ATTR_DEPTH` are refused."""
+    if isinstance(value, str):
+        return storable(value, name)
     if isinstance(value, float) and not math.isfinite(value):
         raise RowError(f"{name} must be a finite number, found {short(value)}")
     if isinstance(value, Decimal):
@@ -279,10 +306,12 @@ def check_attr(name: str, value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         raise RowError(f"{name} holds binary data, which cannot be stored as an attribute")
+    if isinstance(value, (dict, list, tuple)) and depth >= MAX_ATTR_DEPTH:
+        raise RowError(f"{name} nests deeper than {MAX_ATTR_DEPTH} levels")
     if isinstance(value, dict):
-        return {str(k): check_attr(name, v) for k, v in value.items()}
+        return {storable(str(k), name): check_attr(name, v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [check_attr(name, v) for v in value]
+        return [check_attr(name, v, depth + 1) for v in value]
     return value
 
 
@@ -294,7 +323,7 @@ def extra_attrs(row: Row, known: Iterable[str]) -> dict[str, Any]:
     for key, value in row.items():
         if key in skip or value is None or (isinstance(value, str) and not value.strip()):
             continue
-        attrs[key] = check_attr(key, value)
+        attrs[storable(key, "a column name")] = check_attr(key, value)
     return attrs
 
 
@@ -321,23 +350,34 @@ def run_ingest(
     """Validate and write one input as the module docstring describes; see :class:`TableSpec`."""
     with RecordSource(source, format=format, spool_dir=spool_dir) as src:
         report = IngestReport(source=src.name, kind=spec.kind, format=src.format, line_unit=src.line_unit)
-        if skip_bad_rows:
-            _scan(spec, src.open(known=spec.known), report, writing=True)
-            return report
-        reader = src.open(known=spec.known)
-        _scan(spec, reader, report, writing=False)
-        if report.bad_count:
-            raise RejectedFileError(report)
-        validated = report.rows_read
-        report.rows_read = 0
-        second = src.open(known=spec.known, max_lines=reader.lines if src.format != "parquet" else None)
-        _scan(spec, second, report, writing=True, expect_good=True)
-        if report.rows_read != validated:
-            raise InputError(
-                f"{src.name} changed while it was being ingested: {validated:,} rows were validated but "
-                f"{report.rows_read:,} read when writing; {report.stored:,} stored. Run the ingest again."
-            )
+        try:
+            return _ingest(spec, src, report, skip_bad_rows=skip_bad_rows)
+        except StoreError as exc:  # a full disk halfway: say how far it got (a re-run adds the rest)
+            raise StoreError(
+                f"{src.name}: stopped after {report.stored:,} of its rows were stored "
+                f"({report.rows_read:,} read): {exc}"
+            ) from None
+
+
+def _ingest(spec: TableSpec[T], src: RecordSource, report: IngestReport, *, skip_bad_rows: bool) -> IngestReport:
+    """Validate then write (or, skipping bad rows, write as read); see the module docstring."""
+    if skip_bad_rows:
+        _scan(spec, src.open(known=spec.known), report, writing=True)
         return report
+    reader = src.open(known=spec.known)
+    _scan(spec, reader, report, writing=False)
+    if report.bad_count:
+        raise RejectedFileError(report)
+    validated = report.rows_read
+    report.rows_read = 0
+    second = src.open(known=spec.known, max_lines=reader.lines if src.format != "parquet" else None)
+    _scan(spec, second, report, writing=True, expect_good=True)
+    if report.rows_read != validated:
+        raise InputError(
+            f"{src.name} changed while it was being ingested: {validated:,} rows were validated but "
+            f"{report.rows_read:,} read when writing; {report.stored:,} stored. Run the ingest again."
+        )
+    return report
 
 
 def _scan(

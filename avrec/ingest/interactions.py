@@ -6,7 +6,8 @@
   weight comes from the event-weight mapping: :data:`avrec.config.DEFAULT_EVENT_WEIGHTS` updated with
   the caller's ``event_weights``; an event the mapping does not name weighs ``1.0`` unless the
   mapping has a ``"*"`` entry.
-- ``weight``: an explicit weight wins over the event's; it must be a finite number >= 0.
+- ``weight``: an explicit weight wins over the event's; it must be a finite number from 0 to
+  :data:`~avrec.ingest.common.MAX_WEIGHT` (a million), and so must every event weight.
 
 The same event of the same user on the same item at the same time is stored once: repeats, in the
 file or already in the store, are counted as ``duplicates``. Users and items the store does not know
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 from avrec.config import DEFAULT_EVENT_WEIGHTS
 from avrec.errors import UsageError
 from avrec.ingest.common import (
+    MAX_WEIGHT,
     IngestReport,
     RowError,
     TableSpec,
@@ -28,6 +30,7 @@ from avrec.ingest.common import (
     parse_number,
     parse_timestamp,
     run_ingest,
+    storable,
 )
 from avrec.ingest.records import Row, Source
 from avrec.store import Interaction, Store
@@ -45,8 +48,11 @@ def resolve_event_weights(event_weights: Mapping[str, float] | None = None) -> d
             number = float(value)
         except (TypeError, ValueError):
             number = math.nan
-        if not math.isfinite(number) or number < 0:
-            raise UsageError(f"the weight of event {name!r} must be a finite number >= 0, not {value!r}")
+        if not math.isfinite(number) or not 0 <= number <= MAX_WEIGHT:
+            raise UsageError(
+                f"the weight of event {name!r} (--event-weight) must be a number from 0 to {MAX_WEIGHT:g}, "
+                f"not {value!r}"
+            )
         weights[name.strip().lower()] = number
     return weights
 
@@ -69,11 +75,14 @@ class InteractionParser:
             event = event_value.strip().lower()
         else:
             raise RowError(f"event must be text, found {event_value!r}")
+        storable(event, "event")
         weight = parse_number(row.get("weight"), "weight")
         if weight is None:
             weight = self.weights.get(event, self.default_weight) if event else self.default_weight
         elif weight < 0:
             raise RowError(f"weight must be >= 0, found {row.get('weight')!r}")
+        elif weight > MAX_WEIGHT:
+            raise RowError(f"weight {row.get('weight')!r} is larger than {MAX_WEIGHT:g}, the most one event may weigh")
         return Interaction(user_id=user_id, item_id=item_id, event=event, ts=ts, weight=weight)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from avrec.errors import AvrecError, InputError, MediaError
+from avrec.ingest.common import RowError, check_attr, storable
 from avrec.media.probe import ProbeResult, probe
 from avrec.progress import NullProgress, Progress
 from avrec.store import Item, MediaRecord, Store
@@ -81,6 +82,8 @@ AUDIO_EXTENSIONS = frozenset(
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS | IMAGE_EXTENSIONS
 _SIDECAR_FIELDS = ("item_id", "title", "description", "tags", "creator")
+#: A sidecar is a few fields of metadata; anything bigger is a mistake (a 1 GB one took 2.1 GB of memory).
+MAX_SIDECAR_BYTES = 1 << 20
 
 
 @dataclass
@@ -136,10 +139,8 @@ def ingest_media(
         report.files_seen += 1
         try:
             outcome, item_id = _ingest_one(store, path, claimed)
-        except AvrecError as exc:
-            message = str(exc)
-            report.failed.append((str(path), message))
-            progress.warn(message)
+        except AvrecError as exc:  # listed in the report; the caller prints each failure once
+            report.failed.append((str(path), str(exc)))
         else:
             getattr(report, outcome).append(item_id)
         progress.advance("ingest media")
@@ -235,15 +236,33 @@ def _read_sidecar(path: Path) -> tuple[dict[str, Any], str | None]:
     if sidecar == path or not sidecar.is_file():
         return {}, None
     try:
-        raw = sidecar.read_bytes()
+        with open(sidecar, "rb") as fh:
+            raw = fh.read(MAX_SIDECAR_BYTES + 1)
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise InputError(f"{sidecar}: cannot read the sidecar metadata of {path.name} ({why})") from None
+    if len(raw) > MAX_SIDECAR_BYTES:
+        raise InputError(
+            f"{sidecar}: sidecar metadata for {path.name} is larger than {MAX_SIDECAR_BYTES >> 20} MiB; "
+            "keep long text in a catalog"
+        )
+    try:
         data = json.loads(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise InputError(f"{sidecar}: sidecar metadata for {path.name} is nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{sidecar}: sidecar metadata for {path.name} is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise InputError(f"{sidecar}: sidecar metadata must be a JSON object, not {type(data).__name__}")
+    try:
+        data = {storable(str(k), "a key"): check_attr(str(k), v) for k, v in data.items()}
+    except RowError as exc:
+        raise InputError(f"{sidecar}: sidecar metadata for {path.name}: {exc}") from None
     item_id = data.get("item_id")
-    if item_id is not None and (not isinstance(item_id, (str, int)) or not str(item_id).strip()):
-        raise InputError(f"{sidecar}: `item_id` must be a non-empty string")
+    if item_id is not None and (
+        not isinstance(item_id, (str, int)) or not str(item_id).strip() or "\x00" in str(item_id)
+    ):
+        raise InputError(f"{sidecar}: `item_id` must be a non-empty string without NUL characters")
     return data, hashlib.sha256(raw).hexdigest()
 
 

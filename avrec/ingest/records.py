@@ -55,6 +55,8 @@ _PARQUET_MAGIC = b"PAR1"
 _PARQUET_BATCH = 8192
 _SNIFF_BYTES = 4096
 _CSV_FIELD_LIMIT = 16 << 20
+#: The longest JSON Lines record read (the same bound as a CSV field).
+_JSONL_LINE_LIMIT = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -263,8 +265,14 @@ class RecordReader:
             if lines.bad_encoding_line == number:
                 yield number, Malformed("not UTF-8 text (save the file as UTF-8)")
                 continue
+            if len(text) > _JSONL_LINE_LIMIT:
+                yield number, Malformed(f"malformed JSON: the line is longer than {_JSONL_LINE_LIMIT >> 20} MiB")
+                continue
             try:
                 value = decode(text)
+            except RecursionError:
+                yield number, Malformed("malformed JSON: nested too deeply")
+                continue
             except ValueError as exc:
                 msg = getattr(exc, "msg", str(exc))
                 col = getattr(exc, "colno", None)
@@ -348,12 +356,15 @@ class RecordSource:
                 st = path.stat()
                 if stat.S_ISDIR(st.st_mode):
                     raise InputError(f"{self.name} is a directory, not a catalog or log file")
-                with open(path, "rb") as fh:
-                    if stat.S_ISREG(st.st_mode):
-                        self._path = path
-                        self._gzip = path.suffix.lower() == ".gz"
-                    else:
-                        self._spool(fh)  # a pipe or device can be read only once
+                if not stat.S_ISREG(st.st_mode):
+                    # /dev/zero or a socket would be spooled until the disk is full; streams come in as `-`
+                    raise InputError(
+                        f"{self.name} is not a regular file (a device, pipe or socket); "
+                        "to read a stream, pipe it in and name the input -"
+                    )
+                with open(path, "rb"):  # can we read it? (permission errors are named here)
+                    self._path = path
+                    self._gzip = path.suffix.lower() == ".gz"
             except FileNotFoundError:
                 raise InputError(f"{self.name}: no such file") from None
             except PermissionError:

@@ -126,9 +126,12 @@ def load_image(
 ) -> SampledFrame:
     """A still image (poster, thumbnail) as one frame at ts 0, scaled like sampled video frames."""
     w, h = frame_size(width, height, short_side)
-    args = base_args() + [
-        "-loglevel",
-        "error",
+    args = base_args() + ["-loglevel", "error"]
+    if "%" in Path(path).name:
+        # ffmpeg's image demuxer reads `x%d.jpg` as the sequence x1.jpg, x2.jpg ...: read this file only.
+        # (Only here: other demuxers refuse the option, and only image names reach the image demuxer.)
+        args += ["-f", "image2", "-pattern_type", "none"]
+    args += [
         "-i",
         input_url(path),
         "-map",

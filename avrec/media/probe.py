@@ -101,7 +101,8 @@ def probe(path: Path | str, *, verify: bool = True) -> ProbeResult:
     if size == 0:
         raise MediaError(f"{path}: zero-length file (empty), not media")
     try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
+        # pattern_type none: `x%d.jpg` is this one file, not the image sequence x1.jpg, x2.jpg ...
+        container = av.open(str(path), mode="r", metadata_errors="ignore", options={"pattern_type": "none"})
     except av.FFmpegError as exc:
         raise MediaError(f"{path}: not a media file ffmpeg can read ({_av_message(exc)})") from None
     try:

@@ -12,6 +12,8 @@ the decomposition `explain` reports.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -170,3 +172,50 @@ def fit_als(
     else:
         x64 = half_step(x.astype(np.float64), y.astype(np.float64), conf, reg_u, FINAL_CG_STEPS)
     return x64.astype(np.float32), y
+
+
+@runtime_checkable
+class ALSBackend(Protocol):
+    """Where a factor model's two ALS kernels run. `LocalALS` (this module, in process) is the default;
+    `avrec.engines.spark.SparkALS` runs them on Spark. The model holds one and calls it; nothing is patched."""
+
+    def fit_als(
+        self,
+        conf: sp.csr_matrix,
+        factors: int,
+        reg: float,
+        iterations: int,
+        cg_steps: int,
+        rng: np.random.Generator,
+        reg_exponent: float = 0.0,
+        exact_users: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(user_factors, item_factors) of `conf` (users x items, c - 1 on observed pairs); see `fit_als`."""
+        ...
+
+    def solve_users(self, y: np.ndarray, conf: sp.csr_matrix, reg: float) -> np.ndarray:
+        """Every row's exact least-squares factors against item factors `y` (float64); see `solve_users`."""
+        ...
+
+
+class LocalALS:
+    """The ALS kernels of this module, run in this process (multi-threaded BLAS)."""
+
+    def fit_als(
+        self,
+        conf: sp.csr_matrix,
+        factors: int,
+        reg: float,
+        iterations: int,
+        cg_steps: int,
+        rng: np.random.Generator,
+        reg_exponent: float = 0.0,
+        exact_users: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return fit_als(conf, factors, reg, iterations, cg_steps, rng, reg_exponent, exact_users)
+
+    def solve_users(self, y: np.ndarray, conf: sp.csr_matrix, reg: float) -> np.ndarray:
+        return solve_users(y, conf, reg)
+
+
+LOCAL = LocalALS()

@@ -9,6 +9,8 @@ Model files are `.npz` archives written atomically and read with `allow_pickle=F
 from __future__ import annotations
 
 import json
+import math
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
+from avrec.errors import ModelFileError
 from avrec.model.data import TrainData
 from avrec.store.files import atomic_path
 
@@ -245,10 +248,58 @@ def model_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+#: Integer hyperparameters and the range that makes sense. Beyond it a value only costs memory and time
+#: (factors=100000 asked for a 37 GiB matrix).
+INT_PARAM_RANGES: dict[str, tuple[int, int]] = {
+    "factors": (0, 1024),
+    "iterations": (1, 1000),
+    "cg_steps": (1, 100),
+    "neighbours": (1, 10_000),
+    "random_state": (0, 2**32 - 1),
+}
+#: The largest magnitude any real-valued hyperparameter may take (alpha=1e39 overflowed float32).
+MAX_PARAM_MAGNITUDE = 1e6
+
+
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """A ValueError naming the first hyperparameter whose value has the wrong type or an absurd size.
+
+    Types come from the model's defaults; names the model does not know are left to the model.
+    """
+    defaults = _REGISTRY[name]().get_params()
+    for key, value in params.items():
+        if key not in defaults or (key == "random_state" and value is None):
+            continue
+        default = defaults[key]
+        shown = f"{key}={value!r}"
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"{shown}: must be true or false")
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                raise ValueError(f"{shown}: must be text, such as {default!r}")
+        elif key in INT_PARAM_RANGES:
+            low, high = INT_PARAM_RANGES[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{shown}: must be a whole number from {low} to {high}")
+            if not low <= value <= high:
+                raise ValueError(f"{shown} is out of range: use a whole number from {low} to {high}")
+        elif isinstance(default, (int, float)) or default is None:
+            if value is None and default is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{shown}: must be a number")
+            if not math.isfinite(value) or abs(value) > MAX_PARAM_MAGNITUDE:
+                raise ValueError(f"{shown}: must be a finite number no larger than {MAX_PARAM_MAGNITUDE:g}")
+
+
 def make_model(name: str, **params: Any) -> Recommender:
-    """A new, unfitted model of kind `name` (hybrid, mf, content, popular, itemknn) with `params`."""
+    """A new, unfitted model of kind `name` (hybrid, mf, content, popular, itemknn, ease) with `params`
+    (checked by :func:`check_params`)."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
+    if params:
+        check_params(name, params)
     return _REGISTRY[name](**params)
 
 
@@ -258,13 +309,16 @@ def load_model(path: str | Path) -> Recommender:
     try:
         with np.load(p, allow_pickle=False) as npz:
             archive = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{p} is not a readable avrec model file: {exc}") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # damaged or cut short
+        raise ModelFileError(f"{p} is not a readable avrec model file ({exc}); run `avrec fit` again") from None
     if "__kind__" not in archive:
-        raise ValueError(f"{p} is not an avrec model file (no __kind__ entry)")
+        raise ModelFileError(f"{p} is not an avrec model file (no __kind__ entry)")
     kind = str(archive["__kind__"])
     if int(archive.get("__format__", np.array(0))) > FORMAT_VERSION:
-        raise ValueError(f"{p} was written by a newer avrec (format {archive['__format__']}); upgrade avrec")
+        raise ModelFileError(f"{p} was written by a newer avrec (format {archive['__format__']}); upgrade avrec")
     if kind not in _REGISTRY:
-        raise ValueError(f"{p} holds an unknown model kind {kind!r}")
-    return _REGISTRY[kind]._from_archive(archive)
+        raise ModelFileError(f"{p} holds an unknown model kind {kind!r}")
+    try:
+        return _REGISTRY[kind]._from_archive(archive)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:  # an entry missing or of the wrong shape
+        raise ModelFileError(f"{p} is a damaged avrec model file ({exc!r}); run `avrec fit` again") from None

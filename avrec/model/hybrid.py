@@ -42,27 +42,17 @@ from avrec.model.base import (
     register,
     sorted_contributions,
 )
+from avrec.model.content import (
+    MODALITIES,
+    extend_modalities,
+    fit_projection,
+    normalised_modalities,
+    project_cold,
+)
 from avrec.model.data import TrainData
+from avrec.model.weighting import Confidence
 
-MODALITIES = ("text", "visual", "audio")
-
-
-def content_mean(vectors: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """The centre `normalise_content` subtracts: the mean of the present rows."""
-    v = np.asarray(vectors, dtype=np.float64)
-    return v[present].mean(axis=0) if present.any() else np.zeros(v.shape[1])
-
-
-def normalise_content(vectors: np.ndarray, present: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
-    """Centre on the mean of the present rows (or on `mean`) and L2-normalise; absent rows stay zero."""
-    v = np.asarray(vectors, dtype=np.float64)
-    out = np.zeros_like(v)
-    if present.any():
-        centre = content_mean(v, present) if mean is None else np.asarray(mean, dtype=np.float64)
-        centred = v[present] - centre
-        norms = np.linalg.norm(centred, axis=1, keepdims=True)
-        out[present] = centred / np.maximum(norms, 1e-12)
-    return out.astype(np.float32)
+__all__ = ["MODALITIES", "ContentModel", "HybridModel", "LinearHybrid", "MatrixFactorization", "auto_regularization"]
 
 
 def auto_regularization(interactions: sp.spmatrix) -> float:
@@ -79,17 +69,19 @@ def auto_regularization(interactions: sp.spmatrix) -> float:
     return float(np.clip(4.9 * np.sqrt(density), 1.0, 200.0))
 
 
-#: Above this max/median ratio of training weights they are treated as heavy-tailed counts and log-scaled.
-HEAVY_TAIL_RATIO = 10.0
-
-
 class LinearHybrid(Recommender):
-    """Engine shared by the hybrid, mf and content models (see the module docstring for the score)."""
+    """Engine shared by the hybrid, mf and content models (see the module docstring for the score).
+
+    `als_backend` runs the factorization's two kernels (`avrec.model.als.ALSBackend`): in this process by
+    default, on Spark with `avrec.engines.spark.SparkALS`. It is how the model is fitted, not part of it:
+    it is not a hyperparameter and is not saved.
+    """
 
     kind = "linear"
     _use_collab = True
     _use_content = True
     _use_side = True  # bias and user attributes
+    _project_cold = True  # items without interactions get factors projected from their content
 
     def __init__(
         self,
@@ -109,6 +101,7 @@ class LinearHybrid(Recommender):
         confidence: str = "bm25",
         tune: bool = False,
         random_state: int | None = 42,
+        als_backend: als.ALSBackend | None = None,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -154,10 +147,12 @@ class LinearHybrid(Recommender):
         self.history_exponent = float(history_exponent)
         self.projection_reg = float(projection_reg)
         self.weight_scaling_param = weight_scaling
-        self.weight_scaling = weight_scaling  # resolved by `fit` when "auto"
         self.confidence = confidence
         self.tune_on_fit = bool(tune)  # `tune` itself is the method
         self.random_state = random_state
+        if als_backend is not None and not isinstance(als_backend, als.ALSBackend):
+            raise ValueError("als_backend must have fit_als and solve_users (see avrec.model.als.ALSBackend)")
+        self.als_backend: als.ALSBackend = als_backend or als.LOCAL
         self.tuned_params_: dict[str, float] = {}
         self._reset()
 
@@ -174,10 +169,8 @@ class LinearHybrid(Recommender):
         self.attr_factors = np.zeros((0, 0), np.float32)
         self.train_user_features: sp.csr_matrix | None = None
         self.item_counts = np.zeros(0, np.float32)
-        self.weight_unit = np.ones(1, np.float32)  # the median training weight (see `_scaled`)
-        # BM25 confidence statistics of the training data: item idf, [mean history length, mean weight].
-        self.item_idf = np.zeros(0, np.float32)
-        self.bm25_stats = np.ones(2, np.float32)
+        #: Interaction weights as the model uses them (fitted with the model, see `avrec.model.weighting`).
+        self.weights = Confidence(self.weight_scaling_param, bm25=self.confidence == "bm25")
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -194,7 +187,7 @@ class LinearHybrid(Recommender):
             "bias_weight": self.bias_weight,
             "history_exponent": self.history_exponent,
             "projection_reg": self.projection_reg,
-            "weight_scaling": self.weight_scaling if self.fitted_ else self.weight_scaling_param,
+            "weight_scaling": self.weights.scaling if self.fitted_ else self.weight_scaling_param,
             "confidence": self.confidence,
             "tune": False,  # a loaded model is already tuned: its weights are the chosen ones
             "random_state": self.random_state,
@@ -202,40 +195,6 @@ class LinearHybrid(Recommender):
 
     def _weight(self, modality: str) -> float:
         return float(getattr(self, f"{modality}_weight"))
-
-    def _scaled(self, h: sp.csr_matrix) -> sp.csr_matrix:
-        """Interaction weights as the model uses them: `_magnitude`, then BM25 confidence (see `_bm25`)."""
-        scaled = self._magnitude(h)
-        return self._bm25(scaled) if self.confidence == "bm25" else scaled
-
-    def _bm25(self, h: sp.csr_matrix) -> sp.csr_matrix:
-        """BM25 confidence, as implicit's users apply before ALS: an event on a rare item counts more
-        (idf), and each event of a user with a long history counts a little less (length normalisation,
-        K1 = 100, B = 0.8). Divided by the mean training value, so a typical event still weighs about 1 and
-        `alpha` and the regularization keep their meaning. Statistics come from the training data, so a
-        folded-in history is weighted exactly as the training histories were."""
-        out = sp.csr_matrix(h, dtype=np.float64, copy=True)
-        if out.nnz == 0 or self.item_idf.size == 0:
-            return sp.csr_matrix(out, dtype=np.float32)
-        k1, b = 100.0, 0.8
-        lengths = np.asarray(out.sum(axis=1)).ravel()
-        norm = (1.0 - b) + b * lengths / max(float(self.bm25_stats[0]), 1e-12)
-        rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-        out.data = out.data * (k1 + 1.0) / (k1 * norm[rows] + out.data) * self.item_idf[out.indices]
-        out.data /= max(float(self.bm25_stats[1]), 1e-12)
-        return sp.csr_matrix(out, dtype=np.float32)
-
-    def _magnitude(self, h: sp.csr_matrix) -> sp.csr_matrix:
-        """Weight magnitudes. With "log" scaling a weight w counts
-        log2(1 + w / m), m the median training weight: 1 for a typical event (so 0/1 data is unchanged)
-        and only logarithmically more for heavy play counts, which would otherwise swamp the confidences.
-        "auto" (the default) picks "log" when the training weights are heavy-tailed (max / median above
-        `HEAVY_TAIL_RATIO`: play counts) and "linear" otherwise (events, ratings)."""
-        if self.weight_scaling == "linear":
-            return h
-        out = sp.csr_matrix(h, dtype=np.float32, copy=True)
-        out.data = (np.log1p(out.data / float(self.weight_unit[0])) / np.log(2.0)).astype(np.float32)
-        return out
 
     # -- fitting ----------------------------------------------------------------------------------
     def tune(self, data: TrainData) -> LinearHybrid:
@@ -255,89 +214,56 @@ class LinearHybrid(Recommender):
         if self.tune_on_fit:
             self.tune(data)
         self._reset()
-        inter = sp.csr_matrix(data.interactions, dtype=np.float32)
-        inter.eliminate_zeros()
-        self.weight_unit = np.array([np.median(inter.data) if inter.nnz else 1.0], np.float32)
-        if self.weight_scaling_param == "auto":
-            top = float(inter.data.max()) if inter.nnz else 1.0
-            self.weight_scaling = "log" if top > HEAVY_TAIL_RATIO * float(self.weight_unit[0]) else "linear"
-        if self.confidence == "bm25":
-            magnitude = self._magnitude(inter)
-            n_users = max(inter.shape[0], 1)
-            counts = np.bincount(inter.indices, minlength=inter.shape[1])
-            self.item_idf = (np.log(n_users) - np.log1p(counts)).clip(min=0.0).astype(np.float32)
-            self.bm25_stats = np.array([float(magnitude.sum()) / n_users, 1.0], np.float32)
-            self.bm25_stats[1] = float(self._bm25(magnitude).data.mean()) if inter.nnz else 1.0
-        inter = self._scaled(inter)
-        n_items = data.n_items
+        raw = sp.csr_matrix(data.interactions, dtype=np.float32)
+        raw.eliminate_zeros()
+        inter = self.weights.fit(raw).transform(raw)
         self.item_counts = np.asarray((inter > 0).sum(axis=0), dtype=np.float32).ravel()
-        warm = self.item_counts > 0
-        rng = np.random.default_rng(self.random_state)
         if self.regularization_param is None:
             self.regularization = auto_regularization(inter)
+        content = normalised_modalities(data) if self._use_content or self._project_cold else {}
         if self._use_content:
-            for m in MODALITIES:
-                cm = data.content.get(m)
-                if cm is not None and cm.present.any() and self._weight(m) != 0.0:
-                    self.content[m] = normalise_content(cm.vectors, np.asarray(cm.present, bool))
-                    self.content_means[m] = content_mean(cm.vectors, np.asarray(cm.present, bool))
+            for m, (vectors, mean) in content.items():
+                if self._weight(m) != 0.0:
+                    self.content[m], self.content_means[m] = vectors, mean
         if self._use_collab:
-            x, y = als.fit_als(
-                inter * self.alpha,
-                self.factors,
-                self.regularization,
-                self.iterations,
-                self.cg_steps,
-                rng,
+            rng = np.random.default_rng(self.random_state)
+            self.user_factors, self.item_factors = self.als_backend.fit_als(
+                inter * self.alpha, self.factors, self.regularization, self.iterations, self.cg_steps, rng,
                 exact_users=False,
             )
-            self.user_factors, self.item_factors = x, y
-            self._project_cold_items(data, warm)
+            if self._project_cold:
+                for m, (_, mean) in content.items():
+                    self.content_means.setdefault(m, mean)
+                self._fit_projection({m: vectors for m, (vectors, _) in content.items()})
             # Each stored user vector is the exact least-squares fold-in of the user's training history
             # against the final item factors (projected cold items included, as they enter Y'Y): what
             # `explain` decomposes and what folding the same history in again reproduces.
-            self.user_factors = als.solve_users(self.item_factors, inter * self.alpha, self.regularization).astype(
-                np.float32
-            )
-        if self._use_side:
-            self.item_bias = (
-                self.bias_weight * np.log1p(self.item_counts) / max(np.log1p(self.item_counts.max()), 1e-12)
-            ).astype(np.float32)
-            self._fit_attributes(data, inter)
-        else:
-            self.item_bias = np.zeros(n_items, np.float32)
+            self.user_factors = self._solve_users(inter)
+        self._fit_side(data, inter)
 
-    def _project_cold_items(self, data: TrainData, warm: np.ndarray) -> None:
+    def _solve_users(self, inter: sp.csr_matrix) -> np.ndarray:
+        return self.als_backend.solve_users(self.item_factors, inter * self.alpha, self.regularization).astype(
+            np.float32
+        )
+
+    def _fit_projection(self, blocks: dict[str, np.ndarray]) -> None:
         """Ridge-project content onto item factors (fit on warm items) for items with no interactions."""
-        self.projections = {}
-        self.projection_weights = {}
-        blocks = []
-        names = []
-        for m in MODALITIES:
-            cm = data.content.get(m)
-            if cm is None or not cm.present.any():
-                continue
-            present = np.asarray(cm.present, bool)
-            self.content_means.setdefault(m, content_mean(cm.vectors, present))
-            blocks.append(self.content.get(m, normalise_content(cm.vectors, present)))
-            names.append(m)
-        cold = ~warm
+        warm = self.item_counts > 0
         if not blocks or not warm.any():
             return
-        f = np.hstack(blocks).astype(np.float64)
-        fw = f[warm]
-        w = np.linalg.solve(
-            fw.T @ fw + self.projection_reg * np.eye(f.shape[1]), fw.T @ self.item_factors[warm]
-        )
-        start = 0
-        for m, block in zip(names, blocks, strict=True):
-            stop = start + block.shape[1]
-            self.projection_weights[m] = w[start:stop].astype(np.float32)
-            proj = np.zeros_like(self.item_factors)
-            proj[cold] = (f[cold, start:stop] @ w[start:stop]).astype(np.float32)
-            self.projections[m] = proj
-            self.item_factors[cold] += proj[cold]
-            start = stop
+        weights = fit_projection(blocks, self.item_factors, warm, self.projection_reg)
+        self.projection_weights = {m: w.astype(np.float32) for m, w in weights.items()}
+        self.projections = project_cold(blocks, weights, ~warm, self.item_factors)
+
+    def _fit_side(self, data: TrainData, inter: sp.csr_matrix) -> None:
+        """Popularity bias and the user-attribute blocks, from the (weighted) interactions."""
+        counts = self.item_counts
+        if not self._use_side:
+            self.item_bias = np.zeros(len(counts), np.float32)
+            return
+        top = max(float(np.log1p(counts.max())), 1e-12) if counts.size else 1.0
+        self.item_bias = (self.bias_weight * np.log1p(counts) / top).astype(np.float32)
+        self._fit_attributes(data, inter)
 
     def _fit_attributes(self, data: TrainData, inter: sp.csr_matrix) -> None:
         feats = data.user_features
@@ -381,73 +307,48 @@ class LinearHybrid(Recommender):
         centres stored at fit time. Attribute lift and the popularity bias are recomputed.
         """
         self._require_fitted()
-        new = type(self)(**self.get_params())
+        new = type(self)(**self.get_params(), als_backend=self.als_backend)
         new.user_ids, new.item_ids = list(data.user_ids), list(data.item_ids)
         old_item = {item: j for j, item in enumerate(self.item_ids)}
         rows = np.asarray([old_item.get(item, -1) for item in data.item_ids], dtype=np.int64)
-        kept = rows >= 0
-        new.weight_unit = self.weight_unit
-        new.weight_scaling = self.weight_scaling
-        new.item_idf = np.zeros(len(data.item_ids), np.float32)
-        new.bm25_stats = self.bm25_stats
-        old_items = {item: j for j, item in enumerate(self.item_ids)}
-        for j, item in enumerate(data.item_ids):
-            o = old_items.get(item)
-            # an item new since the fit was rare in the training data: the largest idf
-            new.item_idf[j] = self.item_idf[o] if o is not None and self.item_idf.size else np.log(max(self.n_users, 1))
-        inter = sp.csr_matrix(data.interactions, dtype=np.float32)
-        inter.eliminate_zeros()
-        inter = new._scaled(inter)
-        counts = np.asarray((inter > 0).sum(axis=0), dtype=np.float32).ravel()
-        old_counts = np.zeros(len(rows), np.float32)
-        old_counts[kept] = self.item_counts[rows[kept]]
-        normalised: dict[str, np.ndarray] = {}
-        for m, mean in self.content_means.items():
-            dim = mean.shape[0]
-            block = np.zeros((len(rows), dim), np.float32)
-            if m in self.content:
-                block[kept] = self.content[m][rows[kept]]
-            cm = data.content.get(m)
-            if cm is not None and cm.vectors.shape[1] == dim:
-                present = np.asarray(cm.present, bool)
-                fresh = present & ~kept if m in self.content else present
-                block[fresh] = normalise_content(cm.vectors, fresh, mean)[fresh]
-            normalised[m] = block
-            if m in self.content:
-                new.content[m] = block
+        new.weights = self.weights.extend(rows, self.n_users)
+        raw = sp.csr_matrix(data.interactions, dtype=np.float32)
+        raw.eliminate_zeros()
+        inter = new.weights.transform(raw)
+        new.item_counts = np.asarray((inter > 0).sum(axis=0), dtype=np.float32).ravel()
+        blocks = extend_modalities(data, rows, self.content_means, self.content)
+        new.content = {m: block for m, block in blocks.items() if m in self.content}
         new.content_means = dict(self.content_means)
         new.projection_weights = dict(self.projection_weights)
-        new.item_counts = counts
         if self._use_collab:
-            y = np.zeros((len(rows), self.factors), np.float32)
-            y[kept] = self.item_factors[rows[kept]]
-            solve = (counts > 0) & (~kept | (old_counts == 0))
-            if solve.any():
-                old_user = {u: r for r, u in enumerate(self.user_ids)}
-                urows = np.asarray([old_user.get(u, -1) for u in data.user_ids], dtype=np.int64)
-                known = urows >= 0
-                cols = inter[known][:, np.flatnonzero(solve)].T.tocsr()
-                y[solve] = als.solve_exact(self.user_factors[urows[known]], cols * self.alpha, self.regularization)
-            # Items still without interactions: content projection only (what fit gives a cold item).
-            cold = counts == 0
-            y[cold] = 0.0
-            for m, w in self.projection_weights.items():
-                proj = np.zeros_like(y)
-                if m in normalised:
-                    proj[cold] = (normalised[m][cold] @ w).astype(np.float32)
-                new.projections[m] = proj
-                y[cold] += proj[cold]
-            new.item_factors = y
-            new.user_factors = als.solve_users(y, inter * self.alpha, self.regularization).astype(np.float32)
-        if self._use_side:
-            top = max(float(np.log1p(counts.max())), 1e-12) if counts.size else 1.0
-            new.item_bias = (self.bias_weight * np.log1p(counts) / top).astype(np.float32)
-            new._fit_attributes(data, inter)
-        else:
-            new.item_bias = np.zeros(len(rows), np.float32)
+            new.item_factors = self._extended_item_factors(data, rows, inter, new.item_counts)
+            new.projections = project_cold(blocks, self.projection_weights, new.item_counts == 0, new.item_factors)
+            new.user_factors = new._solve_users(inter)
+        new._fit_side(data, inter)
         check_finite(self.kind, new._state())
         new.fitted_ = True
         return new
+
+    def _extended_item_factors(
+        self, data: TrainData, rows: np.ndarray, inter: sp.csr_matrix, counts: np.ndarray
+    ) -> np.ndarray:
+        """Item factors over `data`'s items: kept from the fit, solved against the user factors for items
+        that were new or cold then and have interactions now, zero for items still without any (their
+        content projection is added by the caller)."""
+        kept = rows >= 0
+        old_counts = np.zeros(len(rows), np.float32)
+        old_counts[kept] = self.item_counts[rows[kept]]
+        y = np.zeros((len(rows), self.factors), np.float32)
+        y[kept] = self.item_factors[rows[kept]]
+        solve = (counts > 0) & (~kept | (old_counts == 0))
+        if solve.any():
+            old_user = {u: r for r, u in enumerate(self.user_ids)}
+            urows = np.asarray([old_user.get(u, -1) for u in data.user_ids], dtype=np.int64)
+            known = urows >= 0
+            cols = inter[known][:, np.flatnonzero(solve)].T.tocsr()
+            y[solve] = als.solve_exact(self.user_factors[urows[known]], cols * self.alpha, self.regularization)
+        y[counts == 0] = 0.0
+        return y
 
     # -- user side --------------------------------------------------------------------------------
     def _attr_rows(self, users: np.ndarray, user_features: sp.csr_matrix | None) -> sp.csr_matrix | None:
@@ -502,38 +403,50 @@ class LinearHybrid(Recommender):
         total = np.asarray(h.sum(axis=1), dtype=np.float64).ravel()
         return np.where(total > 0, np.maximum(total, 1e-12) ** -self.history_exponent, 0.0)
 
+    def layout(self) -> list[tuple[str, int]]:
+        """Name and width of each column block of `user_vectors` and `item_matrix`, in order: collaborative,
+        each content modality, user attributes, bias. A block's inner product is that part of the score."""
+        self._require_fitted()
+        blocks: list[tuple[str, int]] = []
+        if self._use_collab:
+            blocks.append(("collaborative", self.factors))
+        blocks += [(m, c.shape[1]) for m, c in self.content.items()]
+        if self.attr_lift.shape[0]:
+            blocks.append(("user", self.attr_lift.shape[0]))
+        blocks.append(("bias", 1))
+        return blocks
+
     def user_vectors(
         self, histories: sp.csr_matrix, users: np.ndarray, user_features: sp.csr_matrix | None = None
     ) -> np.ndarray:
-        """User blocks [collaborative | w_m * profile per modality | w_user * attributes | 1]."""
+        """The user side of the score, one column block per entry of `layout`:
+        [collaborative | w_m * profile per modality | w_user * attributes | 1]."""
         self._require_fitted()
-        h = self._scaled(as_history(histories, self.n_items))
+        h = self.weights.transform(as_history(histories, self.n_items))
         u = self._check_users(users, h.shape[0])
-        blocks: list[np.ndarray] = []
         attrs = self._attr_rows(u, user_features)
+        blocks: dict[str, np.ndarray] = {"bias": np.ones((h.shape[0], 1), np.float32)}
         if self._use_collab:
-            blocks.append(self._collab_users(h, u, attrs)[0])
+            blocks["collaborative"] = self._collab_users(h, u, attrs)[0]
         if self.content:
             scale = sp.diags(self._profile_norm(h))
             for m, c in self.content.items():
-                blocks.append(self._weight(m) * np.asarray(scale @ (h @ c), dtype=np.float32))
+                blocks[m] = self._weight(m) * np.asarray(scale @ (h @ c), dtype=np.float32)
         if attrs is not None:
-            blocks.append(self.user_weight * attrs.toarray())
-        blocks.append(np.ones((h.shape[0], 1), np.float32))
-        return np.hstack(blocks).astype(np.float32)
+            blocks["user"] = self.user_weight * attrs.toarray()
+        return np.hstack([blocks[name] for name, _ in self.layout()]).astype(np.float32)
 
     def item_matrix(self) -> np.ndarray:
-        """Item blocks matching `user_vectors`: [factors | content per modality | attribute lift | bias]."""
+        """The item side of the score, matching `user_vectors`: [factors | content per modality | attribute
+        lift | bias]."""
         self._require_fitted()
         if self._items is None:
-            blocks: list[np.ndarray] = []
+            blocks: dict[str, np.ndarray] = {"bias": self.item_bias[:, None], **self.content}
             if self._use_collab:
-                blocks.append(self.item_factors)
-            blocks.extend(self.content.values())
+                blocks["collaborative"] = self.item_factors
             if self.attr_lift.shape[0]:
-                blocks.append(self.attr_lift.T)
-            blocks.append(self.item_bias[:, None])
-            self._items = np.hstack(blocks).astype(np.float32)
+                blocks["user"] = self.attr_lift.T
+            self._items = np.hstack([blocks[name] for name, _ in self.layout()]).astype(np.float32)
         return self._items
 
     def score(
@@ -554,7 +467,7 @@ class LinearHybrid(Recommender):
         """Parts (collaborative, text, visual, audio, user, bias) of the score and the history behind each."""
         self._require_fitted()
         i = self._check_item(item)
-        h = self._scaled(as_history(history, self.n_items))
+        h = self.weights.transform(as_history(history, self.n_items))
         if h.shape[0] != 1:
             raise ValueError("explain takes the history of exactly one user (1 x n_items)")
         users = self._check_users(np.array([user]), 1)
@@ -618,9 +531,7 @@ class LinearHybrid(Recommender):
             "attr_lift": self.attr_lift,
             "attr_factors": self.attr_factors,
             "item_counts": self.item_counts,
-            "weight_unit": self.weight_unit,
-            "item_idf": self.item_idf,
-            "bm25_stats": self.bm25_stats,
+            **self.weights.state(),
         }
         for m, c in self.content.items():
             state[f"content/{m}"] = c
@@ -646,9 +557,7 @@ class LinearHybrid(Recommender):
         self.attr_lift = state["attr_lift"]
         self.attr_factors = state["attr_factors"]
         self.item_counts = state["item_counts"]
-        self.weight_unit = state["weight_unit"] if "weight_unit" in state else np.ones(1, np.float32)
-        self.item_idf = state["item_idf"] if "item_idf" in state else np.zeros(0, np.float32)
-        self.bm25_stats = state["bm25_stats"] if "bm25_stats" in state else np.ones(2, np.float32)
+        self.weights.set_state(dict(state))
         for m in MODALITIES:
             if f"content/{m}" in state:
                 self.content[m] = state[f"content/{m}"]
@@ -680,9 +589,7 @@ class MatrixFactorization(LinearHybrid):
     kind = "mf"
     _use_content = False
     _use_side = False
-
-    def _project_cold_items(self, data: TrainData, warm: np.ndarray) -> None:
-        """Pure MF has no content: items without interactions keep zero factors."""
+    _project_cold = False  # pure MF has no content: items without interactions keep zero factors
 
 
 @register

@@ -10,18 +10,7 @@ import scipy.sparse as sp
 
 from avrec.model.base import ModelExplanation, Recommender, as_history, register, sorted_contributions
 from avrec.model.data import TrainData
-
-
-def bm25_weight(m: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
-    """BM25-weight a users x items matrix (items as terms, users as documents), as implicit does."""
-    m = sp.csr_matrix(m, dtype=np.float64)
-    n_users = m.shape[0]
-    idf = np.log(n_users / (1.0 + np.bincount(m.indices, minlength=m.shape[1])))
-    row_sums = np.asarray(m.sum(axis=1)).ravel()
-    length_norm = (1.0 - b) + b * row_sums / max(row_sums.mean(), 1e-12)
-    rows = np.repeat(np.arange(n_users), np.diff(m.indptr))
-    data = m.data * (k1 + 1.0) / (k1 * length_norm[rows] + m.data) * np.maximum(idf[m.indices], 0.0)
-    return sp.csr_matrix((data, m.indices, m.indptr), shape=m.shape)
+from avrec.model.weighting import bm25_weight
 
 
 @register

@@ -41,14 +41,7 @@ def block_scores(model: LinearHybrid, data: TrainData, split: Split) -> dict[str
     iv = probe.item_matrix()
     blocks: dict[str, np.ndarray] = {}
     start = 0
-    widths: list[tuple[str, int]] = []
-    if probe._use_collab:
-        widths.append(("collaborative", probe.factors))
-    widths += [(m, c.shape[1]) for m, c in probe.content.items()]
-    if probe.attr_lift.shape[0]:
-        widths.append(("user", probe.attr_lift.shape[0]))
-    widths.append(("bias", 1))
-    for name, width in widths:
+    for name, width in probe.layout():
         blocks[name] = uv[:, start : start + width] @ iv[:, start : start + width].T
         start += width
     if "collaborative" in blocks:

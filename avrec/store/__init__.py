@@ -2,6 +2,7 @@
 
 from avrec.store.db import (
     MODALITIES,
+    USER_VECTORS_SUFFIX,
     FrameRecord,
     Interaction,
     Item,
@@ -11,12 +12,14 @@ from avrec.store.db import (
     Transcript,
     VectorRecord,
     VisualLabel,
+    database_error,
 )
 from avrec.store.files import atomic_path, atomic_write
 from avrec.store.vectors import decode_vector, encode_vector
 
 __all__ = [
     "MODALITIES",
+    "USER_VECTORS_SUFFIX",
     "FrameRecord",
     "Interaction",
     "Item",
@@ -28,6 +31,7 @@ __all__ = [
     "VisualLabel",
     "atomic_path",
     "atomic_write",
+    "database_error",
     "decode_vector",
     "encode_vector",
 ]

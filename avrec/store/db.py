@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from avrec.store.files import writer_lock
 from avrec.store.migrations import current_version, migrate
 from avrec.store.vectors import decode_vector, encode_vector
 
+#: Suffix of a model version's user-vector folder under `indexes/`.
+USER_VECTORS_SUFFIX = ".users"
 DB_NAME = "avrec.db"
 BUSY_TIMEOUT_MS = 60_000
 MODALITIES = ("text", "visual", "audio")
@@ -154,7 +157,7 @@ class Store:
             self.conn.execute("PRAGMA foreign_keys = ON")
             migrate(self.conn)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open store database {self.db_path}: {exc}") from None
+            raise database_error(self.db_path, exc) from None
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -165,6 +168,19 @@ class Store:
     @property
     def models_dir(self) -> Path:
         return self.root / "models"
+
+    # Every file a model version owns is named here, and nowhere else.
+    def model_path(self, model_key: str) -> Path:
+        """A model version's parameters (`.npz`)."""
+        return self.models_dir / f"{model_key}.npz"
+
+    def index_path(self, model_key: str) -> Path:
+        """A model version's Annoy index; its metadata is the `.json` next to it (`avrec.serving.index`)."""
+        return self.indexes_dir / f"{model_key}.ann"
+
+    def user_vectors_dir(self, model_key: str) -> Path:
+        """A model version's stored user vectors (`avrec.serving.uservectors`)."""
+        return self.indexes_dir / f"{model_key}{USER_VECTORS_SUFFIX}"
 
     def close(self) -> None:
         self.conn.close()
@@ -177,14 +193,22 @@ class Store:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back whole on any error."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One write transaction; rolled back whole on any error. SQLite's own failures (a full disk, a
+        damaged file) become a :class:`StoreError` naming the database."""
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            raise database_error(self.db_path, exc) from None
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -198,6 +222,16 @@ class Store:
     def writer_lock(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Exclusive lock for long writers (embed, fit) so two of them never interleave."""
         return writer_lock(self.root, what)
+
+    def writable_by_others(self) -> list[Path]:
+        """The store's folder, database and sub-folders that any user of the machine may write (mode o+w):
+        whoever can write them can change its data or swap its models."""
+        loose = []
+        for path in (self.root, self.db_path, self.indexes_dir, self.models_dir):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mode & stat.S_IWOTH:
+                    loose.append(path)
+        return loose
 
     def schema_version(self) -> int:
         return current_version(self.conn)
@@ -374,6 +408,84 @@ class Store:
 
     def interaction_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM interactions").fetchone()[0])
+
+    # -- taking data out ----------------------------------------------------------------------
+
+    def forget_users(self, user_ids: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+        """Delete users with their attributes and every event of theirs, in one transaction.
+
+        Returns (rows removed per table, ids the store did not hold). Deleted rows are overwritten
+        (``secure_delete``) and the WAL is checkpointed, so their bytes do not linger in the file.
+        """
+        counts = {"users": 0, "interactions": 0}
+        missing: list[str] = []
+        with self._deleting() as conn:
+            for user_id in dict.fromkeys(user_ids):
+                if conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is None:
+                    missing.append(user_id)
+                    continue
+                events = conn.execute("SELECT count(*) FROM interactions WHERE user_id = ?", (user_id,)).fetchone()
+                counts["interactions"] += int(events[0])
+                conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,))  # events go by ON DELETE CASCADE
+                counts["users"] += 1
+        return counts, missing
+
+    def delete_items(self, item_ids: Sequence[str]) -> tuple[dict[str, int], list[str]]:
+        """Delete items with their events, media record, vectors, frames and transcript, in one transaction."""
+        traces = ("interactions", "media", "vectors", "frames", "transcripts")
+        counts = dict.fromkeys(("items", *traces), 0)
+        missing: list[str] = []
+        with self._deleting() as conn:
+            for item_id in dict.fromkeys(item_ids):
+                if conn.execute("SELECT 1 FROM items WHERE item_id = ?", (item_id,)).fetchone() is None:
+                    missing.append(item_id)
+                    continue
+                found = conn.execute(
+                    "SELECT (SELECT count(*) FROM interactions WHERE item_id = ?1),"
+                    " (SELECT count(*) FROM media WHERE item_id = ?1),"
+                    " (SELECT count(*) FROM vectors WHERE item_id = ?1),"
+                    " (SELECT count(*) FROM frames WHERE item_id = ?1),"
+                    " (SELECT count(*) FROM transcripts WHERE item_id = ?1)",
+                    (item_id,),
+                ).fetchone()
+                for name, n in zip(traces, found, strict=True):
+                    counts[name] += int(n)
+                conn.execute("DELETE FROM items WHERE item_id = ?", (item_id,))  # the rest goes by ON DELETE CASCADE
+                counts["items"] += 1
+        return counts, missing
+
+    @contextlib.contextmanager
+    def _deleting(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction whose deleted rows are overwritten, then the WAL moved into the database and
+        emptied (best effort: a reader may hold it), so deleted bytes do not linger in either file."""
+        self.conn.execute("PRAGMA secure_delete = ON")
+        with self.atomic() as conn:
+            yield conn
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def delete_interactions(
+        self, selectors: Sequence[tuple[str | None, str | None, str | None]]
+    ) -> tuple[dict[str, int], list[str]]:
+        """Delete events matching each ``(user_id, item_id, event)`` (None matches any; not all None), in one
+        transaction. Returns (rows removed, the selectors that matched nothing, as text)."""
+        removed = 0
+        missing: list[str] = []
+        with self._deleting() as conn:
+            for user_id, item_id, event in selectors:
+                if user_id is None and item_id is None:
+                    raise ValueError("an interaction selector needs a user id or an item id")
+                before = conn.total_changes
+                conn.execute(
+                    "DELETE FROM interactions WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR item_id = ?2)"
+                    " AND (?3 IS NULL OR event = ?3)",
+                    (user_id, item_id, event),
+                )
+                n = conn.total_changes - before
+                removed += n
+                if n == 0:
+                    missing.append(_selector_text(user_id, item_id, event))
+        return {"interactions": removed}, missing
 
     # -- media --------------------------------------------------------------------------------
 
@@ -615,6 +727,28 @@ class Store:
             "visual_labels": int(one("SELECT count(DISTINCT item_id) FROM visual_labels").fetchone()[0]),
             "vectors": self.vector_counts(),
         }
+
+
+def _selector_text(user_id: str | None, item_id: str | None, event: str | None) -> str:
+    parts = [f"{k}={v!r}" for k, v in (("user_id", user_id), ("item_id", item_id), ("event", event)) if v is not None]
+    return " ".join(parts)
+
+
+def database_error(db_path: Path, exc: sqlite3.Error) -> StoreError:
+    """A StoreError saying what SQLite's error means for the store and what to do."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        if "disk is full" in text or "disk I/O error" in text:
+            return StoreError(
+                f"cannot write to {db_path} ({text}): free some space on its disk (or check it) and run the "
+                "command again; what was stored before is kept"
+            )
+    elif isinstance(exc, sqlite3.DatabaseError):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return StoreError(
+            f"the store database {db_path} is damaged ({text}); restore it from a backup, or save what can be "
+            f"saved with `sqlite3 {db_path} .recover`"
+        )
+    return StoreError(f"store database {db_path}: {text}")
 
 
 _ITEM_UPSERT = """

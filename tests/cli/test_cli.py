@@ -332,9 +332,9 @@ def test_recommend_with_annoy_candidates_matches_exact(fitted_store: Path, runne
 def test_large_catalogs_are_served_from_the_index_by_default(
     fitted_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import avrec.index
     import avrec.recommend
-    from avrec.index import InnerProductIndex
+    import avrec.serving.index
+    from avrec.serving.index import InnerProductIndex
     from avrec.store import Store
 
     searched: list[int] = []
@@ -348,7 +348,7 @@ def test_large_catalogs_are_served_from_the_index_by_default(
     with Store(fitted_store) as store:
         exact = list(avrec.recommend.recommend(store, all_users=True, k=3))
         assert not searched  # a small catalog: every item scored
-        monkeypatch.setattr(avrec.index, "ANN_MIN_ITEMS", 5)
+        monkeypatch.setattr(avrec.serving.index, "ANN_MIN_ITEMS", 5)
         auto = list(avrec.recommend.recommend(store, all_users=True, k=3))
         assert len(searched) == len({r.user_id for r in auto})
         searched.clear()
@@ -361,9 +361,9 @@ def test_large_catalogs_are_served_from_the_index_by_default(
 def test_an_index_from_an_older_avrec_is_skipped_unless_asked_for(
     fitted_store: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import avrec.index
+    import avrec.serving.index
 
-    monkeypatch.setattr(avrec.index, "ANN_MIN_ITEMS", 5)
+    monkeypatch.setattr(avrec.serving.index, "ANN_MIN_ITEMS", 5)
     for meta_path in (fitted_store / "indexes").glob("*.json"):
         meta = json.loads(meta_path.read_text())
         del meta["head"]

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from avrec.model import Recommender, TrainData, load_model, make_model
+from avrec.model.ease import REGULARIZATION_GRID
 
 
 class ModelContract:
@@ -36,9 +37,7 @@ class ModelContract:
         loaded = load_model(path)
         assert type(loaded) is type(model) and loaded.get_params() == model.get_params()
         users = np.arange(data.n_users)
-        np.testing.assert_array_equal(
-            loaded.score(data.interactions, users), model.score(data.interactions, users)
-        )
+        np.testing.assert_array_equal(loaded.score(data.interactions, users), model.score(data.interactions, users))
         assert type(model).load(path).kind == self.kind
         with np.load(path, allow_pickle=False) as npz:  # no pickled objects inside
             assert str(npz["__kind__"]) == self.kind
@@ -189,6 +188,38 @@ class TestItemKNN(ModelContract):
     kind = "itemknn"
     params = {"neighbours": 10}
     factor_model = True
+
+
+class TestEase(ModelContract):
+    kind = "ease"
+    params: dict[str, Any] = {}
+    factor_model = True
+
+    def test_validation_picks_from_the_grid(self, model: Recommender) -> None:
+        params = model.get_params()
+        assert params["regularization"] in REGULARIZATION_GRID and params["weighting"] in ("binary", "bm25")
+
+    def test_fixed_parameters_skip_validation(self, data: TrainData) -> None:
+        model = make_model("ease", regularization=3.0, weighting="bm25").fit(data)
+        assert model.get_params()["regularization"] == 3.0 and model.get_params()["weighting"] == "bm25"
+
+    def test_weights_solve_the_closed_form(self, data: TrainData) -> None:
+        model = make_model("ease", regularization=1.0, weighting="binary").fit(data)
+        x = (data.interactions > 0).astype(np.float64).toarray()
+        gram = x.T @ x
+        penalty = 1.0 * gram.diagonal()[gram.diagonal() > 0].mean()
+        b = np.asarray(model.weights, np.float64)  # type: ignore[attr-defined]
+        # Steck 2019: B minimises |X - XB|^2 + penalty |B|^2 subject to diag(B) = 0, so off the diagonal
+        # the gradient (G + penalty I) B - G vanishes
+        grad = (gram + penalty * np.eye(len(gram))) @ b - gram
+        off = ~np.eye(len(gram), dtype=bool)
+        assert np.abs(grad[off]).max() < 1e-3 * np.abs(gram).max()
+        assert np.all(b.diagonal() == 0)
+
+    def test_bad_parameters(self) -> None:
+        for bad in ({"regularization": 0.0}, {"regularization": float("nan")}, {"weighting": "tfidf"}):
+            with pytest.raises(ValueError):
+                make_model("ease", **bad)
 
 
 def test_unknown_model_name() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from avrec.evaluate import evaluate
 from avrec.model import TrainData
+from avrec.training.evaluate import evaluate
 
 
 @pytest.mark.parametrize("split", ["random", "cold_items", "cold_users"])

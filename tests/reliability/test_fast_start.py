@@ -65,9 +65,9 @@ def test_reader_commands_import_no_torch(store: Path, args: tuple[str, ...]) -> 
 
 
 def test_recommend_for_a_known_user_loads_neither_the_model_nor_scipy(store: Path) -> None:
-    # Served from the user table `fit` wrote (avrec.usertable): scipy alone costs about as much as numpy.
+    # Served from the user table `fit` wrote (avrec.serving.uservectors): scipy alone costs about as much as numpy.
     names, _ = _imported(store, "recommend", "--user", "u_calm", "-k", "5", "--format", "csv")
     assert not any(n == "scipy" or n.startswith("scipy.") for n in names)
-    assert "avrec.model" not in names and "avrec.serving" not in names
+    assert "avrec.model" not in names and "avrec.serving.served" not in names
     names, _ = _imported(store, "recommend", "--user", "u_calm", "--history", "rain", "-k", "5", "--format", "csv")
     assert "scipy.sparse" in names  # a fold-in needs the model: the ordinary path, scipy and all

@@ -22,7 +22,7 @@ from avrec.engines.spark import (
     split_params,
 )
 from avrec.errors import UsageError
-from avrec.model import ContentMatrix, TrainData, als, load_model
+from avrec.model import ContentMatrix, TrainData, als, load_model, make_model
 from avrec.store import Interaction, Store
 
 N_USERS, N_ITEMS, N_COLD = 60, 40, 4
@@ -111,14 +111,20 @@ def test_export_interactions_round_trips(tmp_path: Path) -> None:
 
 # -- on Spark (local[2]) -------------------------------------------------------------------------------
 @pytest.mark.spark
-def test_spark_als_swaps_the_kernels_only_inside_the_block(spark: Any, tmp_path: Path) -> None:
+def test_spark_als_is_a_back_end_the_model_holds(spark: Any, tmp_path: Path) -> None:
     import pyarrow.fs as pafs
 
     before = (als.fit_als, als.solve_users)
     backend = SparkALS(spark, WorkDir(str(tmp_path), pafs.LocalFileSystem(), str(tmp_path)), seed=1)
-    with backend.installed():
-        assert als.fit_als == backend.fit_als and als.solve_users == backend.solve_users
-    assert (als.fit_als, als.solve_users) == before
+    assert isinstance(backend, als.ALSBackend)
+    model = make_model("mf", als_backend=backend, **PARAMS)
+    assert model.als_backend is backend  # type: ignore[attr-defined]
+    model.fit(synthetic())
+    assert backend.info.als_seconds > 0 and backend.info.user_solves == 1
+    assert (als.fit_als, als.solve_users) == before  # nothing patched
+    assert make_model("mf").als_backend is als.LOCAL  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="als_backend"):
+        make_model("mf", als_backend="spark")
 
 
 @pytest.mark.spark
@@ -161,8 +167,8 @@ def _store_with_events(root: Path) -> Store:
 
 @pytest.mark.spark
 def test_fit_engine_spark_then_recommend_and_recommend_spark(spark: Any, tmp_path: Path) -> None:
-    from avrec.fitting import fit
     from avrec.recommend import recommend
+    from avrec.training.fit import fit
 
     store = _store_with_events(tmp_path / "store")
     try:

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from avrec.model.data import ContentMatrix, TrainData
 from avrec.store import MODALITIES, Store
-from avrec.userfeatures import encode, fit_feature_names
+from avrec.training.userfeatures import encode, fit_feature_names
 
 
 def codes(values: Sequence[str], vocabulary: Sequence[str]) -> np.ndarray:

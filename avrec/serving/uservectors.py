@@ -28,11 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from avrec.index import InnerProductIndex, wants_index
-from avrec.ranking import Recommendation, best_for
+from avrec.serving.index import open_index
+from avrec.serving.ranking import Recommendation, best_for
 from avrec.store import Store
 
-SUFFIX = ".users"
 BUDGET_BYTES = 512 * 2**20
 FILES = ("users.npy", "user_ids.npy", "attrs.npy", "items.npy", "item_ids.npy", "item_sorted.npy", "item_rows.npy")
 
@@ -40,10 +39,6 @@ FILES = ("users.npy", "user_ids.npy", "attrs.npy", "items.npy", "item_ids.npy", 
 def worth_writing(n_users: int, dim: int) -> bool:
     """Whether a user matrix of this size stays under `BUDGET_BYTES` (float32)."""
     return n_users * dim * 4 <= BUDGET_BYTES
-
-
-def folder_for(store: Store, model_key: str) -> Path:
-    return store.indexes_dir / f"{model_key}{SUFFIX}"
 
 
 def attrs_digest(text: str | None) -> int:
@@ -117,7 +112,7 @@ def recommend_one(
     record = store.active_model()
     if record is None:
         return None
-    folder = folder_for(store, record.model_key)
+    folder = store.user_vectors_dir(record.model_key)
     try:  # missing (a model without vectors, a store too big for it), pruned meanwhile, or damaged
         meta = json.loads((folder / "meta.json").read_text())
         arrays = {name: np.load(folder / name, mmap_mode="r", allow_pickle=False) for name in FILES}
@@ -134,6 +129,5 @@ def recommend_one(
     if not include_seen:
         pos = _find(arrays["item_sorted.npy"], [item for item, _ in store.user_history(user_id)])
         seen = arrays["item_rows.npy"][pos[pos >= 0]].tolist()
-    index_path = folder.with_suffix(".ann")
-    index = InnerProductIndex.load(index_path) if wants_index(use_index, len(items)) and index_path.exists() else None
+    index = open_index(store, record.model_key, len(items), use_index)
     return list(best_for(user_id, query, items, k, seen, arrays["item_ids.npy"], index))

@@ -1,4 +1,4 @@
-"""Stored user vectors (`avrec.usertable`): the same answer as the full path, and only while it is."""
+"""Stored user vectors (`avrec.uservectors`): the same answer as the full path, and only while it is."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from avrec import usertable
 from avrec.recommend import recommend
-from avrec.serving import load_served
-from avrec.store import Store
+from avrec.serving import uservectors
+from avrec.serving.served import load_served
+from avrec.store import USER_VECTORS_SUFFIX, Store
 from tests.cli.conftest import invoke
 
 
@@ -21,7 +21,7 @@ def full_path(store: Store, user: str, **kwargs: object) -> list[tuple[str, floa
 
 
 def quick(store: Store, user: str, *, k: int = 5, include_seen: bool = False, use_index: bool | None = None):  # type: ignore[no-untyped-def]
-    got = usertable.recommend_one(store, user, k, include_seen, use_index)
+    got = uservectors.recommend_one(store, user, k, include_seen, use_index)
     return None if got is None else [(r.item_id, r.score) for r in got]
 
 
@@ -49,7 +49,7 @@ def test_every_known_user_gets_the_full_paths_answer(
     assert invoke(runner, with_attrs, "fit", "--model", model, "--format", "json").exit_code == 0
     with Store(with_attrs) as store:
         record = store.active_model()
-        assert record is not None and usertable.folder_for(store, record.model_key).is_dir()
+        assert record is not None and store.user_vectors_dir(record.model_key).is_dir()
         for user in store.user_ids():
             same(quick(store, user), full_path(store, user, k=5))
             same(quick(store, user, k=30, include_seen=True), full_path(store, user, k=30, include_seen=True))
@@ -82,7 +82,7 @@ def test_unknown_users_and_models_without_vectors_take_the_full_path(fitted_stor
     assert invoke(runner, fitted_store, "fit", "--model", "itemknn", "--format", "json").exit_code == 0
     with Store(fitted_store) as store:
         record = store.active_model()
-        assert record is not None and not usertable.folder_for(store, record.model_key).exists()
+        assert record is not None and not store.user_vectors_dir(record.model_key).exists()
         assert quick(store, "city_0") is None
         assert len(list(recommend(store, users=["city_0"], k=3))) == 3
 
@@ -91,7 +91,7 @@ def test_a_missing_or_damaged_table_falls_back(fitted_store: Path) -> None:
     with Store(fitted_store) as store:
         record = store.active_model()
         assert record is not None
-        folder = usertable.folder_for(store, record.model_key)
+        folder = store.user_vectors_dir(record.model_key)
         (folder / "users.npy").write_bytes(b"not an array")
         assert quick(store, "city_0") is None
         for path in folder.iterdir():
@@ -104,19 +104,19 @@ def test_a_missing_or_damaged_table_falls_back(fitted_store: Path) -> None:
 def test_no_table_beyond_the_size_budget(
     fitted_store: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(usertable, "BUDGET_BYTES", 64)
+    monkeypatch.setattr(uservectors, "BUDGET_BYTES", 64)
     assert invoke(runner, fitted_store, "fit", "--format", "json").exit_code == 0
     with Store(fitted_store) as store:
         record = store.active_model()
-        assert record is not None and not usertable.folder_for(store, record.model_key).exists()
+        assert record is not None and not store.user_vectors_dir(record.model_key).exists()
         assert quick(store, "city_0") is None
 
 
 def test_ids_that_a_numpy_string_array_would_change_are_not_tabled(tmp_path: Path) -> None:
     args = {"users": np.zeros((1, 2)), "attrs_text": {}, "items": np.zeros((1, 2)), "last_event_id": 1}
-    assert not usertable.write(tmp_path / "a.users", user_ids=["u\x00"], item_ids=["i"], **args)  # type: ignore[arg-type]
+    assert not uservectors.write(tmp_path / "a.users", user_ids=["u\x00"], item_ids=["i"], **args)  # type: ignore[arg-type]
     assert not (tmp_path / "a.users").exists()
-    assert usertable.write(tmp_path / "b.users", user_ids=["ü ,\"'"], item_ids=["i"], **args)  # type: ignore[arg-type]
+    assert uservectors.write(tmp_path / "b.users", user_ids=["ü ,\"'"], item_ids=["i"], **args)  # type: ignore[arg-type]
 
 
 def test_old_tables_are_pruned_with_their_models(fitted_store: Path, runner: CliRunner) -> None:
@@ -124,7 +124,7 @@ def test_old_tables_are_pruned_with_their_models(fitted_store: Path, runner: Cli
         assert invoke(runner, fitted_store, "fit", "--format", "json").exit_code == 0
     with Store(fitted_store) as store:
         kept = {p.stem for p in store.models_dir.glob("*.npz")}
-        tables = {p.name[: -len(usertable.SUFFIX)] for p in store.indexes_dir.glob(f"*{usertable.SUFFIX}")}
+        tables = {p.name[: -len(USER_VECTORS_SUFFIX)] for p in store.indexes_dir.glob(f"*{USER_VECTORS_SUFFIX}")}
         assert tables == kept and len(kept) == 3
         stale = store.indexes_dir / ".x.users.tmp"
         stale.mkdir()

@@ -10,18 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from avrec import usertable
-from avrec.batching import blocks_of
 from avrec.config import Settings
-from avrec.dataset import load_train_data
 from avrec.errors import InputError, UsageError
-from avrec.index import InnerProductIndex
 from avrec.model import Recommender, make_model
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
-from avrec.store import ModelRecord, Store
+from avrec.serving import uservectors
+from avrec.serving.blocks import blocks_of
+from avrec.serving.index import InnerProductIndex
+from avrec.store import USER_VECTORS_SUFFIX, ModelRecord, Store
+from avrec.training.dataset import load_train_data
 
-MODELS = ("hybrid", "mf", "content", "popular", "itemknn")
+MODELS = ("hybrid", "mf", "content", "popular", "itemknn", "ease")
 KEEP_MODELS = 3  # older model files are removed; a reader still holding one of the last few is safe
 
 
@@ -69,7 +69,7 @@ def fit(
         raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if engine not in ("local", "spark"):
         raise UsageError(f"unknown engine {engine!r}; choose local or spark")
-    if tune and model in ("popular", "itemknn"):
+    if tune and model in ("popular", "itemknn", "ease"):
         raise UsageError(f"--tune has nothing to tune for {model}; it applies to hybrid, mf and content")
     with store.writer_lock("fit"):
         data, _ = load_train_data(store)
@@ -87,7 +87,7 @@ def fit(
             model_options = split_params(options)[0]
         holdout_report = None
         if holdout:
-            from avrec.evaluate import holdout_report as evaluate_holdout
+            from avrec.training.evaluate import holdout_report as evaluate_holdout
 
             holdout_report = evaluate_holdout(data, model=model, fraction=holdout, seed=seed, params=model_options)
         if engine == "spark":
@@ -134,7 +134,7 @@ def update(store: Store, settings: Settings) -> FitReport:
     """Fold users, items and events that arrived since the active model's fit into a new model version,
     without retraining its factors (`fit --incremental`). Says in `incremental.refit_due` when the data
     has drifted far enough from the last full fit that `avrec fit` should be run."""
-    from avrec.serving import load_served
+    from avrec.serving.served import load_served
 
     with store.writer_lock("fit --incremental"):
         served = load_served(store)
@@ -192,11 +192,12 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
     store, indexed). The caller registers it afterwards, so readers never see a model whose files are
     incomplete."""
     key = f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
-    rel = f"models/{key}.npz"
-    estimator.save(store.root / rel)
+    path = store.model_path(key)
+    rel = path.relative_to(store.root).as_posix()
+    estimator.save(path)
     embeddings = estimator.embeddings()
     if embeddings is not None:
-        InnerProductIndex.build(embeddings[1], store.indexes_dir / f"{key}.ann", seed=int(params.get("seed", 42)))
+        InnerProductIndex.build(embeddings[1], store.index_path(key), seed=int(params.get("seed", 42)))
         _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
     return key, rel, embeddings is not None
 
@@ -204,12 +205,12 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
 def _write_user_table(
     store: Store, record: ModelRecord, estimator: Recommender, embeddings: tuple[UserSideFn, np.ndarray]
 ) -> None:
-    """Every known user's vector as `recommend` computes it from the store right now (`avrec.usertable`)."""
-    from avrec.serving import Served, user_batch
+    """Every known user's vector as `recommend` computes it from the store right now (`avrec.serving.uservectors`)."""
+    from avrec.serving.served import Served, user_batch
 
     user_side, items = embeddings
     served = Served(estimator, record, list(estimator.item_ids), list(estimator.user_ids), str(store.root))
-    if not usertable.worth_writing(len(served.user_ids), items.shape[1]):
+    if not uservectors.worth_writing(len(served.user_ids), items.shape[1]):
         return
     blocks = [np.zeros((0, items.shape[1]), np.float32)]
     with store.snapshot():
@@ -218,8 +219,8 @@ def _write_user_table(
         for ids in blocks_of(served.user_ids, 1024):
             batch = user_batch(store, served, ids)
             blocks.append(np.asarray(user_side(batch.histories, batch.rows, batch.features), dtype=np.float32))
-    usertable.write(
-        usertable.folder_for(store, record.model_key),
+    uservectors.write(
+        store.user_vectors_dir(record.model_key),
         user_ids=served.user_ids,
         users=np.vstack(blocks),
         attrs_text=attrs,
@@ -235,13 +236,10 @@ def _prune(store: Store) -> None:
     for old in records[:-KEEP_MODELS]:
         if active is not None and old.model_key == active.model_key:
             continue
-        for path in (
-            store.root / old.path,
-            store.indexes_dir / f"{old.model_key}.ann",
-            store.indexes_dir / f"{old.model_key}.json",
-        ):
+        index = store.index_path(old.model_key)
+        for path in (store.root / old.path, index, index.with_suffix(".json")):
             path.unlink(missing_ok=True)
-        shutil.rmtree(usertable.folder_for(store, old.model_key), ignore_errors=True)
+        shutil.rmtree(store.user_vectors_dir(old.model_key), ignore_errors=True)
     _remove_leftovers(store, records)
 
 
@@ -251,11 +249,11 @@ def _remove_leftovers(store: Store, records: list[ModelRecord]) -> None:
     Safe because the caller holds the writer lock: only fit and update write these folders.
     """
     keep = {Path(r.path).name for r in records}
-    keep |= {f"{r.model_key}{suffix}" for r in records for suffix in (".ann", ".json", usertable.SUFFIX)}
+    keep |= {f"{r.model_key}{suffix}" for r in records for suffix in (".ann", ".json", USER_VECTORS_SUFFIX)}
     for folder in (store.models_dir, store.indexes_dir):
         for path in folder.iterdir():
             stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
-            orphan = path.suffix in (".npz", ".ann", ".json", usertable.SUFFIX) and path.name not in keep
+            orphan = path.suffix in (".npz", ".ann", ".json", USER_VECTORS_SUFFIX) and path.name not in keep
             if not (stale_tmp or orphan):
                 continue
             if path.is_dir() and not path.is_symlink():

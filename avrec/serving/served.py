@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from avrec.dataset import history_matrix
 from avrec.errors import ModelError, UnknownIdError
 from avrec.model import Recommender, load_model
 from avrec.store import ModelRecord, Store
-from avrec.userfeatures import encode
+from avrec.training.dataset import history_matrix
+from avrec.training.userfeatures import encode
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avrec.index import ANN_OVERSAMPLE, InnerProductIndex
+from avrec.serving.index import ANN_OVERSAMPLE, InnerProductIndex
 
 
 @dataclass(frozen=True)

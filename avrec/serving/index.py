@@ -20,11 +20,15 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from avrec.errors import ModelError
 from avrec.store.files import atomic_path
+
+if TYPE_CHECKING:
+    from avrec.store import Store
 
 DEFAULT_TREES = 10
 #: Share of items, longest vectors first, scored exactly instead of through Annoy.
@@ -39,6 +43,23 @@ ANN_MIN_ITEMS = 50_000
 def wants_index(use_index: bool | None, n_items: int) -> bool:
     """`recommend`'s choice: True / False as asked, None (the default) by catalog size."""
     return n_items >= ANN_MIN_ITEMS if use_index is None else use_index
+
+
+def open_index(store: Store, model_key: str, n_items: int, use_index: bool | None) -> InnerProductIndex | None:
+    """The index `recommend` serves a model version from, or None to score every item (the one place that
+    decides): as asked (`use_index` True / False), else by catalog size (`wants_index`). A version without
+    an index is scored exactly; an unreadable one too, unless the index was asked for explicitly."""
+    if not wants_index(use_index, n_items):
+        return None
+    path = store.index_path(model_key)
+    if not path.exists():
+        return None
+    try:
+        return InnerProductIndex.load(path)
+    except ModelError:
+        if use_index is True:
+            raise
+        return None
 
 
 def split_by_norm(items: np.ndarray, head_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -118,17 +139,23 @@ class InnerProductIndex:
         meta_path = path.with_suffix(".json")
         if not path.exists() or not meta_path.exists():
             raise ModelError(f"no index at {path}; run `avrec fit` to build it")
-        meta = json.loads(meta_path.read_text())
-        if "head" not in meta:
-            raise ModelError(f"index {path} is from an older avrec; run `avrec fit` to rebuild it")
-        return cls(path, int(meta["dim"]), int(meta["n_items"]), np.asarray(meta["head"], dtype=np.int64))
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or "head" not in meta:
+                raise ModelError(f"index {path} is from an older avrec; run `avrec fit` to rebuild it")
+            return cls(path, int(meta["dim"]), int(meta["n_items"]), np.asarray(meta["head"], dtype=np.int64))
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # cut short, edited, not JSON
+            raise ModelError(f"index metadata {meta_path} is damaged ({exc}); run `avrec fit` to rebuild it") from None
 
     def _annoy(self) -> object:
         if self._index is None:
             from annoy import AnnoyIndex
 
             index = AnnoyIndex(self.dim, "angular")
-            index.load(str(self.path))  # memory-mapped
+            try:
+                index.load(str(self.path))  # memory-mapped
+            except OSError as exc:
+                raise ModelError(f"index {self.path} is damaged ({exc}); run `avrec fit` to rebuild it") from None
             self._index = index
             self._tail = _complement(self.head, self.n_items)
         return self._index

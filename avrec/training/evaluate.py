@@ -173,9 +173,9 @@ def evaluate_store(
     seed: int = 42,
     plot: Path | None = None,
 ) -> dict[str, Any]:
-    """`avrec evaluate`: `evaluate` on a store's data (loaded by `avrec.dataset`); JSON-ready with `rows`."""
-    from avrec.dataset import load_train_data
+    """`avrec evaluate`: `evaluate` on a store's data (loaded by `avrec.training.dataset`); JSON-ready with `rows`."""
     from avrec.errors import InputError
+    from avrec.training.dataset import load_train_data
 
     data, timestamps = load_train_data(store)
     try:
