@@ -3,18 +3,24 @@
 Modalities and what makes each vector
 - text: SBERT (default the bundled all-MiniLM-L6-v2) over title, description, tags and the item's speech
   transcript. Model id `sbert:<model name>`; source hash = sha256 of exactly the text encoded.
-- visual: frames sampled by ffmpeg (uniform + scene changes, capped by `max_frames`; an image item is one
-  frame) through CLIP; each frame's vector, timestamp and a small JPEG thumbnail are stored, and the item's
-  vector is the normalised mean of its frames. Model id `clip:<arch>:<pretrained tag>` or
-  `clip:<arch>:file-<fingerprint of the weights file>`; source hash = the media file's sha256.
-- audio: acoustic descriptors with their names (loudness, tempo, pitch, spectral shape, MFCC statistics;
-  see avrec.encoders.acoustic). Model id `acoustic:v1`; source hash = the media file's sha256. The same
-  decoded audio goes through Whisper (model id `whisper:tiny.en` for the bundled model) whose transcript,
-  with timed segments, is stored and becomes part of the item's text.
+- visual: frames sampled per shot (TransNetV2 boundaries, avrec.media.shots) or by ffmpeg (uniform + scene
+  changes), capped by `max_frames` (an image item is one frame), through CLIP when its weights are
+  configured, else ImageNet EfficientNet-Lite0 (ONNX); each frame's vector, timestamp and a small JPEG
+  thumbnail are stored, and the item's vector is the normalised mean of its frames. Model id
+  `clip:<arch>:<pretrained tag>`, `clip:<arch>:file-<fingerprint of the weights file>` or
+  `imagenet:efficientnet-lite0`; source hash = the media file's sha256. With EfficientNet, the item's
+  top ImageNet classes become its visual labels (stored, and part of its text), and the weight-free
+  descriptors below are kept as named traits in the vector's metadata.
+- audio: the aisfx sound-effects embedding (model id `aisfx:x-sequential-ce:<checkpoint hash>`) when
+  installed, else the acoustic descriptors (`acoustic:v1`); the descriptors with their names (loudness,
+  tempo, pitch, spectral shape, MFCC statistics; see avrec.encoders.acoustic) are stored in the vector's
+  metadata either way. Source hash = the media file's sha256. The same decoded audio goes through Whisper
+  (model id `whisper:tiny.en` for the bundled model) whose transcript, with timed segments, is stored and
+  becomes part of the item's text.
 
 Weight-free visual descriptors
-When no CLIP weights are available offline, `embed` warns once and encodes frames with
-`visual-descriptors:v1` (avrec.encoders.visual): per frame a hue histogram, mean colour, brightness and
+When neither CLIP weights nor the EfficientNet packages are available, `embed` warns once and encodes
+frames with `visual-descriptors:v1` (avrec.encoders.visual): per frame a hue histogram, mean colour, brightness and
 contrast, saturation, colourfulness, edge density, a 3 x 3 brightness layout and dark/bright shares; per
 item their mean plus brightness change, motion (mean ffmpeg scene score), cut rate (scene changes per
 minute) and the share of scene-change frames.
@@ -22,8 +28,9 @@ minute) and the share of scene-change frames.
 What counts as done
 A vector is current when its model id equals the current encoder's and its source hash equals the
 current source's. So a changed file or changed metadata is redone, and a new model version redoes every
-vector of its modality: CLIP weights that appear later upgrade all descriptor-based visual vectors. The one
-exception: running without CLIP weights never replaces a CLIP vector of unchanged media with descriptors.
+vector of its modality: CLIP weights that appear later upgrade all visual vectors. The one exception:
+a lesser encoder never replaces a better vector of unchanged media (CLIP > ImageNet > descriptors for
+frames, aisfx > acoustic descriptors for sound), so losing a model for one run loses nothing.
 Every item (or text batch) is committed as soon as it is encoded, so a killed run resumes where it stopped.
 """
 
@@ -529,21 +536,16 @@ class _Run:
                     scene_threshold=self.scene_threshold,
                 )
             frames = sample.frames
+            per_shot = bool(frames) and frames[0].kind == "shot"
+            changes = sample.scene_changes if per_shot else sum(f.kind == "scene" for f in frames)
             stats = {
                 "motion": sample.motion,
                 "cut_rate": sample.cut_rate,
                 "scene_changes": float(sample.scene_changes),
                 "decoded_frames": float(sample.decoded_frames),
-                # Scene-score sampling: share of sampled frames that are scene changes; per-shot sampling:
-                # shot changes per sampled frame (capped at 1).
-                "scene_frame_share": min(
-                    1.0,
-                    (
-                        sum(f.kind == "scene" for f in frames)
-                        or (sample.scene_changes if frames and frames[0].kind == "shot" else 0)
-                    )
-                    / max(len(frames), 1),
-                ),
+                # Scene-score sampling: share of sampled frames that are scene changes; per-shot sampling
+                # (every frame has kind "shot"): shot changes per sampled frame, at most 1.
+                "scene_frame_share": min(1.0, changes / max(len(frames), 1)),
             }
         thumbs: list[bytes | None] = [thumbnail_jpeg(f.rgb) for f in frames]
         traits = None
