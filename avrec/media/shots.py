@@ -24,7 +24,7 @@ from avrec.media.frames import FrameSample, SampledFrame, frame_size
 
 SMALL_W, SMALL_H = 48, 27
 #: Longer videos are sampled by the ffmpeg scene score instead: the shot model would take minutes.
-MAX_SHOT_SECONDS = 900.0
+MAX_SHOT_SECONDS = 600.0
 
 
 def decode_small(path: Path | str, *, max_frames: int | None = None) -> np.ndarray:
