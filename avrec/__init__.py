@@ -9,7 +9,7 @@ The Python API mirrors the command line; each function takes an open `Store` fir
         ingest_catalog(store, "catalog.csv")
         ingest_interactions(store, "events.csv")
         embed(store, Settings())
-        fit(store, Settings())
+        fit(store)
         for rec in recommend(store, users=["u1"], k=5):
             print(rec.item_id, rec.score)
         print(explain(store, user_id="u1", item_id="i9").sentence)

@@ -8,6 +8,10 @@ class AvrecError(Exception):
 
     exit_code = 1
 
+    def lines(self) -> list[str]:
+        """What the command line prints, one `avrec: error:` line each."""
+        return [str(self)]
+
 
 class UsageError(AvrecError):
     """The command was called wrongly (exit code 2)."""
@@ -45,3 +49,18 @@ class ModelFileError(ModelError, ValueError):
 
 class EncoderError(AvrecError):
     """An encoder (CLIP, SBERT, Whisper) cannot be loaded or run."""
+
+
+class PartialFailureError(AvrecError):
+    """A run that did what it could and failed for some inputs (files, items, users), each named in `failures`.
+
+    Raised after the successful part was stored or printed, so a cron job still notices (exit code 1).
+    """
+
+    def __init__(self, failures: list[str], summary: str = "") -> None:
+        self.failures = list(failures)
+        self.summary = summary
+        super().__init__(summary or (self.failures[0] if self.failures else "partial failure"))
+
+    def lines(self) -> list[str]:
+        return [*self.failures, *([self.summary] if self.summary else [])]

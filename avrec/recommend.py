@@ -1,14 +1,25 @@
-"""Scoring, filtering and ranking for `recommend`: vectorised in blocks of users, streamed out."""
+"""`recommend`, the public entry point: what a request may combine (`Request`), and scoring, filtering and
+ranking in blocks of users, streamed out.
+
+A known user whose data has not changed since the fit is served from stored vectors
+(`avrec.serving.uservectors`) without loading the model; everything else loads the model
+(`avrec.serving.served`), looks users up in blocks and ranks each block (`avrec.serving.ranking`), with
+candidates from the index where `avrec.serving.index.open_index` says so.
+"""
 
 from __future__ import annotations
 
+import csv
+import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from avrec.errors import UnknownIdError, UsageError
+from avrec.config import Settings
+from avrec.errors import InputError, PartialFailureError, UnknownIdError, UsageError
 from avrec.progress import NullProgress, Progress
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
@@ -20,6 +31,124 @@ if TYPE_CHECKING:
     from avrec.serving.served import Served, UserBatch
 
 BLOCK = 256
+
+
+
+@dataclass
+class Request:
+    """One `recommend` call as the command line states it. `check` says what does not go together."""
+
+    user: list[str] | None = None  # --user ids: an unknown one fails the request at once
+    users_file: str | None = None  # --users FILE|-: a batch; unknown users are skipped and named at the end
+    all_users: bool = False
+    history: list[str] | None = None
+    k: int = 10
+    candidates_file: str | None = None
+    include_seen: bool = False
+    query: str | None = None
+    query_weight: float = 1.0
+    by: str | None = None
+    use_index: bool | None = None
+    engine: str = "local"
+    output: Path | None = None
+
+    def check(self) -> None:
+        chosen = sum(bool(x) for x in (self.user, self.users_file, self.all_users))
+        if chosen > 1:
+            raise UsageError("give only one of --user, --users and --all-users")
+        if chosen == 0 and self.history is None:
+            raise UsageError("say whom to recommend for: --user ID, --users FILE|- or --all-users (or --history)")
+        if self.users_file == "-" and self.candidates_file == "-":
+            raise UsageError("--users and --candidates cannot both read stdin")
+        if self.k < 1:
+            raise UsageError("-k must be at least 1")
+        if self.engine not in ("local", "spark"):
+            raise UsageError(f"unknown engine {self.engine!r}; choose local or spark")
+        if self.engine == "spark":
+            if self.output is None:
+                raise UsageError("--engine spark writes Parquet: give --output DIR")
+            if self.query or self.history is not None or self.by is not None:
+                raise UsageError("--engine spark does not support --query, --history or --by")
+        elif self.output is not None:
+            raise UsageError("--output is for --engine spark; the local engine writes to stdout")
+        if self.by is not None and (self.query or self.candidates_file):
+            raise UsageError("--by cannot be combined with --query or --candidates")
+
+    def users(self) -> Iterable[str] | None:
+        return read_ids(self.users_file, "user_id") if self.users_file else self.user
+
+    def candidates(self) -> set[str] | None:
+        return set(read_ids(self.candidates_file, "item_id")) if self.candidates_file else None
+
+
+def read_ids(source: str, header: str) -> Iterator[str]:
+    """Ids one per line (a header line `header` and extra CSV columns are ignored); `-` is stdin."""
+    try:
+        stream = sys.stdin if source == "-" else open(Path(source), encoding="utf-8-sig", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise InputError(f"cannot read ids from {source}: {exc.strerror}") from None
+    try:
+        # The first CSV field of each row, so ids that `recommend --format csv` quoted (commas, quotes) come back
+        # exactly; a plain one-id-per-line file reads the same.
+        for n, fields in enumerate(csv.reader(stream), start=1):
+            value = fields[0].strip() if fields else ""
+            if not value or (n == 1 and value == header):
+                continue
+            yield value
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read ids from {source}: {exc}") from None
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+@dataclass
+class Answer:
+    """The rows of a request, streamed; `finish` (after the rows were consumed) fails for skipped users."""
+
+    rows: Iterator[Recommendation]
+    skipped: list[str]
+    unscorable: list[str] = field(default_factory=list)
+
+    def finish(self) -> None:
+        # A batch serves everyone it can; the run still fails so a cron job notices.
+        failures = []
+        if self.skipped:
+            failures.append(f"{len(self.skipped)} unknown user id(s) skipped (first: {self.skipped[0]!r})")
+        if self.unscorable:
+            failures.append(
+                f"{len(self.unscorable)} user(s) could not be scored and got no rows (first: {self.unscorable[0]!r}):"
+                " their scores are not finite numbers; check their event weights (`avrec delete interactions`)"
+            )
+        if failures:
+            raise PartialFailureError(failures)
+
+
+def serve(store: Store, settings: Settings, request: Request, progress: Progress | None = None) -> Answer:
+    """`recommend` for a checked `Request` on the local engine (`--by` is `recommend_by`)."""
+    request.check()
+    query_scores = None
+    if request.query:
+        from avrec.search import query_item_scores
+
+        query_scores = query_item_scores(store, settings, request.query) * request.query_weight
+    skipped: list[str] = []
+    unscorable: list[str] = []
+    rows = recommend(
+        store,
+        users=request.users(),
+        all_users=request.all_users,
+        k=request.k,
+        candidates=request.candidates(),
+        include_seen=request.include_seen,
+        history=request.history,
+        query_scores=query_scores,
+        use_index=request.use_index,
+        progress=progress,
+        skipped=skipped if request.users_file else None,
+        unscorable=unscorable,
+    )
+    return Answer(rows, skipped, unscorable)
 
 
 def recommend(
@@ -36,6 +165,7 @@ def recommend(
     served: Served | None = None,
     progress: Progress | None = None,
     skipped: list[str] | None = None,
+    unscorable: list[str] | None = None,
 ) -> Iterator[Recommendation]:
     """Top-k items per user, best first. Streams; users are scored `BLOCK` at a time.
 
@@ -47,7 +177,9 @@ def recommend(
     Bad arguments and the first block's unknown ids raise here, before anything is yielded, so a caller
     never prints a partial answer for a request that fails at once. With `skipped` (a list to fill),
     unknown users are left out and appended there instead, with a warning: a batch job serves everyone
-    it can and says who it could not.
+    it can and says who it could not. A user whose every score is not finite (events weighing more than
+    any model can use, stored by an older avrec) gets no rows and is appended to `unscorable` (a list to
+    fill) with a warning, so one bad user never empties the answer for everyone.
     """
     if k < 1:
         raise UsageError("-k must be at least 1")
@@ -62,13 +194,14 @@ def recommend(
 
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates, progress or NullProgress())
+    bad = _Unscorable(unscorable, progress or NullProgress())
     exact_only = pool is not None or query_scores is not None
     ann = None
     if not exact_only and served.model.embeddings() is not None:
         ann = open_index(store, served.record.model_key, len(served.item_ids), use_index)
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
-        return _rank(served, folded, k, pool, include_seen, query_scores, ann)
+        return _rank(served, folded, k, pool, include_seen, query_scores, ann, bad)
     if all_users:
         user_list: Iterable[str] = store.user_ids()
     elif users is not None:
@@ -83,9 +216,9 @@ def recommend(
 
     def stream() -> Iterator[Recommendation]:
         if first is not None:
-            yield from _rank(served, first, k, pool, include_seen, query_scores, ann)
+            yield from _rank(served, first, k, pool, include_seen, query_scores, ann, bad)
         for ids in blocks:
-            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, ann)
+            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, ann, bad)
 
     return stream()
 
@@ -101,6 +234,22 @@ def _known_only(
         else:
             skipped.append(uid)
             progress.warn(f"unknown user id {uid!r} skipped: no events or attributes stored for it")
+
+
+class _Unscorable:
+    """Users left out because none of their scores is a finite number; each is warned about once."""
+
+    def __init__(self, sink: list[str] | None, progress: Progress) -> None:
+        self.sink = sink
+        self.progress = progress
+
+    def add(self, user_id: str) -> None:
+        if self.sink is not None:
+            self.sink.append(user_id)
+        self.progress.warn(
+            f"user {user_id!r} skipped: none of their scores is a finite number (events weighing more than a "
+            "model can use?); see `avrec delete interactions --user`"
+        )
 
 
 def _candidate_mask(
@@ -134,9 +283,10 @@ def _rank(
     include_seen: bool,
     query_scores: np.ndarray | None,
     ann: InnerProductIndex | None,
+    bad: _Unscorable,
 ) -> Iterator[Recommendation]:
     if ann is not None:
-        yield from _rank_ann(served, batch, k, include_seen, ann)
+        yield from _rank_ann(served, batch, k, include_seen, ann, bad)
         return
     scores = served.model.score(batch.histories, batch.rows, batch.features)
     scores = np.asarray(scores, dtype=np.float64)
@@ -145,6 +295,9 @@ def _rank(
     for r, uid in enumerate(batch.user_ids):
         row = scores[r]
         allowed = np.isfinite(row)
+        if r in batch.unusable or (row.size and not allowed.any()):
+            bad.add(uid)
+            continue
         if pool is not None:
             allowed &= pool
         if not include_seen and batch.seen[r]:
@@ -154,7 +307,7 @@ def _rank(
 
 
 def _rank_ann(
-    served: Served, batch: UserBatch, k: int, include_seen: bool, ann: InnerProductIndex
+    served: Served, batch: UserBatch, k: int, include_seen: bool, ann: InnerProductIndex, bad: _Unscorable
 ) -> Iterator[Recommendation]:
     embeddings = served.model.embeddings()
     if embeddings is None:
@@ -162,6 +315,9 @@ def _rank_ann(
     user_side, items = embeddings
     queries = user_side(batch.histories, batch.rows, batch.features)
     for r, uid in enumerate(batch.user_ids):
+        if r in batch.unusable or not np.all(np.isfinite(queries[r])):
+            bad.add(uid)
+            continue
         seen = () if include_seen else batch.seen[r]
         yield from best_for(uid, queries[r], items, k, seen, served.item_ids, ann)
 

@@ -1,4 +1,6 @@
-"""avrec against implicit (ALS, BPR) and LightFM (WARP, with and without genre features) on MovieLens 100K.
+"""avrec against the strongest peers on MovieLens 100K: implicit (ALS, BPR), LightFM (WARP, with and without
+genre features), EASE, and the content peers for cold items (SBERT nearest neighbours, a bilinear ridge map
+from content to taste, nearest neighbours plus a popularity predicted from content).
 
 Protocol (issue 3): positives are ratings >= 4; warm = 20% of each user's positives held out (users with at
 least 5); cold = 20% of the items held out entirely and ranked among themselves; seed 42. Every model is
@@ -7,10 +9,16 @@ scored on the very same split (written to a temporary .npz) and measured by the 
 
 The anchors run in their own virtual environment (created on first use at .venv-anchors: implicit, and
 LightFM built with --no-build-isolation after setuptools and cython), through a subprocess; avrec runs in
-this interpreter. implicit ALS gets its regularization tuned over 1..100, and is reported at its best
-*test* NDCG (generous to the anchor). avrec's hybrid uses its defaults (chosen on validation splits carved
-from training data). For cold items avrec uses SBERT text (title, genres, plot) and weight-free poster
-descriptors; LightFM gets genre features (warm: identity + genres; cold: genres only, its best setting).
+this interpreter, as do EASE and the content peers (numpy; `peers_*` below). Every peer is tuned on the
+*test* split and reported at its best test NDCG (its most optimistic figure): implicit ALS over
+regularization 1..100 (raw and BM25 weights), EASE over its penalty and binary/BM25 weights, the content
+peers over their neighbourhood size, ridge penalty and blend. avrec's hybrid uses its defaults (chosen on
+validation splits carved from training data: benchmarks/choose_blend.py). Content is the same for avrec and
+the content peers: SBERT text (title, genres, plot) and EfficientNet-Lite0 poster vectors; LightFM gets genre
+features (warm: identity + genres; cold: genres only, its best setting).
+
+The last rows (issue 12) give avrec's NDCG@10 with text only, posters only (a catalog with ids and posters
+and nothing else) and text + posters, warm and cold, and random ranking of the cold items.
 
     .venv/bin/python benchmarks/anchors.py            # prints one table
 """
@@ -35,14 +43,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ml100k  # noqa: E402
 
 from avrec.model import ContentMatrix, TrainData, make_model  # noqa: E402
+from avrec.model.content import ContentRidge  # noqa: E402
+from avrec.model.ease import ease_weights, mean_gram_diagonal  # noqa: E402
 from avrec.model.metrics import ndcg_at_k, recall_at_k, top_k  # noqa: E402
 from avrec.model.splits import Split, cold_items, random_holdout  # noqa: E402
+from avrec.model.weighting import bm25_weight  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("AVREC_ANCHORS_VENV", ROOT / ".venv-anchors"))
 THREADS = int(os.environ.get("AVREC_BENCH_THREADS", "2"))
 REPEATS = 3
 ALS_REGS = (1.0, 3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
+EASE_FACTORS = (1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0)  # x the mean diagonal of W'W
+KNN_KS = (1, 2, 3, 5, 10, 20, 50, 0)  # 0: every history item (the summed-similarity profile)
+RIDGE_REGS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+POP_REGS = (1.0, 10.0, 100.0)
+POP_MIX = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
 
 CHILD = r"""
 import json, sys, time
@@ -192,12 +208,132 @@ def best_als(res: dict[str, np.ndarray], prefix: str, split: Split) -> tuple[flo
     return best
 
 
+Row = tuple[str, str, float, float, float]
+
+
+def best_of(rows: list[tuple[float, float, float, str]]) -> tuple[float, float, float, str]:
+    """The (NDCG, Recall, seconds, setting) with the best test NDCG."""
+    return max(rows, key=lambda r: r[0])
+
+
+def peers_ease(split: Split) -> tuple[float, float, float, str]:
+    """EASE (Steck 2019) on binary, raw (when the data is weighted) or BM25 (K1=100, B=0.8, on the raw
+    values) weights, penalty over EASE_FACTORS; the best on test."""
+    users = split.test_users
+    out = []
+    weighted = bool(np.any(split.train.data != 1.0))
+    for weighting in ("binary", "raw", "bm25") if weighted else ("binary", "bm25"):
+        w = sp.csr_matrix(split.train, dtype=np.float32, copy=True)
+        if weighting == "binary":
+            w.data[:] = 1.0
+        elif weighting == "bm25":
+            w = bm25_weight(w, 100.0, 0.8).astype(np.float32)
+        scale = mean_gram_diagonal(w)
+        for factor in EASE_FACTORS:
+            start = time.perf_counter()
+            b = ease_weights(w, factor * scale)
+            sec = time.perf_counter() - start
+            nd, rc = measure(np.asarray(w[users] @ b), split)
+            out.append((nd, rc, sec, f"{weighting}, lambda {factor * scale:.0f}"))
+    return best_of(out)
+
+
+def unit_rows(v: np.ndarray, centre: bool) -> np.ndarray:
+    v = np.asarray(v, np.float64)
+    if centre:
+        v = v - v.mean(axis=0)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def knn_scores(sim: np.ndarray, split: Split, k: int) -> np.ndarray:
+    """Sum over each user's k history items most similar to each candidate (k=0: all of them)."""
+    users = split.test_users
+    items = split.candidates if split.candidates is not None else np.arange(sim.shape[0])
+    out = np.full((len(users), sim.shape[0]), -np.inf)
+    for r, u in enumerate(users):
+        hist = split.train[u].indices
+        if not len(hist):
+            continue
+        sub = sim[np.ix_(hist, items)]
+        if 0 < k < len(hist):
+            sub = -np.partition(-sub, k - 1, axis=0)[:k]
+        out[r, items] = sub.sum(axis=0)
+    return out
+
+
+def standardised(scores: np.ndarray, split: Split) -> np.ndarray:
+    items = split.candidates if split.candidates is not None else np.arange(scores.shape[1])
+    part = scores[:, items]
+    part = part[np.isfinite(part)]
+    return (scores - part.mean()) / max(float(part.std()), 1e-12)
+
+
+def peers_content(vectors: np.ndarray, split: Split) -> dict[str, tuple[float, float, float, str]]:
+    """The content peers on one split, each tuned on its test NDCG (vectors as given or mean-centred, both
+    unit length): SBERT-kNN, bilinear ridge, and SBERT-kNN + popularity predicted from content (ridge from
+    the vector to log(1 + events))."""
+    users = split.test_users
+    counts = np.diff(split.train.tocsc().indptr).astype(np.float64)
+    warm = counts > 0
+    history = split.train[users]
+    rows: dict[str, list[tuple[float, float, float, str]]] = {"knn": [], "ridge": [], "knn_pop": []}
+    for centre in (False, True):
+        x = unit_rows(vectors, centre)
+        tag = "centred, " if centre else ""
+        start = time.perf_counter()
+        sim = x @ x.T
+        sim_sec = time.perf_counter() - start
+        knn = {k: knn_scores(sim, split, k) for k in KNN_KS}
+        rows["knn"] += [(*measure(s, split), sim_sec, f"{tag}k={k or 'all'}") for k, s in knn.items()]
+        for reg in RIDGE_REGS:
+            start = time.perf_counter()
+            v = ContentRidge(x, warm, reg).taste_map()
+            sec = time.perf_counter() - start
+            rows["ridge"].append((*measure(np.asarray(history @ x) @ v.T, split), sec, f"{tag}lambda {reg:g}"))
+        for reg in POP_REGS:
+            start = time.perf_counter()
+            w, b0 = ContentRidge(x, warm, reg).popularity(counts)
+            sec = time.perf_counter() - start + sim_sec
+            prior = np.where(warm, np.log1p(counts), x @ w + b0)
+            prior_z = standardised(np.tile(prior, (len(users), 1)), split)
+            for k, s in knn.items():
+                z = standardised(s, split)
+                for mix in POP_MIX:
+                    setting = f"{tag}k={k or 'all'}, lambda {reg:g}, mix {mix:g}"
+                    rows["knn_pop"].append((*measure(z + mix * prior_z, split), sec, setting))
+    return {name: best_of(r) for name, r in rows.items()}
+
+
+def avrec_rows(
+    ml: ml100k.MovieLens,
+    split_name: str,
+    s: Split,
+    content: dict[str, ContentMatrix],
+    label: str,
+    kinds: tuple[str, ...],
+) -> list[Row]:
+    ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
+    data = TrainData(ids_u, ids_i, s.train, content, ml.user_features, ml.user_feature_names)
+    rows: list[Row] = []
+    for kind in kinds:
+        times = []
+        for _ in range(REPEATS):  # median of a few fits: this machine's timings are noisy
+            model = make_model(kind)
+            start = time.perf_counter()
+            model.fit(data)
+            times.append(time.perf_counter() - start)
+        users = s.test_users
+        nd, rc = measure(model.score(s.train[users], users), s)
+        rows.append((split_name, f"avrec {kind}{label}", nd, rc, float(np.median(times))))
+    return rows
+
+
 def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(THREADS))
     ml = ml100k.load()
     positives, _ = ml.positives()
     splits = {"warm": random_holdout(positives, 0.2, 5, 42), "cold": cold_items(positives, 0.2, 42)}
-    rows: list[tuple[str, str, float, float, float]] = []
+    rows: list[Row] = []
     n_items = ml.n_items
     inputs: dict[str, sp.spmatrix | np.ndarray] = {}
     jobs: list[dict[str, Any]] = []
@@ -215,6 +351,10 @@ def main() -> None:
             {"key": f"{name}/lightfm_warp_genres", "model": "lightfm", "item_features": f"{name}_genres", **common}
         )
     res = run_anchors(inputs, jobs)
+    text = ml100k.text_vectors(ml)
+    posters, has_poster = ml100k.poster_vectors_effnet(ml)
+    text_cm = ContentMatrix(text, np.ones(ml.n_items, bool))
+    poster_cm = ContentMatrix(posters, has_poster)
     for split_name, s in splits.items():
         nd, rc, sec, reg = best_als(res, split_name, s)
         rows.append((split_name, f"implicit ALS (reg {reg:g}, best of {len(ALS_REGS)})", nd, rc, sec))
@@ -227,46 +367,45 @@ def main() -> None:
         ):
             nd, rc = measure(res[f"{split_name}/{key}/scores"], s)
             rows.append((split_name, label, nd, rc, float(res[f"{split_name}/{key}/seconds"])))
-    text = ml100k.text_vectors(ml)
-    posters, has_poster = ml100k.poster_vectors(ml)
-    content = {
-        "text": ContentMatrix(text, np.ones(ml.n_items, bool)),
-        "visual": ContentMatrix(posters, has_poster),
-    }
-    ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
-    for split_name, s in splits.items():
-        data = TrainData(ids_u, ids_i, s.train, content, ml.user_features, ml.user_feature_names)
-        for kind in ("popular", "itemknn", "mf", "content", "hybrid"):
-            times = []
-            for _ in range(REPEATS):  # median of a few fits: this machine's timings are noisy
-                model = make_model(kind)
-                start = time.perf_counter()
-                model.fit(data)
-                times.append(time.perf_counter() - start)
-            sec = float(np.median(times))
-            users = s.test_users
-            nd, rc = measure(model.score(s.train[users], users), s)
-            rows.append((split_name, f"avrec {kind}", nd, rc, sec))
+        nd, rc, sec, setting = peers_ease(s)
+        rows.append((split_name, f"EASE ({setting})", nd, rc, sec))
         if split_name == "cold":
+            for key, (nd, rc, sec, setting) in peers_content(text, s).items():
+                label = {"knn": "SBERT-kNN", "ridge": "bilinear ridge on SBERT", "knn_pop": "SBERT-kNN + content pop."}
+                rows.append((split_name, f"{label[key]} ({setting})", nd, rc, sec))
             volume = np.array(
                 [len(ml.descriptions[i]) + 50 * ml.genres[i].sum() + 100 * has_poster[i] for i in range(ml.n_items)],
                 np.float64,
             )
             nd, rc = measure(np.tile(volume, (len(s.test_users), 1)), s)
             rows.append((split_name, "metadata volume (non-personal)", nd, rc, 0.0))
-    print(f"{'split':<6} {'model':<36} {'NDCG@10':>8} {'Recall@10':>10} {'train s':>8}")
+            rng = np.random.default_rng(0)
+            random = [measure(rng.random((len(s.test_users), ml.n_items)), s) for _ in range(20)]
+            rows.append((split_name, "random (mean of 20)", *np.mean(random, axis=0), 0.0))
+        both = {"text": text_cm, "visual": poster_cm}
+        rows += avrec_rows(ml, split_name, s, both, "", ("popular", "itemknn", "ease", "mf", "content", "hybrid"))
+        rows += avrec_rows(ml, split_name, s, {"text": text_cm}, ", text only", ("hybrid",))
+        rows += avrec_rows(ml, split_name, s, {"visual": poster_cm}, ", posters only", ("hybrid",))
+    print(f"{'split':<6} {'model':<58} {'NDCG@10':>8} {'Recall@10':>10} {'train s':>8}")
     for split_name, label, nd, rc, sec in rows:
-        print(f"{split_name:<6} {label:<36} {nd:>8.4f} {rc:>10.4f} {sec:>8.2f}")
+        print(f"{split_name:<6} {label:<58} {nd:>8.4f} {rc:>10.4f} {sec:>8.2f}")
     for split_name in splits:
-        anchors = [r for r in rows if r[0] == split_name and not r[1].startswith(("avrec", "metadata"))]
-        best = max(anchors, key=lambda r: r[2])
+        peers = [r for r in rows if r[0] == split_name and not r[1].startswith(("avrec", "metadata", "random"))]
+        best = max(peers, key=lambda r: r[2])
         hybrid = next(r for r in rows if r[0] == split_name and r[1] == "avrec hybrid")
-        als_sec = next(r[4] for r in rows if r[0] == split_name and r[1].startswith("implicit ALS"))
+        fastest = min((r for r in peers if r[2] >= 0.95 * best[2]), key=lambda r: r[4])
         print(
-            f"{split_name}: hybrid / best anchor ({best[1]}) NDCG@10 = "
-            f"{hybrid[2] / max(best[2], 1e-12):.2f}x; "
-            f"train time / implicit ALS = {hybrid[4] / max(als_sec, 1e-12):.2f}x"
+            f"{split_name}: avrec hybrid / best peer ({best[1]}) NDCG@10 = {hybrid[2] / max(best[2], 1e-12):.3f}x, "
+            f"Recall@10 = {hybrid[3] / max(best[3], 1e-12):.3f}x; train time / best peer's = "
+            f"{hybrid[4] / max(best[4], 1e-12):.2f}x, / fastest peer within 5% of the best ({fastest[1]}) = "
+            f"{hybrid[4] / max(fastest[4], 1e-12):.2f}x"
         )
+    cold = {r[1]: r[2] for r in rows if r[0] == "cold"}
+    posters_only, random = cold["avrec hybrid, posters only"], cold["random (mean of 20)"]
+    print(
+        f"cold, issue 12: posters only / random = {posters_only / random:.2f}x; "
+        f"text + posters / text only = {cold['avrec hybrid'] / cold['avrec hybrid, text only']:.3f}x"
+    )
 
 
 if __name__ == "__main__":

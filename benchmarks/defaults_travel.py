@@ -23,11 +23,12 @@ Anchors (run in .venv-anchors by `anchors.run_anchors`):
     (generous to the anchor), once on the raw weights (implicit's default: the matrix values are the
     confidences) and once on bm25_weight(K1=100, B=0.8) (what implicit's own lastfm example does with play
     counts); each row is the better regularization of its weighting;
+  * EASE (Steck 2019) with its penalty and its weights (binary, raw, BM25) tuned on the test split;
   * LightFM WARP (64 components, 30 epochs) on the interactions as positives, and where the data is weighted
     (b, d) also with the weights as sample weights; in (e) with user features: identity + attributes
     (the held-out users' rows are identity-free at prediction) and attributes only.
 avrec: popular, and the hybrid with its defaults, once with the content anchors.py gives it (SBERT text of
-title/genres/plot, poster descriptors) and once on interactions (and user attributes) only.
+title/genres/plot, EfficientNet-Lite0 poster vectors) and once on interactions (and user attributes) only.
 
     .venv/bin/python benchmarks/defaults_travel.py       # one table per variant, ratios at the end (~3 min)
 """
@@ -104,7 +105,7 @@ def build_variants() -> list[Variant]:
     positives, _ = ml.positives()
     positives.sort_indices()
     text = ml100k.text_vectors(ml)
-    posters, has_poster = ml100k.poster_vectors(ml)
+    posters, has_poster = ml100k.poster_vectors_effnet(ml)
     content = {"text": ContentMatrix(text, np.ones(ml.n_items, bool)), "visual": ContentMatrix(posters, has_poster)}
     attrs = ml100k.user_attributes()
     # As the CLI does (avrec.training.dataset): the vocabulary from the attributes of the users in the data.
@@ -191,6 +192,8 @@ def anchor_rows(v: Variant, res: dict[str, np.ndarray]) -> None:
     for weighting in ("raw", "bm25"):
         nd, rc, sec, reg = anchors.best_als(res, f"{v.key}/{weighting}", s)
         v.rows.append((f"implicit ALS {weighting} (reg {reg:g}, best of {n})", nd, rc, sec))
+    nd, rc, sec, setting = anchors.peers_ease(s)
+    v.rows.append((f"EASE ({setting})", nd, rc, sec))
     for key, label in (("lightfm", "LightFM WARP"), ("lightfm_sw", "LightFM WARP, sample weights")):
         if f"{v.key}/{key}/scores" in res:
             nd, rc = anchors.measure(res[f"{v.key}/{key}/scores"], s)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ml100k_store import build_store, default_data
 
-from avrec import Settings, fit, recommend
+from avrec import fit, recommend
 from avrec.explain import explain
 from avrec.serving.served import load_served, user_batch
 
@@ -34,7 +34,7 @@ def main() -> None:
         sys.exit(f"no ml-100k under {args.data}")
     store_dir = args.store or Path(tempfile.mkdtemp(prefix="avrec-explain-")) / "store"
     store = build_store(store_dir, args.data)
-    fit(store, Settings(store=store_dir), model=args.model, seed=args.seed)
+    fit(store, model=args.model, seed=args.seed)
     served = load_served(store)
     rng = random.Random(args.seed)
     users = rng.sample(served.user_ids, min(args.pairs, len(served.user_ids)))

@@ -140,7 +140,6 @@ def run_scale(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def run_ml100k(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Both engines through store -> fit -> recommend on MovieLens 100K; NDCG@10 on the held-out 20%."""
-    from avrec.config import Settings
     from avrec.recommend import recommend
     from avrec.store import Interaction, Store
     from avrec.training.fit import fit
@@ -171,13 +170,12 @@ def run_ml100k(args: argparse.Namespace) -> list[dict[str, Any]]:
                 uid, age, gender, occupation, zipcode = line.split("|")
                 attrs.append((uid, {"age": int(age), "gender": gender, "occupation": occupation, "zip": zipcode}))
             store.upsert_users(attrs)
-        settings = Settings(store=root, quiet=True)
         print(f"{'model':>7} {'engine':>6} {'train_s':>8} {'ndcg@10':>8}", flush=True)
         with spark_session(args.master, conf={"spark.driver.memory": args.driver_memory}):
             for model in args.models.split(","):
                 scores = {}
                 for engine in ("local", "spark"):
-                    report = fit(store, settings, model=model, seed=args.seed, engine=engine,
+                    report = fit(store, model=model, seed=args.seed, engine=engine,
                                  spark_master=args.master)
                     recs = recommend(store, users=test_users, k=10, use_index=False)
                     topk = np.full((len(test_users), 10), -1, dtype=np.int64)

@@ -38,7 +38,12 @@ class AvrecGroup(TyperGroup):
         except (_click.Exit, _click.Abort, _click.ClickException):
             raise
         except AvrecError as exc:
-            _fail(str(exc), exc.exit_code)
+            from avrec.cli.output import error_line
+
+            *earlier, last = exc.lines()
+            for line in earlier:
+                typer.echo(error_line(line), err=True)
+            _fail(last, exc.exit_code)
         except KeyboardInterrupt:
             typer.echo("avrec: interrupted; what was already stored is kept", err=True)
             raise typer.Exit(130) from None

@@ -9,9 +9,9 @@ import typer
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store, report_dict
-from avrec.cli.output import Format, emit_object, error_line, resolve
+from avrec.cli.output import Format, emit_object, resolve
 from avrec.cli.progress import CliProgress
-from avrec.errors import UsageError
+from avrec.errors import PartialFailureError, UsageError
 from avrec.store import MODALITIES
 
 
@@ -84,8 +84,6 @@ def embed(
         report = run_embed(
             store, settings, modalities=sorted(chosen), progress=progress, batch_size=batch_size, max_frames=max_frames
         )
-    for where, message in report.failures:
-        typer.echo(error_line(f"{where}: {message}"), err=True)
     fmt = resolve(output_format, piped_default=Format.json)
     if fmt is Format.table:
         if not settings.quiet:
@@ -93,4 +91,4 @@ def embed(
     else:
         emit_object(report_dict(report), fmt)
     if report.failures:
-        raise typer.Exit(1)
+        raise PartialFailureError([f"{where}: {message}" for where, message in report.failures])

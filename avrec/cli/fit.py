@@ -34,10 +34,12 @@ def _params(pairs: list[str]) -> dict[str, Any]:
 def fit(
     ctx: typer.Context,
     model: Annotated[
-        str,
+        str | None,
         typer.Option("--model", help="hybrid (default), mf, content, popular, itemknn or ease (up to 20,000 items)."),
-    ] = "hybrid",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed and data give the same model.")] = 42,
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (default 42); the same seed and data give the same model.")
+    ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", help="Model hyperparameter NAME=VALUE (repeatable).")
     ] = None,
@@ -52,7 +54,7 @@ def fit(
         bool,
         typer.Option("--incremental", help="Fold in users, items and events since the last fit without retraining."),
     ] = False,
-    engine: Annotated[str, typer.Option("--engine", help="local (default) or spark.")] = "local",
+    engine: Annotated[str | None, typer.Option("--engine", help="local (default) or spark.")] = None,
     spark_master: Annotated[
         str | None, typer.Option("--spark-master", help="Spark master URL (default local[*]).")
     ] = None,
@@ -67,23 +69,26 @@ def fit(
     settings = settings_of(ctx)
     with open_store(settings) as store:
         if incremental:
-            report = update(store, settings)
+            report = update(
+                store,
+                refused={
+                    "--model": model, "--seed": seed, "--param": param, "--holdout": holdout, "--tune": tune,
+                    "--engine": engine, "--spark-master": spark_master,
+                },
+            )
             if report.incremental and report.incremental["refit_due"]:
                 CliProgress(settings.quiet, bar=False).warn(
                     "the data has grown more than 20% since the last full fit; run `avrec fit`"
                 )
-            emit_object(report.as_dict(), resolve(output_format, piped_default=Format.json))
-            return
-        report = run_fit(
-            store,
-            settings,
-            model=model,
-            seed=seed,
-            params=_params(param or []),
-            holdout=holdout,
-            tune=tune,
-            engine=engine,
-            spark_master=spark_master,
-        )
-    fmt = resolve(output_format, piped_default=Format.json)
-    emit_object(report.as_dict(), fmt)
+        else:
+            report = run_fit(
+                store,
+                model=model or "hybrid",
+                seed=42 if seed is None else seed,
+                params=_params(param or []),
+                holdout=holdout,
+                tune=tune,
+                engine=engine or "local",
+                spark_master=spark_master,
+            )
+    emit_object(report.as_dict(), resolve(output_format, piped_default=Format.json))

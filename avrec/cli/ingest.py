@@ -9,9 +9,9 @@ import typer
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store, report_dict, source_arg
-from avrec.cli.output import Format, emit_object, error_line, plain, resolve
+from avrec.cli.output import Format, emit_object, plain, resolve
 from avrec.cli.progress import CliProgress
-from avrec.errors import UsageError
+from avrec.errors import PartialFailureError, UsageError
 
 app = typer.Typer(
     help="Read media files, catalogs, interaction logs and user attributes into the store.", no_args_is_help=True
@@ -28,7 +28,7 @@ SkipBad = Annotated[
 Out = Annotated[Format | None, typer.Option("--output-format", help="Summary format: table, json, jsonl, csv.")]
 
 
-def _finish(report: Any, out: Format | None, quiet: bool) -> None:
+def _finish(report: Any, out: Format | None, quiet: bool, failures: list[str] | None = None) -> None:
     summary = report_dict(report)
     fmt = resolve(out, piped_default=Format.json)
     if fmt is Format.table:
@@ -38,8 +38,9 @@ def _finish(report: Any, out: Format | None, quiet: bool) -> None:
                 typer.echo(f"  {plain(line)}", err=True)
     else:
         emit_object(summary, fmt)
-    bad = summary.get("bad_rows") or summary.get("failed") or []
-    if bad:
+    if failures:
+        raise PartialFailureError(failures)
+    if summary.get("bad_rows"):
         raise typer.Exit(1)
 
 
@@ -55,10 +56,9 @@ def media(
     settings = settings_of(ctx)
     with open_store(settings, create=True) as store, CliProgress(settings.quiet) as progress:
         report = ingest_media(store, paths, progress=progress)
-    for path, message in report.failed:
-        # Messages from the library already start with the file's path; do not print it twice.
-        typer.echo(error_line(message if path in message else f"{path}: {message}"), err=True)
-    _finish(report, output_format, settings.quiet)
+    # Messages from the library already start with the file's path; do not print it twice.
+    failures = [message if path in message else f"{path}: {message}" for path, message in report.failed]
+    _finish(report, output_format, settings.quiet, failures)
 
 
 @app.command("catalog")

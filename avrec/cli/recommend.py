@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -14,35 +11,14 @@ from avrec.cli.app import settings_of
 from avrec.cli.common import MAX_K, open_store, report_dict
 from avrec.cli.output import Format, emit_object, emit_rows, resolve
 from avrec.cli.progress import CliProgress
-from avrec.errors import InputError, UsageError
 from avrec.serving.index import ANN_MIN_ITEMS
 
 COLUMNS = ("user_id", "item_id", "rank", "score")
+CATEGORY_COLUMNS = ("user_id", "category", "rank", "score", "items")
 
 
 def register(app: typer.Typer) -> None:
     app.command("recommend")(recommend)
-
-
-def read_ids(source: str, header: str) -> Iterator[str]:
-    """Ids one per line (a header line `header` and extra CSV columns are ignored); `-` is stdin."""
-    try:
-        stream = sys.stdin if source == "-" else open(Path(source), encoding="utf-8-sig", newline="")  # noqa: SIM115
-    except OSError as exc:
-        raise InputError(f"cannot read ids from {source}: {exc.strerror}") from None
-    try:
-        # The first CSV field of each row, so ids that `recommend --format csv` quoted (commas, quotes) come back
-        # exactly; a plain one-id-per-line file reads the same.
-        for n, fields in enumerate(csv.reader(stream), start=1):
-            value = fields[0].strip() if fields else ""
-            if not value or (n == 1 and value == header):
-                continue
-            yield value
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read ids from {source}: {exc}") from None
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
 
 
 def recommend(
@@ -90,74 +66,32 @@ def recommend(
     output_format: Annotated[Format | None, typer.Option("--format", "-f", help="table, json, jsonl or csv.")] = None,
 ) -> None:
     """Top-k items per user as rows user_id,item_id,rank,score (rank 1 = best); with --by, categories."""
-    from avrec.recommend import recommend as run
+    from avrec.recommend import Request, recommend_by, serve
 
     settings = settings_of(ctx)
-    chosen = sum(bool(x) for x in (user, users, all_users))
-    if chosen > 1:
-        raise UsageError("give only one of --user, --users and --all-users")
-    if chosen == 0 and history is None:
-        raise UsageError("say whom to recommend for: --user ID, --users FILE|- or --all-users (or --history)")
-    if users == "-" and candidates == "-":
-        raise UsageError("--users and --candidates cannot both read stdin")
-    user_iter = read_ids(users, "user_id") if users else user
     hist = [h.strip() for h in history.split(",") if h.strip()] if history is not None else None
-    pool = set(read_ids(candidates, "item_id")) if candidates else None
-    if engine not in ("local", "spark"):
-        raise UsageError(f"unknown engine {engine!r}; choose local or spark")
-    if engine == "spark":
-        if output is None:
-            raise UsageError("--engine spark writes Parquet: give --output DIR")
-        if query or hist is not None or by is not None:
-            raise UsageError("--engine spark does not support --query, --history or --by")
+    request = Request(
+        user=user, users_file=users, all_users=all_users, history=hist, k=k, candidates_file=candidates,
+        include_seen=include_seen, query=query, query_weight=query_weight, by=by, use_index=index, engine=engine,
+        output=output,
+    )
+    request.check()
+    if engine == "spark" and output is not None:  # (`check` made sure spark has an --output)
         from avrec.engines.spark import recommend_spark
 
         with open_store(settings) as store:
             report = recommend_spark(
-                store, output=output, k=k, master=spark_master, users=None if all_users else user_iter,
-                candidates=pool, include_seen=include_seen, overwrite=overwrite,
+                store, output=output, k=k, master=spark_master, users=None if all_users else request.users(),
+                candidates=request.candidates(), include_seen=include_seen, overwrite=overwrite,
             )
         emit_object(report_dict(report), resolve(output_format, piped_default=Format.json))
         return
-    if output is not None:
-        raise UsageError("--output is for --engine spark; the local engine writes to stdout")
     fmt = resolve(output_format)
-    # --users FILE is a batch: unknown ids are skipped and reported; --user names them, so it fails at once.
-    skipped: list[str] | None = [] if users else None
     with open_store(settings) as store:
         if by is not None:
-            from avrec.recommend import recommend_by
-
-            if query or pool is not None:
-                raise UsageError("--by cannot be combined with --query or --candidates")
-            cats = recommend_by(store, by, users=user_iter, all_users=all_users, k=k, history=hist)
-            emit_rows(
-                (c.as_dict() for c in cats),
-                ("user_id", "category", "rank", "score", "items"),
-                fmt,
-                title=f"recommended {by}",
-            )
+            cats = recommend_by(store, by, users=request.users(), all_users=all_users, k=k, history=hist)
+            emit_rows((c.as_dict() for c in cats), CATEGORY_COLUMNS, fmt, title=f"recommended {by}")
             return
-        query_scores = None
-        if query:
-            from avrec.search import query_item_scores
-
-            query_scores = query_item_scores(store, settings, query) * query_weight
-        rows = run(
-            store,
-            users=user_iter,
-            all_users=all_users,
-            k=k,
-            candidates=pool,
-            include_seen=include_seen,
-            history=hist,
-            query_scores=query_scores,
-            use_index=index,
-            progress=CliProgress(settings.quiet, bar=False),
-            skipped=skipped,
-        )
-        emit_rows((r.as_dict() for r in rows), COLUMNS, fmt, title="recommendations")
-    if skipped:
-        # A batch serves everyone it can; the run still fails so a cron job notices.
-        typer.echo(f"avrec: error: {len(skipped)} unknown user id(s) skipped (first: {skipped[0]!r})", err=True)
-        raise typer.Exit(1)
+        answer = serve(store, settings, request, CliProgress(settings.quiet, bar=False))
+        emit_rows((r.as_dict() for r in answer.rows), COLUMNS, fmt, title="recommendations")
+    answer.finish()

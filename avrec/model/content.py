@@ -4,7 +4,9 @@ interactions gets item factors from its content (the cold-item projection).
 Content vectors c_i^m of each modality m are centred on the mean of the items that have one and
 L2-normalised; the centre is kept with the model so items that arrive later are normalised the same way.
 The projection is a ridge regression from the concatenated normalised content of the warm items to their
-learned factors, y_i = sum_m c_i^m W_m, applied to cold items only.
+learned factors, y_i = sum_m c_i^m W_m, applied to cold items only. It shares its factorisation
+(`ContentRidge`) with the hybrid's other content regressions: the map from content to taste and the
+popularity predicted from content.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 
 from avrec.model.data import TrainData
 
@@ -73,23 +76,6 @@ def extend_modalities(
     return out
 
 
-def fit_projection(
-    blocks: Mapping[str, np.ndarray], item_factors: np.ndarray, warm: np.ndarray, reg: float
-) -> dict[str, np.ndarray]:
-    """Ridge map (float64) from the concatenated content `blocks` to `item_factors`, fitted on `warm` items;
-    one slice of rows per modality."""
-    f = np.hstack(list(blocks.values())).astype(np.float64)
-    fw = f[warm]
-    w = np.linalg.solve(fw.T @ fw + reg * np.eye(f.shape[1]), fw.T @ item_factors[warm])
-    out: dict[str, np.ndarray] = {}
-    start = 0
-    for m, block in blocks.items():
-        stop = start + block.shape[1]
-        out[m] = w[start:stop]
-        start = stop
-    return out
-
-
 def project_cold(
     blocks: Mapping[str, np.ndarray], weights: Mapping[str, np.ndarray], cold: np.ndarray, item_factors: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -103,3 +89,48 @@ def project_cold(
         projections[m] = proj
         item_factors[cold] += proj[cold]
     return projections
+
+
+
+def concatenated(blocks: Mapping[str, np.ndarray], scales: Mapping[str, float]) -> np.ndarray:
+    """The modalities' normalised vectors side by side (float64), each multiplied by its scale."""
+    return np.hstack([float(scales.get(m, 1.0)) * np.asarray(b, np.float64) for m, b in blocks.items()])
+
+
+class ContentRidge:
+    """Ridge regressions from content (rows: items) fitted on the `warm` items, all sharing one Cholesky
+    factor of C_w'C_w + reg I: the cold projection, the taste map and the content popularity solve
+    against the same matrix, so it is formed and factorised once."""
+
+    def __init__(self, content: np.ndarray, warm: np.ndarray, reg: float) -> None:
+        self.content = np.asarray(content, np.float64)
+        self.warm = np.asarray(warm, bool)
+        cw = self.content[self.warm]
+        gram = cw.T @ cw
+        gram[np.diag_indices_from(gram)] += reg
+        self.factor = cho_factor(gram)
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """(C_w'C_w + reg I)^-1 rhs."""
+        return np.asarray(cho_solve(self.factor, rhs))
+
+    def fit(self, targets: np.ndarray) -> np.ndarray:
+        """Ridge weights (one column per target column) from content to `targets` of the warm items."""
+        return self.solve(self.content[self.warm].T @ targets)
+
+    def taste_map(self) -> np.ndarray:
+        """Item side of the bilinear ridge map from content to taste: V = C (C_w'C_w + reg I)^-1 (float32).
+
+        A user whose taste over the warm items is the row t_u (their history, or its EASE completion) scores
+        item i as (t_u C) . V_i: per user, the closed-form ridge regression of t_u on the warm items'
+        content, evaluated at c_i. It is a sum over history items, and it reaches items nobody has
+        interacted with."""
+        return self.solve(self.content.T).T.astype(np.float32)
+
+    def popularity(self, counts: np.ndarray) -> tuple[np.ndarray, float]:
+        """Ridge from content to log(1 + events) over the warm items: (weights per column, intercept).
+
+        What an item without events would likely collect, judged from items whose content is like it."""
+        target = np.log1p(np.asarray(counts, np.float64)[self.warm])
+        intercept = float(target.mean()) if target.size else 0.0
+        return self.fit(target - intercept), intercept

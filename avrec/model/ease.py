@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from avrec.model.base import ModelExplanation, Recommender, as_history, register, sorted_contributions
 from avrec.model.data import TrainData
+from avrec.model.weighting import BM25
 
 #: Largest catalog EASE is fitted on (the dense inverse is O(n_items^3) time, 8 x n_items^2 bytes).
 EASE_MAX_ITEMS = 20_000
@@ -40,7 +42,14 @@ def ease_weights(w: sp.csr_matrix, penalty: float) -> np.ndarray:
         )
     gram = np.asarray((w.T @ w).toarray(), dtype=np.float64)
     gram[np.diag_indices_from(gram)] += penalty
-    p = np.linalg.inv(gram)
+    # the inverse of a symmetric positive definite matrix through its Cholesky factor: half the work of a
+    # general inverse
+    factor, info = lapack.dpotrf(gram, lower=False, overwrite_a=True)
+    if info == 0:
+        p, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise ValueError(f"EASE's penalised Gram matrix is not positive definite (info {info}); try a larger penalty")
+    p = np.triu(p) + np.triu(p, 1).T
     b = p / -np.diag(p)
     np.fill_diagonal(b, 0.0)
     return b.astype(np.float32)
@@ -53,32 +62,10 @@ def mean_gram_diagonal(w: sp.csr_matrix) -> float:
     return float(sq[used].mean()) if used.any() else 1.0
 
 
-class Bm25:
-    """BM25 weights (K1 = 100, B = 0.8, as implicit's users apply) with statistics frozen at fit time, so a
+def bm25() -> BM25:
+    """BM25 weights as implicit's users apply them (K1 = 100, B = 0.8), statistics frozen at fit time, so a
     folded-in history is weighted exactly as the training histories were."""
-
-    k1, b = 100.0, 0.8
-
-    def __init__(self, idf: np.ndarray, mean_length: float) -> None:
-        self.idf = np.asarray(idf, np.float32)
-        self.mean_length = float(mean_length)
-
-    @classmethod
-    def fitted(cls, x: sp.csr_matrix) -> Bm25:
-        n_users = max(x.shape[0], 1)
-        counts = np.bincount(x.indices, minlength=x.shape[1])
-        idf = (np.log(n_users) - np.log1p(counts)).clip(min=0.0)
-        return cls(idf, float(x.sum()) / n_users)
-
-    def __call__(self, x: sp.csr_matrix) -> sp.csr_matrix:
-        out = sp.csr_matrix(x, dtype=np.float64, copy=True)
-        if out.nnz == 0:
-            return sp.csr_matrix(out, dtype=np.float32)
-        lengths = np.asarray(out.sum(axis=1)).ravel()
-        norm = (1.0 - self.b) + self.b * lengths / max(self.mean_length, 1e-12)
-        rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-        out.data = out.data * (self.k1 + 1.0) / (self.k1 * norm[rows] + out.data) * self.idf[out.indices]
-        return sp.csr_matrix(out, dtype=np.float32)
+    return BM25(100.0, 0.8, dtype=np.float32)
 
 
 def _binary(x: sp.csr_matrix) -> sp.csr_matrix:
@@ -112,8 +99,7 @@ class EaseModel(Recommender):
         self.random_state = random_state
         self.weights = np.zeros((0, 0), np.float32)
         self.item_counts = np.zeros(0, np.float32)
-        self.item_idf = np.zeros(0, np.float32)
-        self.mean_length = np.ones(1, np.float32)
+        self.bm25 = bm25()
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -124,7 +110,7 @@ class EaseModel(Recommender):
 
     def _weigh(self, h: sp.csr_matrix) -> sp.csr_matrix:
         if self.weighting == "bm25":
-            return Bm25(self.item_idf, float(self.mean_length[0]))(h)
+            return sp.csr_matrix(self.bm25.transform(h))
         return _binary(h)
 
     def _fit(self, data: TrainData) -> None:
@@ -132,8 +118,7 @@ class EaseModel(Recommender):
         x.eliminate_zeros()
         if self.regularization_param is None or self.weighting_param == "auto":
             self.regularization, self.weighting = self._validate(x)
-        bm25 = Bm25.fitted(x)
-        self.item_idf, self.mean_length = bm25.idf, np.array([bm25.mean_length], np.float32)
+        self.bm25 = bm25().fit(x)
         w = self._weigh(x)
         self.weights = ease_weights(w, self.regularization * mean_gram_diagonal(w))
         self.item_counts = np.diff(sp.csc_matrix(x).indptr).astype(np.float32)
@@ -145,12 +130,12 @@ class EaseModel(Recommender):
 
         split = random_holdout(x, 0.2, 5, 0 if self.random_state is None else int(self.random_state))
         users = split.test_users
-        bm25 = Bm25.fitted(split.train)
+        weigh = bm25().fit(split.train)
         factors = REGULARIZATION_GRID if self.regularization_param is None else (self.regularization,)
         weightings = WEIGHTINGS if self.weighting_param == "auto" else (self.weighting_param,)
         best: tuple[float, float, str] = (-1.0, factors[0], weightings[0])
         for weighting in weightings:
-            w = bm25(split.train) if weighting == "bm25" else _binary(split.train)
+            w = weigh.transform(split.train) if weighting == "bm25" else _binary(split.train)
             scale = mean_gram_diagonal(w)
             for factor in factors:
                 b = ease_weights(w, factor * scale)
@@ -195,12 +180,12 @@ class EaseModel(Recommender):
         return {
             "weights": self.weights,
             "item_counts": self.item_counts,
-            "item_idf": self.item_idf,
-            "mean_length": self.mean_length,
+            "item_idf": self.bm25.idf,
+            "bm25_stats": self.bm25.stats,
         }
 
     def _set_state(self, state: Mapping[str, np.ndarray]) -> None:
         self.weights = state["weights"]
         self.item_counts = state["item_counts"]
-        self.item_idf = state["item_idf"]
-        self.mean_length = state["mean_length"]
+        self.bm25.idf = state["item_idf"]
+        self.bm25.stats = state["bm25_stats"]

@@ -5,6 +5,9 @@ score(u, i) = x_u . y_i                                   collaborative (implici
             + sum_m w_m <p_u^m, c_i^m>                     text / visual / audio content profiles
             + w_user <a_u, L_i>                            user attributes
             + b_i                                          popularity bias
+            + w_ease s_e (w_u B)_i                         EASE (catalogs up to EASE_IN_HYBRID_MAX_ITEMS)
+            + w_taste s_t sum_m (t_u C_m) . V_i^m          content-to-taste map, per modality
+            + w_prior s_p pi_i                             popularity prior (observed, or from content)
 
 * x_u, y_i: implicit-ALS factors (`avrec.model.als`). A user's x_u is the least-squares solution against the
   item factors given the user's history, so a new user is folded in without retraining and `explain` can
@@ -19,6 +22,22 @@ score(u, i) = x_u . y_i                                   collaborative (implici
   (P(i | f) - P(i), smoothed); a_u is the user's attribute row divided by its number of non-zeros. Users with
   attributes and no history are served from attribute-conditioned popularity rather than global popularity.
 * b_i = w_bias * log(1 + n_i) / log(1 + max n): popularity, zero for cold items.
+
+* The direct blocks (the `hybrid` model only; `ease_weight`, `taste_weight`, `prior_weight`):
+  - B: EASE's item-item weights (`avrec.model.ease`) on the interaction magnitudes w_u (BM25 is not applied),
+    penalty `ease_regularization` x the mean diagonal of W'W. A sum over history items; zero for cold items.
+  - t_u = w_u (B + I): the user's history and its EASE completion; C_m the normalised content of modality m
+    and V = C (C_w'C_w + `taste_reg` I)^-1 over the modalities side by side (`visual_scale`, `audio_scale`
+    weigh them against text): a per-user ridge regression from content to t_u, so a cold item is scored by
+    how well its content fits what the user (and users like them) liked. Exact per history item.
+  - pi_i = log(1 + n_i) for an item with events; for one without, a ridge from its content to log(1 + n)
+    fitted on the items with events (`avrec.model.content.ContentRidge.popularity`).
+  - s_e, s_t, s_p: each block's scale, the spread (std) of the collaborative (ALS) part over the block's own
+    on a sample of training users, fixed at fit time; so the weights are shares of a reference that does not
+    depend on any blend weight, and mean the same on any data.
+  All three are linear in the history (or constant), so the score stays one exact inner product and
+  `explain` stays exact: EASE terms are collaborative, taste terms belong to their modality, the prior's
+  observed part is bias and its predicted part belongs to the modality it was predicted from.
 
 `MatrixFactorization` (collaborative only) and `ContentModel` (content profiles only) are the same engine with
 blocks switched off.
@@ -44,15 +63,41 @@ from avrec.model.base import (
 )
 from avrec.model.content import (
     MODALITIES,
+    ContentRidge,
+    concatenated,
     extend_modalities,
-    fit_projection,
     normalised_modalities,
     project_cold,
 )
 from avrec.model.data import TrainData
+from avrec.model.ease import ease_weights, mean_gram_diagonal
 from avrec.model.weighting import Confidence
 
-__all__ = ["MODALITIES", "ContentModel", "HybridModel", "LinearHybrid", "MatrixFactorization", "auto_regularization"]
+#: The hybrid adds an EASE block up to this many items (its user side is one column per item); above it the
+#: collaborative part is ALS alone.
+EASE_IN_HYBRID_MAX_ITEMS = 4096
+#: The hybrid's blend of the direct blocks, chosen on validation splits carved from training data (see
+#: benchmarks/choose_blend.py); `LinearHybrid`'s own defaults leave them off (mf, content).
+HYBRID_DEFAULTS: dict[str, float] = {
+    "ease_weight": 0.5,
+    "taste_weight": 0.25,
+    "prior_weight": 0.4,
+    "visual_weight": 0.05,
+    "visual_scale": 0.35,
+    "audio_scale": 0.35,  # no audio data to validate on: as much as posters
+}
+#: Training users sampled to measure each block's spread (`blend_scales`).
+SCALE_SAMPLE = 256
+
+__all__ = [
+    "EASE_IN_HYBRID_MAX_ITEMS",
+    "MODALITIES",
+    "ContentModel",
+    "HybridModel",
+    "LinearHybrid",
+    "MatrixFactorization",
+    "auto_regularization",
+]
 
 
 def auto_regularization(interactions: sp.spmatrix) -> float:
@@ -82,6 +127,7 @@ class LinearHybrid(Recommender):
     _use_content = True
     _use_side = True  # bias and user attributes
     _project_cold = True  # items without interactions get factors projected from their content
+    _use_direct = False  # EASE, the content-to-taste map and the content-predicted popularity prior
 
     def __init__(
         self,
@@ -97,6 +143,13 @@ class LinearHybrid(Recommender):
         bias_weight: float = 0.0,
         history_exponent: float = 0.5,
         projection_reg: float = 10.0,
+        ease_weight: float = 0.0,
+        taste_weight: float = 0.0,
+        prior_weight: float = 0.0,
+        ease_regularization: float = 8.0,
+        taste_reg: float = 10.0,
+        visual_scale: float = 1.0,
+        audio_scale: float = 1.0,
         weight_scaling: str = "auto",
         confidence: str = "bm25",
         tune: bool = False,
@@ -108,6 +161,10 @@ class LinearHybrid(Recommender):
             ("regularization", 1.0 if regularization is None else regularization),
             ("alpha", alpha),
             ("projection_reg", projection_reg),
+            ("ease_regularization", ease_regularization),
+            ("taste_reg", taste_reg),
+            ("visual_scale", visual_scale),
+            ("audio_scale", audio_scale),
         ):
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
@@ -118,6 +175,9 @@ class LinearHybrid(Recommender):
             ("user_weight", user_weight),
             ("bias_weight", bias_weight),
             ("history_exponent", history_exponent),
+            ("ease_weight", ease_weight),
+            ("taste_weight", taste_weight),
+            ("prior_weight", prior_weight),
         ):
             if not np.isfinite(value):
                 raise ValueError(f"{name} must be finite, got {value}")
@@ -146,6 +206,13 @@ class LinearHybrid(Recommender):
         self.bias_weight = float(bias_weight)
         self.history_exponent = float(history_exponent)
         self.projection_reg = float(projection_reg)
+        self.ease_weight = float(ease_weight)
+        self.taste_weight = float(taste_weight)
+        self.prior_weight = float(prior_weight)
+        self.ease_regularization = float(ease_regularization)
+        self.taste_reg = float(taste_reg)
+        self.visual_scale = float(visual_scale)
+        self.audio_scale = float(audio_scale)
         self.weight_scaling_param = weight_scaling
         self.confidence = confidence
         self.tune_on_fit = bool(tune)  # `tune` itself is the method
@@ -168,6 +235,15 @@ class LinearHybrid(Recommender):
         self.attr_lift = np.zeros((0, 0), np.float32)
         self.attr_factors = np.zeros((0, 0), np.float32)
         self.train_user_features: sp.csr_matrix | None = None
+        # Direct blocks (`_fit_direct`): EASE weights, per-modality content and taste-map item side, the
+        # popularity prior (its observed/intercept part and its per-modality predicted parts), and each
+        # block's scale (the std of the ALS part of the score over that of the block, on training users).
+        self.ease = np.zeros((0, 0), np.float32)
+        self.direct_content: dict[str, np.ndarray] = {}
+        self.taste: dict[str, np.ndarray] = {}
+        self.prior_base = np.zeros(0, np.float32)
+        self.prior_parts: dict[str, np.ndarray] = {}
+        self.blend_scales = np.zeros(3, np.float32)  # ease, taste, prior
         self.item_counts = np.zeros(0, np.float32)
         #: Interaction weights as the model uses them (fitted with the model, see `avrec.model.weighting`).
         self.weights = Confidence(self.weight_scaling_param, bm25=self.confidence == "bm25")
@@ -187,6 +263,13 @@ class LinearHybrid(Recommender):
             "bias_weight": self.bias_weight,
             "history_exponent": self.history_exponent,
             "projection_reg": self.projection_reg,
+            "ease_weight": self.ease_weight,
+            "taste_weight": self.taste_weight,
+            "prior_weight": self.prior_weight,
+            "ease_regularization": self.ease_regularization,
+            "taste_reg": self.taste_reg,
+            "visual_scale": self.visual_scale,
+            "audio_scale": self.audio_scale,
             "weight_scaling": self.weights.scaling if self.fitted_ else self.weight_scaling_param,
             "confidence": self.confidence,
             "tune": False,  # a loaded model is already tuned: its weights are the chosen ones
@@ -221,6 +304,8 @@ class LinearHybrid(Recommender):
         if self.regularization_param is None:
             self.regularization = auto_regularization(inter)
         content = normalised_modalities(data) if self._use_content or self._project_cold else {}
+        blocks = {m: vectors for m, (vectors, _) in content.items()}
+        ridges: dict[float, ContentRidge] = {}  # one factorisation per penalty, shared by the content ridges
         if self._use_content:
             for m, (vectors, mean) in content.items():
                 if self._weight(m) != 0.0:
@@ -234,26 +319,121 @@ class LinearHybrid(Recommender):
             if self._project_cold:
                 for m, (_, mean) in content.items():
                     self.content_means.setdefault(m, mean)
-                self._fit_projection({m: vectors for m, (vectors, _) in content.items()})
+                self._fit_projection(blocks, ridges)
             # Each stored user vector is the exact least-squares fold-in of the user's training history
             # against the final item factors (projected cold items included, as they enter Y'Y): what
             # `explain` decomposes and what folding the same history in again reproduces.
             self.user_factors = self._solve_users(inter)
         self._fit_side(data, inter)
+        if self._use_direct:
+            self._fit_direct(blocks, raw, ridges=ridges)
 
     def _solve_users(self, inter: sp.csr_matrix) -> np.ndarray:
         return self.als_backend.solve_users(self.item_factors, inter * self.alpha, self.regularization).astype(
             np.float32
         )
 
-    def _fit_projection(self, blocks: dict[str, np.ndarray]) -> None:
+    def _ridge(self, blocks: dict[str, np.ndarray], reg: float, cache: dict[float, ContentRidge]) -> ContentRidge:
+        """Ridge regressions from the modalities side by side, each scaled by how much it counts against
+        text (`_modality_scales`), fitted on the warm items; cached per penalty."""
+        if reg not in cache:
+            cache[reg] = ContentRidge(concatenated(blocks, self._modality_scales()), self.item_counts > 0, reg)
+        return cache[reg]
+
+    def _fit_projection(self, blocks: dict[str, np.ndarray], ridges: dict[float, ContentRidge]) -> None:
         """Ridge-project content onto item factors (fit on warm items) for items with no interactions."""
         warm = self.item_counts > 0
         if not blocks or not warm.any():
             return
-        weights = fit_projection(blocks, self.item_factors, warm, self.projection_reg)
+        stacked = self._ridge(blocks, self.projection_reg, ridges).fit(self.item_factors[warm].astype(np.float64))
+        # the ridge saw each modality times its scale: folded into its weights, the projection applies to
+        # the plain normalised vectors
+        scales = self._modality_scales()
+        weights: dict[str, np.ndarray] = {}
+        start = 0
+        for m, b in blocks.items():
+            stop = start + b.shape[1]
+            weights[m] = float(scales.get(m, 1.0)) * stacked[start:stop]
+            start = stop
         self.projection_weights = {m: w.astype(np.float32) for m, w in weights.items()}
         self.projections = project_cold(blocks, weights, ~warm, self.item_factors)
+
+    def _modality_scales(self) -> dict[str, float]:
+        """How much each modality counts against text in the content maps (taste, prior, cold projection)."""
+        return {"text": 1.0, "visual": self.visual_scale, "audio": self.audio_scale}
+
+    def _fit_direct(
+        self,
+        blocks: dict[str, np.ndarray],
+        raw: sp.csr_matrix,
+        scales: np.ndarray | None = None,
+        ridges: dict[float, ContentRidge] | None = None,
+    ) -> None:
+        """The direct blocks: EASE on the interaction magnitudes (catalogs up to `EASE_IN_HYBRID_MAX_ITEMS`),
+        the ridge map from content to taste, and the popularity prior (observed for items with events,
+        predicted from content for the others). `scales` (from an earlier fit) are kept; otherwise each block
+        is scaled to the spread of the ALS part of the score on a sample of training users, so the blend
+        weights mean the same on any dataset."""
+        magnitude = self.weights.magnitude(raw)
+        n_items = raw.shape[1]
+        active = np.flatnonzero(np.diff(raw.indptr) > 0)
+        sample = active[:: max(1, len(active) // SCALE_SAMPLE)][:SCALE_SAMPLE]
+        reference = None
+        if scales is None and sample.size:
+            reference = self.user_factors[sample] @ self.item_factors.T
+        if n_items <= EASE_IN_HYBRID_MAX_ITEMS and (self.ease_weight or self.taste_weight) and magnitude.nnz:
+            self.ease = ease_weights(magnitude, self.ease_regularization * mean_gram_diagonal(magnitude))
+        warm = self.item_counts > 0
+        modality_scales = self._modality_scales()
+        if blocks and warm.any() and (self.taste_weight or self.prior_weight):
+            ridge = self._ridge(blocks, self.taste_reg, {} if ridges is None else ridges)
+            start = 0
+            taste = ridge.taste_map() if self.taste_weight else None
+            popularity, intercept = ridge.popularity(self.item_counts)
+            for m, b in blocks.items():
+                stop = start + b.shape[1]
+                scale = float(modality_scales.get(m, 1.0))
+                if taste is not None:
+                    self.direct_content[m] = np.asarray(b, np.float32)
+                    self.taste[m] = (scale * taste[:, start:stop]).astype(np.float32)
+                if self.prior_weight:
+                    part = np.zeros(n_items, np.float32)
+                    part[~warm] = scale * (np.asarray(b[~warm], np.float64) @ popularity[start:stop])
+                    self.prior_parts[m] = part
+                start = stop
+            self.prior_base = np.where(warm, np.log1p(self.item_counts), intercept).astype(np.float32)
+        if self.prior_weight and not self.prior_base.size:
+            self.prior_base = np.log1p(self.item_counts).astype(np.float32)
+        if scales is None:
+            scales = np.zeros(3, np.float32)
+            if reference is not None:
+                ease, taste_scores = self._direct_raw(self.weights.magnitude(raw[sample]))
+                spread = float(reference.std())
+                for k, block in enumerate((ease, taste_scores, self._prior())):
+                    std = float(block.std()) if block is not None and block.size else 0.0
+                    scales[k] = spread / std if std > 1e-12 else 0.0
+        self.blend_scales = np.asarray(scales, np.float32)
+
+    def _prior(self) -> np.ndarray:
+        out = self.prior_base.astype(np.float64)
+        for part in self.prior_parts.values():
+            out = out + part
+        return out
+
+    def _taste_rows(self, magnitude: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
+        """Each user's taste over the items: their history plus its EASE completion (when fitted)."""
+        if self.ease.size:
+            return np.asarray(magnitude @ self.ease) + magnitude.toarray()
+        return magnitude
+
+    def _direct_raw(self, magnitude: sp.csr_matrix) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Unweighted EASE and taste scores for some histories (to measure their spread)."""
+        ease = np.asarray(magnitude @ self.ease) if self.ease.size else None
+        taste = None
+        if self.taste:
+            t = self._taste_rows(magnitude)
+            taste = sum(np.asarray(t @ self.direct_content[m]) @ v.T for m, v in self.taste.items())
+        return ease, taste
 
     def _fit_side(self, data: TrainData, inter: sp.csr_matrix) -> None:
         """Popularity bias and the user-attribute blocks, from the (weighted) interactions."""
@@ -325,6 +505,8 @@ class LinearHybrid(Recommender):
             new.projections = project_cold(blocks, self.projection_weights, new.item_counts == 0, new.item_factors)
             new.user_factors = new._solve_users(inter)
         new._fit_side(data, inter)
+        if self._use_direct:
+            new._fit_direct(blocks, raw, scales=self.blend_scales)
         check_finite(self.kind, new._state())
         new.fitted_ = True
         return new
@@ -405,8 +587,12 @@ class LinearHybrid(Recommender):
 
     def layout(self) -> list[tuple[str, int]]:
         """Name and width of each column block of `user_vectors` and `item_matrix`, in order: collaborative,
-        each content modality, user attributes, bias. A block's inner product is that part of the score."""
+        each content modality, user attributes, bias, then the direct blocks (ease, taste/<modality>,
+        prior). A block's inner product is that part of the score."""
         self._require_fitted()
+        return self._layout()
+
+    def _layout(self) -> list[tuple[str, int]]:
         blocks: list[tuple[str, int]] = []
         if self._use_collab:
             blocks.append(("collaborative", self.factors))
@@ -414,15 +600,27 @@ class LinearHybrid(Recommender):
         if self.attr_lift.shape[0]:
             blocks.append(("user", self.attr_lift.shape[0]))
         blocks.append(("bias", 1))
+        if self.ease.size and self.ease_weight:
+            blocks.append(("ease", self.ease.shape[0]))
+        if self.taste_weight:
+            blocks += [(f"taste/{m}", v.shape[1]) for m, v in self.taste.items()]
+        if self.prior_base.size and self.prior_weight:
+            blocks.append(("prior", 1))
         return blocks
 
     def user_vectors(
         self, histories: sp.csr_matrix, users: np.ndarray, user_features: sp.csr_matrix | None = None
     ) -> np.ndarray:
-        """The user side of the score, one column block per entry of `layout`:
-        [collaborative | w_m * profile per modality | w_user * attributes | 1]."""
+        """The user side of the score, one column block per entry of `layout`: [collaborative | w_m * profile
+        per modality | w_user * attributes | 1 | EASE scores | taste per modality | 1]."""
         self._require_fitted()
-        h = self.weights.transform(as_history(histories, self.n_items))
+        return self._user_vectors(histories, users, user_features)
+
+    def _user_vectors(
+        self, histories: sp.csr_matrix, users: np.ndarray, user_features: sp.csr_matrix | None
+    ) -> np.ndarray:
+        history = as_history(histories, self.n_items)
+        h = self.weights.transform(history)
         u = self._check_users(users, h.shape[0])
         attrs = self._attr_rows(u, user_features)
         blocks: dict[str, np.ndarray] = {"bias": np.ones((h.shape[0], 1), np.float32)}
@@ -434,19 +632,44 @@ class LinearHybrid(Recommender):
                 blocks[m] = self._weight(m) * np.asarray(scale @ (h @ c), dtype=np.float32)
         if attrs is not None:
             blocks["user"] = self.user_weight * attrs.toarray()
-        return np.hstack([blocks[name] for name, _ in self.layout()]).astype(np.float32)
+        layout = self._layout()
+        if any(name in ("ease", "prior") or name.startswith("taste/") for name, _ in layout):
+            blocks.update(self._direct_users(self.weights.magnitude(history)))
+        return np.hstack([blocks[name] for name, _ in layout]).astype(np.float32)
+
+    def _direct_users(self, magnitude: sp.csr_matrix) -> dict[str, np.ndarray]:
+        """User side of the direct blocks, each times its blend weight and scale."""
+        ease_scale, taste_scale, prior_scale = (float(x) for x in self.blend_scales)
+        out: dict[str, np.ndarray] = {"prior": np.full((magnitude.shape[0], 1), self.prior_weight * prior_scale)}
+        if self.ease.size:
+            out["ease"] = self.ease_weight * ease_scale * np.asarray(magnitude @ self.ease)
+        if self.taste:
+            t = self._taste_rows(magnitude)
+            for m, c in self.direct_content.items():
+                out[f"taste/{m}"] = self.taste_weight * taste_scale * np.asarray(t @ c)
+        return out
 
     def item_matrix(self) -> np.ndarray:
         """The item side of the score, matching `user_vectors`: [factors | content per modality | attribute
-        lift | bias]."""
+        lift | bias | identity (EASE) | taste map per modality | prior]."""
         self._require_fitted()
+        return self._item_matrix()
+
+    def _item_matrix(self) -> np.ndarray:
         if self._items is None:
             blocks: dict[str, np.ndarray] = {"bias": self.item_bias[:, None], **self.content}
             if self._use_collab:
                 blocks["collaborative"] = self.item_factors
             if self.attr_lift.shape[0]:
                 blocks["user"] = self.attr_lift.T
-            self._items = np.hstack([blocks[name] for name, _ in self.layout()]).astype(np.float32)
+            layout = self._layout()
+            names = {name for name, _ in layout}
+            if "ease" in names:
+                blocks["ease"] = np.eye(self.ease.shape[0], dtype=np.float32)
+            blocks.update({f"taste/{m}": v for m, v in self.taste.items()})
+            if "prior" in names:
+                blocks["prior"] = self._prior()[:, None]
+            self._items = np.hstack([blocks[name] for name, _ in layout]).astype(np.float32)
         return self._items
 
     def score(
@@ -467,7 +690,8 @@ class LinearHybrid(Recommender):
         """Parts (collaborative, text, visual, audio, user, bias) of the score and the history behind each."""
         self._require_fitted()
         i = self._check_item(item)
-        h = self.weights.transform(as_history(history, self.n_items))
+        history = as_history(history, self.n_items)
+        h = self.weights.transform(history)
         if h.shape[0] != 1:
             raise ValueError("explain takes the history of exactly one user (1 x n_items)")
         users = self._check_users(np.array([user]), 1)
@@ -510,6 +734,7 @@ class LinearHybrid(Recommender):
             )
         if self._use_side:
             parts["bias"] = float(self.item_bias[i])
+        self._explain_direct(self.weights.magnitude(history)[:, items].toarray().ravel(), items, i, parts, per)
         total = float(sum(parts.values()))
         history_total = np.zeros(len(items))
         for v in per.values():
@@ -521,6 +746,37 @@ class LinearHybrid(Recommender):
             per_modality_history={m: sorted_contributions(items, v) for m, v in per.items()},
             cold_item=cold,
         )
+
+    def _explain_direct(
+        self, magnitude: np.ndarray, items: np.ndarray, i: int, parts: dict[str, float], per: dict[str, np.ndarray]
+    ) -> None:
+        """Add the direct blocks to `parts` and `per` (in place). EASE: history item j adds w_j B[j, i]. Taste:
+        j adds w_j (q_j + B[j] . q), q_k = c_k . V_i (the taste row is the history plus its EASE
+        completion). The prior has no history terms: its observed part is bias, its predicted part goes to
+        the modality it was predicted from."""
+        names = {name for name, _ in self._layout()}
+        ease_scale, taste_scale, prior_scale = (float(x) for x in self.blend_scales)
+        weights = magnitude.astype(np.float64)
+        if "ease" in names and self.item_counts[i] > 0:  # EASE gives an item without events nothing
+            terms = self.ease_weight * ease_scale * weights * self.ease[items, i].astype(np.float64)
+            parts["collaborative"] = parts.get("collaborative", 0.0) + float(terms.sum())
+            per["collaborative"] = per.get("collaborative", np.zeros(len(items))) + terms
+        for m, v in self.taste.items():
+            if f"taste/{m}" not in names:
+                continue
+            q = self.direct_content[m].astype(np.float64) @ v[i].astype(np.float64)
+            spread = q[items]
+            if self.ease.size:
+                spread = spread + self.ease[items].astype(np.float64) @ q
+            terms = self.taste_weight * taste_scale * weights * spread
+            parts[m] = parts.get(m, 0.0) + float(terms.sum())
+            per[m] = per.get(m, np.zeros(len(items))) + terms
+        if "prior" in names:
+            w = self.prior_weight * prior_scale
+            parts["bias"] = parts.get("bias", 0.0) + w * float(self.prior_base[i])
+            for m, part in self.prior_parts.items():
+                if part[i]:
+                    parts[m] = parts.get(m, 0.0) + w * float(part[i])
 
     # -- persistence ------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
@@ -541,6 +797,13 @@ class LinearHybrid(Recommender):
             state[f"projection_weights/{m}"] = w
         for m, mean in self.content_means.items():
             state[f"content_mean/{m}"] = mean
+        state["ease"], state["prior_base"], state["blend_scales"] = self.ease, self.prior_base, self.blend_scales
+        for m, c in self.direct_content.items():
+            state[f"direct_content/{m}"] = c
+        for m, v in self.taste.items():
+            state[f"taste/{m}"] = v
+        for m, part in self.prior_parts.items():
+            state[f"prior_parts/{m}"] = part
         if self.train_user_features is not None:
             f = self.train_user_features
             state["user_features/data"] = f.data
@@ -567,6 +830,15 @@ class LinearHybrid(Recommender):
                 self.projection_weights[m] = state[f"projection_weights/{m}"]
             if f"content_mean/{m}" in state:
                 self.content_means[m] = state[f"content_mean/{m}"]
+            if f"taste/{m}" in state:
+                self.taste[m] = state[f"taste/{m}"]
+                self.direct_content[m] = state[f"direct_content/{m}"]
+            if f"prior_parts/{m}" in state:
+                self.prior_parts[m] = state[f"prior_parts/{m}"]
+        # models saved before the direct blocks have none of these arrays
+        self.ease = state.get("ease", self.ease)
+        self.prior_base = state.get("prior_base", self.prior_base)
+        self.blend_scales = state.get("blend_scales", self.blend_scales)
         if "user_features/data" in state:
             shape = tuple(int(s) for s in state["user_features/shape"])
             self.train_user_features = sp.csr_matrix(
@@ -577,9 +849,16 @@ class LinearHybrid(Recommender):
 
 @register
 class HybridModel(LinearHybrid):
-    """avrec's default: ALS + content profiles + cold-item content projection + user attributes + bias."""
+    """avrec's default: ALS + content profiles + cold-item content projection + user attributes + bias, with
+    EASE, the content-to-taste map and the popularity prior on top (defaults chosen on validation splits)."""
 
     kind = "hybrid"
+    _use_direct = True
+
+    def __init__(self, **params: Any) -> None:
+        for key, value in HYBRID_DEFAULTS.items():
+            params.setdefault(key, value)
+        super().__init__(**params)
 
 
 @register

@@ -1,9 +1,10 @@
 """`fit --tune`: pick the hybrid's blend weights on validation splits carved out of the training data only.
 
 One fit per validation split with every blend weight at 1 gives each block's scores separately (collaborative,
-each content modality, user attributes, bias); every candidate weighting is then a cheap weighted sum of those
-blocks. The objective is the mean of NDCG@10 on a warm split (20% of each user's interactions) and on a
-cold-item split (20% of items held out, ranked among themselves) when the data has content.
+each content modality, user attributes, bias, and the hybrid's EASE, taste and prior blocks); every
+candidate weighting is then a cheap weighted sum of those blocks. The objective is the mean of NDCG@10 on a
+warm split (20% of each user's interactions) and on a cold-item split (20% of items held out, ranked among
+themselves) when the data has content.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ if TYPE_CHECKING:
     from avrec.model.hybrid import LinearHybrid
 
 GRID = {
-    "text_weight": (0.0, 0.1, 0.3, 1.0),
+    "text_weight": (0.0, 0.1, 0.3),
     "visual_weight": (0.0, 0.05, 0.2),
     "user_weight": (0.0, 0.1, 0.3),
-    "bias_weight": (0.0, 0.05, 0.15),
+    "bias_weight": (0.0, 0.05),
+    # the hybrid's direct blocks (EASE, the content-to-taste map, the popularity prior)
+    "ease_weight": (0.0, 0.5, 1.0),
+    "taste_weight": (0.0, 0.5, 1.0),
+    "prior_weight": (0.0, 0.2, 0.4),
 }
+DIRECT = ("ease_weight", "taste_weight", "prior_weight")
 
 
 def block_scores(model: LinearHybrid, data: TrainData, split: Split) -> dict[str, np.ndarray]:
@@ -66,7 +72,13 @@ def tune_weights(model: LinearHybrid, data: TrainData, seed: int = 0) -> dict[st
         splits.append(cold_items(data.interactions, 0.2, seed))
     all_blocks = [block_scores(model, data, s) for s in splits]
     names = [k for k in GRID if k != "user_weight" or data.user_features is not None]
-    names = [k for k in names if k in ("user_weight", "bias_weight") or k.split("_")[0] in data.content]
+    names = [
+        k
+        for k in names
+        if k in ("user_weight", "bias_weight")
+        or k.split("_")[0] in data.content
+        or (k in DIRECT and model._use_direct and (k != "taste_weight" or bool(data.content)))
+    ]
     best: tuple[float, dict[str, float]] = (-1.0, {})
     for combo in itertools.product(*(GRID[k] for k in names)):
         weights = dict(zip(names, combo, strict=True))
@@ -74,7 +86,7 @@ def tune_weights(model: LinearHybrid, data: TrainData, seed: int = 0) -> dict[st
         for blocks, split in zip(all_blocks, splits, strict=True):
             s = np.zeros_like(next(iter(blocks.values())))
             for name, block in blocks.items():
-                key = name.removeprefix("proj_")
+                key = name.removeprefix("proj_").split("/")[0]  # taste/<modality> -> taste
                 w = (
                     1.0
                     if name == "collaborative" or name.startswith("proj_")

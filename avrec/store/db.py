@@ -374,7 +374,8 @@ class Store:
             items.append(i)
             weights.append(w)
             times.append(np.nan if t is None else t)
-        return users, items, np.asarray(weights, dtype=np.float32), np.asarray(times, dtype=np.float64)
+        # float64: an old store may hold weights beyond float32 (ingest bounds them now); the caller checks
+        return users, items, np.asarray(weights, dtype=np.float64), np.asarray(times, dtype=np.float64)
 
     def user_history(self, user_id: str) -> list[tuple[str, float]]:
         """(item_id, summed weight) of a user's events, heaviest first."""

@@ -174,9 +174,14 @@ def evaluate_store(
     plot: Path | None = None,
 ) -> dict[str, Any]:
     """`avrec evaluate`: `evaluate` on a store's data (loaded by `avrec.training.dataset`); JSON-ready with `rows`."""
-    from avrec.errors import InputError
+    from avrec.errors import InputError, UsageError
+    from avrec.model.splits import SPLITS
     from avrec.training.dataset import load_train_data
+    from avrec.training.fit import check_model_names
 
+    check_model_names(models)
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; choose random, temporal, cold-items or cold-users")
     data, timestamps = load_train_data(store)
     try:
         report = evaluate(data, timestamps, models, split=split, ks=ks, seed=seed, frac=fraction, plot_path=plot)

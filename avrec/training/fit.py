@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from avrec.config import Settings
-from avrec.errors import InputError, UsageError
-from avrec.model import Recommender, make_model
+from avrec.errors import InputError, ModelError, StoreError, UsageError
+from avrec.model import Recommender, make_model, model_names
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
 from avrec.serving import uservectors
@@ -21,8 +22,14 @@ from avrec.serving.index import InnerProductIndex
 from avrec.store import USER_VECTORS_SUFFIX, ModelRecord, Store
 from avrec.training.dataset import load_train_data
 
-MODELS = ("hybrid", "mf", "content", "popular", "itemknn", "ease")
 KEEP_MODELS = 3  # older model files are removed; a reader still holding one of the last few is safe
+
+
+def check_model_names(names: list[str]) -> None:
+    """A usage error naming the first model kind that is not registered."""
+    unknown = [m for m in names if m not in model_names()]
+    if unknown or not names:
+        raise UsageError(f"unknown model {unknown[0] if unknown else ''!r}; choose one of {', '.join(model_names())}")
 
 
 @dataclass
@@ -52,9 +59,18 @@ class FitReport:
         )
 
 
+@contextlib.contextmanager
+def model_errors(model: str) -> Iterator[None]:
+    """A model's own failure (a diverged fit, a singular system) as a ModelError naming the model and what to
+    try; models raise ValueError (their contract) and numpy's LinAlgError is one."""
+    try:
+        yield
+    except (ValueError, FloatingPointError, ArithmeticError) as exc:
+        raise ModelError(f"fitting {model} failed: {exc}") from None
+
+
 def fit(
     store: Store,
-    settings: Settings,
     *,
     model: str = "hybrid",
     seed: int = 42,
@@ -65,8 +81,7 @@ def fit(
     spark_master: str | None = None,
 ) -> FitReport:
     """Train `model` on everything the store holds, save it with its Annoy index and make it active."""
-    if model not in MODELS:
-        raise UsageError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    check_model_names([model])
     if engine not in ("local", "spark"):
         raise UsageError(f"unknown engine {engine!r}; choose local or spark")
     if tune and model in ("popular", "itemknn", "ease"):
@@ -89,20 +104,31 @@ def fit(
         if holdout:
             from avrec.training.evaluate import holdout_report as evaluate_holdout
 
-            holdout_report = evaluate_holdout(data, model=model, fraction=holdout, seed=seed, params=model_options)
+            try:
+                holdout_report = evaluate_holdout(
+                    data, model=model, fraction=holdout, seed=seed, params=model_options
+                )
+            except ValueError as exc:  # too little data to hold any out
+                raise InputError(f"--holdout {holdout}: {exc}") from None
         if engine == "spark":
             from avrec.engines.spark import fit_spark
 
-            estimator, seconds = fit_spark(data, model=model, seed=seed, params=options, master=spark_master)
+            with model_errors(model):
+                estimator, seconds = fit_spark(data, model=model, seed=seed, params=options, master=spark_master)
         else:
             try:
                 estimator = make_model(model, random_state=seed, **options)
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"bad --param for {model}: {exc}") from None
             if tune and isinstance(estimator, LinearHybrid):
-                estimator.tune(data)
+                try:
+                    estimator.tune(data)
+                except ValueError as exc:
+                    why = f"--tune could not tune {model} on this data ({exc}); fit without --tune"
+                    raise InputError(why) from None
             started = time.perf_counter()
-            estimator.fit(data)
+            with model_errors(model):
+                estimator.fit(data)
             seconds = time.perf_counter() - started
         record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
         key, rel, indexed = _persist(store, estimator, model, record_params)
@@ -130,10 +156,21 @@ def fit(
 REFIT_SHARE = 0.2
 
 
-def update(store: Store, settings: Settings) -> FitReport:
+def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitReport:
     """Fold users, items and events that arrived since the active model's fit into a new model version,
     without retraining its factors (`fit --incremental`). Says in `incremental.refit_due` when the data
-    has drifted far enough from the last full fit that `avrec fit` should be run."""
+    has drifted far enough from the last full fit that `avrec fit` should be run.
+
+    An update keeps the active model's kind and parameters: `refused` maps the names the caller gives its
+    model options (kind, parameters, seed, holdout, tuning, engine) to their values, and any that is set is
+    a usage error rather than silently ignored.
+    """
+    given = [name for name, value in (refused or {}).items() if value not in (None, False, [], {})]
+    if given:
+        raise UsageError(
+            f"an incremental update keeps the active model's kind and parameters; {', '.join(given)} "
+            "cannot be changed by it (drop them, or run a full fit)"
+        )
     from avrec.serving.served import load_served
 
     with store.writer_lock("fit --incremental"):
@@ -151,7 +188,8 @@ def update(store: Store, settings: Settings) -> FitReport:
             "interactions": int(base.get("full_fit_interactions", served.record.report.get("interactions", 0))),
         }
         started = time.perf_counter()
-        updated = model.update(data)
+        with model_errors(served.record.kind):
+            updated = model.update(data)
         seconds = time.perf_counter() - started
         shares = {
             "new_users": (data.n_users - full["users"]) / max(full["users"], 1),
@@ -194,11 +232,17 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
     key = f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
     path = store.model_path(key)
     rel = path.relative_to(store.root).as_posix()
-    estimator.save(path)
-    embeddings = estimator.embeddings()
-    if embeddings is not None:
-        InnerProductIndex.build(embeddings[1], store.index_path(key), seed=int(params.get("seed", 42)))
-        _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
+    try:
+        estimator.save(path)
+        embeddings = estimator.embeddings()
+        if embeddings is not None:
+            InnerProductIndex.build(embeddings[1], store.index_path(key), seed=int(params.get("seed", 42)))
+            _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
+    except OSError as exc:  # a full disk: what is half written is a temporary file, removed by the next fit
+        raise StoreError(
+            f"cannot write the new model {key} into {store.root} ({exc.strerror or exc}): free some space and "
+            "run the command again; the active model is kept"
+        ) from None
     return key, rel, embeddings is not None
 
 
@@ -230,17 +274,28 @@ def _write_user_table(
     )
 
 
-def _prune(store: Store) -> None:
+def _prune(store: Store, keep: int = KEEP_MODELS) -> int:
+    """Remove the files of all but the `keep` newest model versions (never the active one's); how many."""
     records = store.models()
     active = store.active_model()
-    for old in records[:-KEEP_MODELS]:
+    removed = 0
+    for old in records[:-keep]:
         if active is not None and old.model_key == active.model_key:
             continue
         index = store.index_path(old.model_key)
         for path in (store.root / old.path, index, index.with_suffix(".json")):
             path.unlink(missing_ok=True)
         shutil.rmtree(store.user_vectors_dir(old.model_key), ignore_errors=True)
+        removed += 1
     _remove_leftovers(store, records)
+    return removed
+
+
+def drop_older_models(store: Store) -> int:
+    """Remove the files of every model version but the active one (`forget`: older versions still hold the
+    forgotten user's vector); how many were removed."""
+    with store.writer_lock("forget"):
+        return _prune(store, keep=1)
 
 
 def _remove_leftovers(store: Store, records: list[ModelRecord]) -> None:

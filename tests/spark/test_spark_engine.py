@@ -10,7 +10,6 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 
-from avrec.config import Settings
 from avrec.engines.spark import (
     SparkALS,
     WorkDir,
@@ -172,7 +171,7 @@ def test_fit_engine_spark_then_recommend_and_recommend_spark(spark: Any, tmp_pat
 
     store = _store_with_events(tmp_path / "store")
     try:
-        report = fit(store, Settings(store=tmp_path / "store"), model="mf", seed=3, params=PARAMS,
+        report = fit(store, model="mf", seed=3, params=PARAMS,
                      engine="spark", spark_master="local[2]")
         assert report.engine == "spark" and report.users == N_USERS
         local_rows = list(recommend(store, all_users=True, k=3, use_index=False))

@@ -1,0 +1,97 @@
+"""The hybrid's direct blocks: EASE, the content-to-taste map and the popularity prior."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from avrec.model import TrainData, make_model
+from avrec.model import hybrid as hybrid_module
+from avrec.model.content import ContentRidge
+from avrec.model.hybrid import HybridModel
+
+
+def fitted(data: TrainData, **params: float) -> HybridModel:
+    model = make_model("hybrid", factors=8, iterations=5, random_state=3, **params).fit(data)
+    assert isinstance(model, HybridModel)
+    return model
+
+
+def test_layout_has_the_direct_blocks(data: TrainData) -> None:
+    names = [name for name, _ in fitted(data).layout()]
+    assert {"ease", "taste/text", "taste/visual", "prior"} <= set(names)
+    assert np.all(fitted(data).blend_scales > 0)
+
+
+def test_weights_zero_switch_the_blocks_off(data: TrainData) -> None:
+    plain = fitted(data, ease_weight=0.0, taste_weight=0.0, prior_weight=0.0)
+    names = {name for name, _ in plain.layout()}
+    assert not names & {"ease", "taste/text", "taste/visual", "prior"}
+    assert plain.ease.size == 0
+
+
+def test_catalog_above_the_limit_falls_back_to_als(data: TrainData, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hybrid_module, "EASE_IN_HYBRID_MAX_ITEMS", data.n_items - 1)
+    model = fitted(data)
+    names = {name for name, _ in model.layout()}
+    assert "ease" not in names and "taste/text" in names and model.ease.size == 0
+    h = data.interactions[:3]
+    exact = model.user_vectors(h, np.arange(3)) @ model.item_matrix().T
+    np.testing.assert_allclose(exact, model.score(h, np.arange(3)))
+
+
+def test_each_block_scores_what_its_formula_says(data: TrainData) -> None:
+    """Switching one block's weight on adds exactly its closed-form scores."""
+    base = fitted(data, ease_weight=0.0, taste_weight=0.0, prior_weight=0.0)
+    h = data.interactions[:5]
+    users = np.arange(5)
+    ease = fitted(data, taste_weight=0.0, prior_weight=0.0)
+    magnitude = ease.weights.magnitude(h).toarray()
+    expected = ease.ease_weight * ease.blend_scales[0] * magnitude @ ease.ease
+    np.testing.assert_allclose(ease.score(h, users) - base.score(h, users), expected, atol=1e-4)
+    prior = fitted(data, ease_weight=0.0, taste_weight=0.0)
+    cold = prior.item_counts == 0
+    counts = prior.item_counts
+    observed = prior.prior_weight * prior.blend_scales[2] * np.log1p(counts[~cold])
+    added = (prior.score(h, users) - base.score(h, users))[:, ~cold]
+    np.testing.assert_allclose(added, np.tile(observed, (5, 1)), atol=1e-4)
+
+
+def test_cold_item_gets_taste_and_predicted_popularity(data: TrainData) -> None:
+    model = fitted(data)
+    cold = data.n_items - 1
+    exp = model.explain(data.interactions[0], 0, cold)
+    assert exp.cold_item and "collaborative" not in exp.parts
+    assert abs(sum(exp.parts.values()) - exp.score) < 1e-4
+    assert abs(exp.score - float(model.score(data.interactions[0], np.array([0]))[0, cold])) < 1e-4
+    without_taste = fitted(data, taste_weight=0.0).explain(data.interactions[0], 0, cold)
+    assert exp.parts["text"] != pytest.approx(without_taste.parts["text"])
+
+
+def test_taste_map_is_the_ridge_solution() -> None:
+    rng = np.random.default_rng(0)
+    content = rng.standard_normal((30, 5))
+    warm = np.arange(30) < 25
+    v = ContentRidge(content, warm, 2.0).taste_map()
+    target = rng.random(30) * warm  # a user's taste over the warm items
+    coef = np.linalg.solve(content[warm].T @ content[warm] + 2.0 * np.eye(5), content[warm].T @ target[warm])
+    np.testing.assert_allclose((target @ content) @ v.T, content @ coef, rtol=1e-4, atol=1e-5)
+
+
+def test_content_popularity_learns_a_linear_trend() -> None:
+    rng = np.random.default_rng(1)
+    content = rng.standard_normal((200, 4))
+    counts = np.round(np.expm1(np.clip(2.0 + content[:, 0], 0, None)))
+    w, intercept = ContentRidge(content, counts > 0, 1e-3).popularity(counts)
+    warm = counts > 0
+    fitted_values = content[warm] @ w + intercept
+    assert np.corrcoef(fitted_values, np.log1p(counts[warm]))[0, 1] > 0.8
+
+
+def test_saved_model_keeps_the_blocks(data: TrainData, tmp_path: Path) -> None:
+    model = fitted(data)
+    loaded = HybridModel.load(model.save(tmp_path / "m.npz"))
+    h = data.interactions[:4]
+    np.testing.assert_allclose(loaded.score(h, np.arange(4)), model.score(h, np.arange(4)), atol=1e-5)
