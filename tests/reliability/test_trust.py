@@ -286,6 +286,9 @@ def test_a_device_or_fifo_where_a_file_is_expected_is_refused(store: Path, tmp_p
     for path in (zero, fifo):
         fails(run_avrec(store, "ingest", kind, str(path), timeout=30), 1, path.name, "not a regular file")
     assert table_state(store) == before
+    for option in ("--users", "--candidates"):
+        extra = ("--all-users",) if option == "--candidates" else ()
+        fails(run_avrec(store, "recommend", option, str(zero), *extra, timeout=30), 1, "not a regular file")
 
 
 def test_report_plot_must_be_a_png(store: Path, tmp_path: Path, pictures: dict[str, Path]) -> None:
