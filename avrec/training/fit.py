@@ -7,7 +7,6 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,8 @@ from avrec.model.hybrid import LinearHybrid
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
 from avrec.serving.index import InnerProductIndex
-from avrec.store import USER_VECTORS_SUFFIX, ModelRecord, Store
+from avrec.store import ModelRecord, Store
+from avrec.store.files import owned_key
 from avrec.training.dataset import load_train_data
 
 KEEP_MODELS = 3  # older model files are removed; a reader still holding one of the last few is safe
@@ -227,6 +227,7 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
     store, indexed). The caller registers it afterwards, so readers never see a model whose files are
     incomplete."""
     key = f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
+    store.claim_model_key(key)
     path = store.model_path(key)
     rel = path.relative_to(store.root).as_posix()
     try:
@@ -296,19 +297,22 @@ def drop_older_models(store: Store) -> int:
 
 
 def _remove_leftovers(store: Store, records: list[ModelRecord]) -> None:
-    """Delete what killed fits left behind: temporary files and model or index files no record names.
+    """Delete what killed fits left behind, and temporary files of registered versions.
 
-    Safe because the caller holds the writer lock: only fit and update write these folders.
+    Only files named the way avrec names a model version's files (`avrec.store.files.owned_key`) AND whose
+    version the store records as its own (registered, or claimed by a fit that never finished) are ever
+    removed: anything else in `models/` or `indexes/` is someone else's and is left alone. Safe because
+    the caller holds the writer lock: only fit and update write these folders.
     """
-    keep = {Path(r.path).name for r in records}
-    keep |= {f"{r.model_key}{suffix}" for r in records for suffix in (".ann", ".json", USER_VECTORS_SUFFIX)}
+    registered = {r.model_key for r in records}
+    pending = store.pending_model_keys() - registered
     for folder in (store.models_dir, store.indexes_dir):
         for path in folder.iterdir():
-            stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
-            orphan = path.suffix in (".npz", ".ann", ".json", USER_VECTORS_SUFFIX) and path.name not in keep
-            if not (stale_tmp or orphan):
+            key = owned_key(path.name)
+            if key is None or not (key in pending or (key in registered and path.name.startswith("."))):
                 continue
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
-            elif path.is_file():
+            else:
                 path.unlink(missing_ok=True)
+    store.release_model_keys(pending)
