@@ -96,6 +96,17 @@ class FrameRecord:
     thumb: bytes | None = None
 
 
+@dataclass(frozen=True)
+class VisualLabel:
+    """One ImageNet class an item's frames show: its share of the frames' probability mass, how many
+    frames show it (above the confidence floor) and the timestamp of the frame that shows it best."""
+
+    label: str
+    score: float
+    frames: int
+    ts: float
+
+
 @dataclass
 class Transcript:
     item_id: str
@@ -625,6 +636,14 @@ class Store:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def vector_models(self) -> dict[str, dict[str, int]]:
+        """modality -> {model id: how many items have a vector of it}."""
+        out: dict[str, dict[str, int]] = {}
+        cur = self.conn.execute("SELECT modality, model_id, count(*) FROM vectors GROUP BY modality, model_id")
+        for modality, model_id, n in cur:
+            out.setdefault(str(modality), {})[str(model_id)] = int(n)
+        return out
+
     def vector_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(MODALITIES, 0)
         for modality, n in self.conn.execute("SELECT modality, count(*) FROM vectors GROUP BY modality"):
@@ -660,6 +679,23 @@ class Store:
             (item_id,),
         )
         return [FrameRecord(i, ts, k, m, decode_vector(v, d), t) for i, ts, k, m, d, v, t in cur]
+
+    def put_visual_labels(self, item_id: str, model_id: str, labels: Sequence[VisualLabel]) -> None:
+        """Replace what an item's frames show (best first)."""
+        with self.atomic() as conn:
+            conn.execute("DELETE FROM visual_labels WHERE item_id = ?", (item_id,))
+            conn.executemany(
+                "INSERT INTO visual_labels(item_id, rank, label, score, frames, ts, model_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(item_id, r, v.label, v.score, v.frames, v.ts, model_id) for r, v in enumerate(labels)],
+            )
+
+    def visual_labels(self, item_id: str) -> list[VisualLabel]:
+        """What an item's frames show, best first (empty when unknown)."""
+        cur = self.conn.execute(
+            "SELECT label, score, frames, ts FROM visual_labels WHERE item_id = ? ORDER BY rank", (item_id,)
+        )
+        return [VisualLabel(str(a), float(b), int(c), float(d)) for a, b, c, d in cur]
 
     def put_transcript(self, t: Transcript) -> None:
         with self.atomic() as conn:
@@ -754,6 +790,7 @@ class Store:
             "media_audio": int(one("SELECT count(*) FROM media WHERE has_audio").fetchone()[0]),
             "transcripts": int(one("SELECT count(*) FROM transcripts WHERE has_speech").fetchone()[0]),
             "frames": int(one("SELECT count(*) FROM frames").fetchone()[0]),
+            "visual_labels": int(one("SELECT count(DISTINCT item_id) FROM visual_labels").fetchone()[0]),
             "vectors": self.vector_counts(),
         }
 

@@ -43,6 +43,7 @@ class FitReport:
     engine: str = "local"
     seed: int = 42
     content: dict[str, int] = field(default_factory=dict)
+    encoders: dict[str, str] = field(default_factory=dict)  # modality -> model id of the content vectors used
     index: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     holdout: dict[str, Any] | None = None
@@ -141,6 +142,7 @@ def fit(
             engine=engine,
             seed=seed,
             content={m: int(c.present.sum()) for m, c in data.content.items()},
+            encoders={m: c.model_id for m, c in data.content.items()},
             index=indexed,
             params=estimator.get_params(),
             holdout=holdout_report,
@@ -204,6 +206,7 @@ def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitR
             interactions=int(data.interactions.nnz),
             train_seconds=round(seconds, 4),
             content={m: int(c.present.sum()) for m, c in data.content.items()},
+            encoders={m: c.model_id for m, c in data.content.items()},
             index=indexed,
             params=updated.get_params(),
             incremental={
