@@ -14,7 +14,8 @@ its own cosine.
 
 similar: cosine similarity between stored vectors of the same encoder, averaged over the modalities the
 item has (a candidate lacking one scores 0 there). Evidence names the closest frames (timestamps), the
-acoustic traits the two share ("tempo", "loudness", ...) and shared tags.
+visual labels both items' frames show ("both show candle"), the acoustic traits the two share ("tempo",
+"loudness", ...) and shared tags.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def similar(store: Store, item_id: str, k: int = 10, modality: str | None = None
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
     hits = []
     audio_meta = vector_metas(store, "audio", [item_id] + [i for i, _ in ranked]) if "audio" in mine else {}
+    source_labels = {v.label for v in store.visual_labels(item_id)}
     for other, score in ranked:
         hit_item = store.get_item(other)
         evidence: list[dict[str, Any]] = []
@@ -153,6 +155,10 @@ def similar(store: Store, item_id: str, k: int = 10, modality: str | None = None
                 match = closest_frames(store, item_id, other)
                 if match is not None:
                     ev.update({"query_ts": match[0], "ts": match[1], "frame_score": match[2]})
+                shared = [v.label for v in store.visual_labels(other) if v.label in source_labels]
+                if shared:
+                    ev["labels"] = shared
+                    ev["detail"] = "both show " + ", ".join(shared[:3])
             elif m == "audio":
                 traits = audio_traits(audio_meta.get(item_id), audio_meta.get(other))
                 if traits:

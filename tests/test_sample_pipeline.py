@@ -93,6 +93,12 @@ def test_search_finds_clips_by_what_their_frames_show(sample_store: Path) -> Non
         assert hit["evidence"][0]["detail"] == f"frames show: {label}"
 
 
+def test_similar_names_labels_both_clips_show(sample_store: Path) -> None:
+    hit = json.loads(run(sample_store, "similar", "bbb_wakeup", "-k", "1", "--format", "jsonl"))
+    visual = [e for e in hit["evidence"] if e["modality"] == "visual"]
+    assert hit["item_id"] == "bbb_stretch" and visual and visual[0]["detail"].startswith("both show ")
+
+
 def test_explain_evidence_names_visual_labels(sample_store: Path) -> None:
     exp = json.loads(run(sample_store, "explain", "--user", "u_family", "--item", "bbb_stretch", "--format", "json"))
     shown = [e for e in exp["evidence"] if e["modality"] == "visual" and e.get("labels")]
