@@ -83,6 +83,8 @@ class Request:
 
 def read_ids(source: str, header: str) -> Iterator[str]:
     """Ids one per line (a header line `header` and extra CSV columns are ignored); `-` is stdin."""
+    if source != "-" and Path(source).exists() and not Path(source).is_file():  # /dev/zero would never end
+        raise InputError(f"{source} is not a regular file (a device, pipe or socket); to read a stream, pipe it into -")
     try:
         stream = sys.stdin if source == "-" else open(Path(source), encoding="utf-8-sig", newline="")  # noqa: SIM115
     except OSError as exc:
