@@ -798,12 +798,9 @@ class LinearHybrid(Recommender):
         for m, mean in self.content_means.items():
             state[f"content_mean/{m}"] = mean
         state["ease"], state["prior_base"], state["blend_scales"] = self.ease, self.prior_base, self.blend_scales
-        for m, c in self.direct_content.items():
-            state[f"direct_content/{m}"] = c
-        for m, v in self.taste.items():
-            state[f"taste/{m}"] = v
-        for m, part in self.prior_parts.items():
-            state[f"prior_parts/{m}"] = part
+        direct = {"direct_content": self.direct_content, "taste": self.taste, "prior_parts": self.prior_parts}
+        for prefix, arrays in direct.items():
+            state.update({f"{prefix}/{m}": a for m, a in arrays.items()})
         if self.train_user_features is not None:
             f = self.train_user_features
             state["user_features/data"] = f.data
