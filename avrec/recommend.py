@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,11 +108,20 @@ class Answer:
 
     rows: Iterator[Recommendation]
     skipped: list[str]
+    unscorable: list[str] = field(default_factory=list)
 
     def finish(self) -> None:
+        # A batch serves everyone it can; the run still fails so a cron job notices.
+        failures = []
         if self.skipped:
-            # A batch serves everyone it can; the run still fails so a cron job notices.
-            raise PartialFailureError([f"{len(self.skipped)} unknown user id(s) skipped (first: {self.skipped[0]!r})"])
+            failures.append(f"{len(self.skipped)} unknown user id(s) skipped (first: {self.skipped[0]!r})")
+        if self.unscorable:
+            failures.append(
+                f"{len(self.unscorable)} user(s) could not be scored and got no rows (first: {self.unscorable[0]!r}):"
+                " their scores are not finite numbers; check their event weights (`avrec delete interactions`)"
+            )
+        if failures:
+            raise PartialFailureError(failures)
 
 
 def serve(store: Store, settings: Settings, request: Request, progress: Progress | None = None) -> Answer:
@@ -124,6 +133,7 @@ def serve(store: Store, settings: Settings, request: Request, progress: Progress
 
         query_scores = query_item_scores(store, settings, request.query) * request.query_weight
     skipped: list[str] = []
+    unscorable: list[str] = []
     rows = recommend(
         store,
         users=request.users(),
@@ -136,8 +146,9 @@ def serve(store: Store, settings: Settings, request: Request, progress: Progress
         use_index=request.use_index,
         progress=progress,
         skipped=skipped if request.users_file else None,
+        unscorable=unscorable,
     )
-    return Answer(rows, skipped)
+    return Answer(rows, skipped, unscorable)
 
 
 def recommend(
@@ -154,6 +165,7 @@ def recommend(
     served: Served | None = None,
     progress: Progress | None = None,
     skipped: list[str] | None = None,
+    unscorable: list[str] | None = None,
 ) -> Iterator[Recommendation]:
     """Top-k items per user, best first. Streams; users are scored `BLOCK` at a time.
 
@@ -165,7 +177,9 @@ def recommend(
     Bad arguments and the first block's unknown ids raise here, before anything is yielded, so a caller
     never prints a partial answer for a request that fails at once. With `skipped` (a list to fill),
     unknown users are left out and appended there instead, with a warning: a batch job serves everyone
-    it can and says who it could not.
+    it can and says who it could not. A user whose every score is not finite (events weighing more than
+    any model can use, stored by an older avrec) gets no rows and is appended to `unscorable` (a list to
+    fill) with a warning, so one bad user never empties the answer for everyone.
     """
     if k < 1:
         raise UsageError("-k must be at least 1")
@@ -180,13 +194,14 @@ def recommend(
 
     served = served or load_served(store)
     pool = _candidate_mask(store, served, candidates, progress or NullProgress())
+    bad = _Unscorable(unscorable, progress or NullProgress())
     exact_only = pool is not None or query_scores is not None
     ann = None
     if not exact_only and served.model.embeddings() is not None:
         ann = open_index(store, served.record.model_key, len(served.item_ids), use_index)
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
-        return _rank(served, folded, k, pool, include_seen, query_scores, ann)
+        return _rank(served, folded, k, pool, include_seen, query_scores, ann, bad)
     if all_users:
         user_list: Iterable[str] = store.user_ids()
     elif users is not None:
@@ -201,9 +216,9 @@ def recommend(
 
     def stream() -> Iterator[Recommendation]:
         if first is not None:
-            yield from _rank(served, first, k, pool, include_seen, query_scores, ann)
+            yield from _rank(served, first, k, pool, include_seen, query_scores, ann, bad)
         for ids in blocks:
-            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, ann)
+            yield from _rank(served, user_batch(store, served, ids), k, pool, include_seen, query_scores, ann, bad)
 
     return stream()
 
@@ -219,6 +234,22 @@ def _known_only(
         else:
             skipped.append(uid)
             progress.warn(f"unknown user id {uid!r} skipped: no events or attributes stored for it")
+
+
+class _Unscorable:
+    """Users left out because none of their scores is a finite number; each is warned about once."""
+
+    def __init__(self, sink: list[str] | None, progress: Progress) -> None:
+        self.sink = sink
+        self.progress = progress
+
+    def add(self, user_id: str) -> None:
+        if self.sink is not None:
+            self.sink.append(user_id)
+        self.progress.warn(
+            f"user {user_id!r} skipped: none of their scores is a finite number (events weighing more than a "
+            "model can use?); see `avrec delete interactions --user`"
+        )
 
 
 def _candidate_mask(
@@ -252,9 +283,10 @@ def _rank(
     include_seen: bool,
     query_scores: np.ndarray | None,
     ann: InnerProductIndex | None,
+    bad: _Unscorable,
 ) -> Iterator[Recommendation]:
     if ann is not None:
-        yield from _rank_ann(served, batch, k, include_seen, ann)
+        yield from _rank_ann(served, batch, k, include_seen, ann, bad)
         return
     scores = served.model.score(batch.histories, batch.rows, batch.features)
     scores = np.asarray(scores, dtype=np.float64)
@@ -263,6 +295,9 @@ def _rank(
     for r, uid in enumerate(batch.user_ids):
         row = scores[r]
         allowed = np.isfinite(row)
+        if r in batch.unusable or (row.size and not allowed.any()):
+            bad.add(uid)
+            continue
         if pool is not None:
             allowed &= pool
         if not include_seen and batch.seen[r]:
@@ -272,7 +307,7 @@ def _rank(
 
 
 def _rank_ann(
-    served: Served, batch: UserBatch, k: int, include_seen: bool, ann: InnerProductIndex
+    served: Served, batch: UserBatch, k: int, include_seen: bool, ann: InnerProductIndex, bad: _Unscorable
 ) -> Iterator[Recommendation]:
     embeddings = served.model.embeddings()
     if embeddings is None:
@@ -280,6 +315,9 @@ def _rank_ann(
     user_side, items = embeddings
     queries = user_side(batch.histories, batch.rows, batch.features)
     for r, uid in enumerate(batch.user_ids):
+        if r in batch.unusable or not np.all(np.isfinite(queries[r])):
+            bad.add(uid)
+            continue
         seen = () if include_seen else batch.seen[r]
         yield from best_for(uid, queries[r], items, k, seen, served.item_ids, ann)
 

@@ -24,6 +24,7 @@ h1{font-size:1.4rem} .meta{color:#666;font-size:.9rem}
 .card .ph{display:flex;align-items:center;justify-content:center;color:#777;font-size:.8rem}
 .body{padding:.6rem .8rem} .rank{color:#888} .score{float:right;font-variant-numeric:tabular-nums}
 .reason{font-size:.85rem;color:#444;margin-top:.4rem}
+.shows{font-size:.8rem;color:#666;margin-top:.3rem;font-style:italic}
 img.plot{max-width:100%;margin-top:2rem}
 """
 
@@ -88,6 +89,8 @@ def build_report(store: Store, user_id: str, *, k: int = 10, plot: Path | None =
         item = store.get_item(rec.item_id)
         title = item.title if item and item.title else rec.item_id
         reason = explain(store, user_id=user_id, item_id=rec.item_id, served=served).sentence
+        labels = [v.label for v in store.visual_labels(rec.item_id)]
+        shows = f'<div class="shows">frames show: {html.escape(", ".join(labels))}</div>' if labels else ""
         thumb = thumbnail(store, rec.item_id)
         image = (
             f'<img alt="{html.escape(title)}" src="data:image/jpeg;base64,{base64.b64encode(thumb).decode()}">'
@@ -97,7 +100,7 @@ def build_report(store: Store, user_id: str, *, k: int = 10, plot: Path | None =
         cards.append(
             f'<div class="card">{image}<div class="body"><span class="rank">#{rec.rank}</span> '
             f'<b>{html.escape(title)}</b><span class="score">{rec.score:.3f}</span>'
-            f'<div class="reason">{html.escape(reason)}</div></div></div>'
+            f'<div class="reason">{html.escape(reason)}</div>{shows}</div></div>'
         )
     plot_html = ""
     if plot_bytes is not None:

@@ -1,8 +1,11 @@
 """Text-to-content search, item-to-item similarity, and query vectors for `recommend --query`.
 
 search: the query goes through the SBERT text encoder and is compared with every item's text vector
-(title, description, tags, transcript); for the best candidates each transcript segment is compared too,
-so a phrase spoken somewhere in a long clip still finds it, and the best segment is the evidence. When
+(title, description, tags, transcript, visual labels); for the best candidates each transcript segment is
+compared too, so a phrase spoken somewhere in a long clip still finds it, and the best segment is the
+evidence. Likewise each visual label (the ImageNet classes an item's frames show) is compared with the
+query on its own: "seashore" finds a clip whose frames show a seashore even when its words never say so,
+with evidence "frames show: seashore" and the timestamp of the clearest frame. When
 CLIP weights are present and frames were embedded with them, the query also goes through CLIP's text
 tower and is compared with every stored frame; an item's visual score is its best frame (evidence: that
 frame's timestamp). With one modality the hit score is its cosine similarity; with both, the two
@@ -11,7 +14,8 @@ its own cosine.
 
 similar: cosine similarity between stored vectors of the same encoder, averaged over the modalities the
 item has (a candidate lacking one scores 0 there). Evidence names the closest frames (timestamps), the
-acoustic traits the two share ("tempo", "loudness", ...) and shared tags.
+visual labels both items' frames show ("both show candle"), the acoustic traits the two share ("tempo",
+"loudness", ...) and shared tags.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from avrec.store import MODALITIES, Store
 from avrec.store.media_queries import frame_matrix, item_vector, vector_metas
 
 RRF_K = 60
+#: A visual label counts as matching the query from this SBERT cosine on (weaker matches are noise).
+LABEL_MATCH = 0.5
 _SEGMENT_CANDIDATES = 50
 _MAX_SEGMENTS = 200
 
@@ -137,6 +143,7 @@ def similar(store: Store, item_id: str, k: int = 10, modality: str | None = None
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
     hits = []
     audio_meta = vector_metas(store, "audio", [item_id] + [i for i, _ in ranked]) if "audio" in mine else {}
+    source_labels = {v.label for v in store.visual_labels(item_id)}
     for other, score in ranked:
         hit_item = store.get_item(other)
         evidence: list[dict[str, Any]] = []
@@ -148,6 +155,10 @@ def similar(store: Store, item_id: str, k: int = 10, modality: str | None = None
                 match = closest_frames(store, item_id, other)
                 if match is not None:
                     ev.update({"query_ts": match[0], "ts": match[1], "frame_score": match[2]})
+                shared = [v.label for v in store.visual_labels(other) if v.label in source_labels]
+                if shared:
+                    ev["labels"] = shared
+                    ev["detail"] = "both show " + ", ".join(shared[:3])
             elif m == "audio":
                 traits = audio_traits(audio_meta.get(item_id), audio_meta.get(other))
                 if traits:
@@ -211,7 +222,29 @@ def _text_scores(
                 out[item_id] = (max(best[0], s), ev)
     for _, ev in out.values():
         ev.pop("snippet_score", None)
+    _label_rescore(store, settings, q, out)
     return out
+
+
+def _label_rescore(
+    store: Store, settings: Settings, q: np.ndarray, out: dict[str, tuple[float, dict[str, Any]]]
+) -> None:
+    """Compare the query with every item's visual labels; where a label matches better than the item's
+    text, it becomes the item's score and evidence (modality `visual`: what the frames show)."""
+    from avrec.store.media_queries import visual_label_rows
+
+    rows = [r for r in visual_label_rows(store) if r[0] in out]
+    if not rows:
+        return
+    from avrec.encoders import load_text_encoder
+
+    names = sorted({label for _, label, _, _ in rows})
+    sims = dict(zip(names, (load_text_encoder(settings).encode_batch(names) @ q).tolist(), strict=True))
+    for item_id, label, _, ts in rows:
+        s = float(sims[label])
+        if s >= LABEL_MATCH and s > out[item_id][0]:
+            ev = {"modality": "visual", "score": s, "labels": [label], "detail": f"frames show: {label}", "ts": ts}
+            out[item_id] = (s, ev)
 
 
 def _frame_scores(store: Store, settings: Settings, q: np.ndarray) -> dict[str, tuple[float, dict[str, Any]]]:

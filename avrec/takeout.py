@@ -8,6 +8,8 @@ ids the store did not hold), and is followed by the invalidation that keeps ever
 - The active model is then updated in place (what `avrec fit --incremental` does): it is rebuilt over
   the data as it now is, so deleted items leave the model and its index and a forgotten user leaves the
   model's user list. A model that cannot be updated in place says so, and `avrec fit` is advised.
+- `forget` then removes the files of the older model versions (kept for readers of the previous
+  model), which still hold the forgotten user's vector.
 
 The writer lock is held while deleting, so a running `fit` or `embed` never mixes the old data with the
 new; the model update takes the lock again.
@@ -20,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from avrec.config import Settings
 from avrec.errors import AvrecError, InputError, UsageError
 from avrec.ingest.common import RowError, parse_id, parse_text
 from avrec.ingest.records import Malformed, RecordSource, Source
@@ -41,6 +42,7 @@ class DeleteReport:
     fast_path_cleared: int = 0
     model: dict[str, Any] | None = None
     advice: str = ""
+    older_models_removed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -54,6 +56,7 @@ class DeleteReport:
             "missing": list(self.missing),
             "fast_path_cleared": self.fast_path_cleared,
             "model": self.model,
+            "older_models_removed": self.older_models_removed,
             "advice": self.advice,
         }
 
@@ -71,33 +74,33 @@ class DeleteReport:
         return text
 
 
-def forget_users(
-    store: Store, settings: Settings, user_ids: Sequence[str], *, update_model: bool = True
-) -> DeleteReport:
+def forget_users(store: Store, user_ids: Sequence[str], *, update_model: bool = True) -> DeleteReport:
     """Every trace of these users: their events, attributes and stored vectors (see the module docstring)."""
     ids = _ids(user_ids, "user_id")
     with store.writer_lock("forget"):
         removed, missing = store.forget_users(ids)
         cleared = _clear_fast_path(store) if removed["users"] else 0
     report = DeleteReport("forget", len(ids), removed, missing, cleared)
-    return _follow_up(store, settings, report, update_model, changed=bool(removed["users"]))
+    _follow_up(store, report, update_model, changed=bool(removed["users"]))
+    if report.model is not None:  # the new version no longer holds them; the older ones still do
+        from avrec.training.fit import drop_older_models
+
+        report.older_models_removed = drop_older_models(store)
+    return report
 
 
-def delete_items(
-    store: Store, settings: Settings, item_ids: Sequence[str], *, update_model: bool = True
-) -> DeleteReport:
+def delete_items(store: Store, item_ids: Sequence[str], *, update_model: bool = True) -> DeleteReport:
     """Delete items with everything stored about them: events on them, media record, vectors, frames, transcript."""
     ids = _ids(item_ids, "item_id")
     with store.writer_lock("delete items"):
         removed, missing = store.delete_items(ids)
         cleared = _clear_fast_path(store) if removed["items"] else 0
     report = DeleteReport("delete items", len(ids), removed, missing, cleared)
-    return _follow_up(store, settings, report, update_model, changed=bool(removed["items"]))
+    return _follow_up(store, report, update_model, changed=bool(removed["items"]))
 
 
 def delete_interactions(
     store: Store,
-    settings: Settings,
     selectors: Sequence[tuple[str | None, str | None, str | None]],
     *,
     update_model: bool = True,
@@ -112,7 +115,7 @@ def delete_interactions(
         removed, missing = store.delete_interactions(selectors)
         cleared = _clear_fast_path(store) if removed["interactions"] else 0
     report = DeleteReport("delete interactions", len(selectors), removed, missing, cleared)
-    return _follow_up(store, settings, report, update_model, changed=bool(removed["interactions"]))
+    return _follow_up(store, report, update_model, changed=bool(removed["interactions"]))
 
 
 def read_ids(source: Source, column: str) -> list[str]:
@@ -183,9 +186,7 @@ def _clear_fast_path(store: Store) -> int:
     return cleared
 
 
-def _follow_up(
-    store: Store, settings: Settings, report: DeleteReport, update_model: bool, *, changed: bool
-) -> DeleteReport:
+def _follow_up(store: Store, report: DeleteReport, update_model: bool, *, changed: bool) -> DeleteReport:
     """Update the active model over the data as it now is (fit --incremental), or say what to run."""
     if not changed or store.active_model() is None:
         return report

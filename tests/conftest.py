@@ -22,6 +22,9 @@ def _model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _model_cache: Path) -> None:
     monkeypatch.setenv("AVREC_STORE", str(tmp_path / "default-store"))
     monkeypatch.setenv("AVREC_CACHE_DIR", str(_model_cache))
+    # TransNetV2 reads every frame (seconds per clip on a small CPU): the default suite samples frames by the
+    # ffmpeg scene score; tests of shot detection ask for it (tests/media/test_pretrained.py, marked slow).
+    monkeypatch.setenv("AVREC_SHOTS", "scene")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 

@@ -79,6 +79,32 @@ def test_cold_clip_reaches_a_fan_of_its_content(sample_store: Path) -> None:
     assert exp["cold_item"] is True
 
 
+def test_search_finds_clips_by_what_their_frames_show(sample_store: Path) -> None:
+    from avrec.store import Store
+
+    info = json.loads(run(sample_store, "info", "--format", "json"))
+    assert set(info["encoders"]["visual"]) == {"imagenet:efficientnet-lite0"}
+    with Store(sample_store) as store:
+        tops = {i: store.visual_labels(i)[0].label for i in ("fire", "pasta", "city_night")}
+    assert len(set(tops.values())) == 3
+    for item_id, label in tops.items():
+        hit = json.loads(run(sample_store, "search", label, "-k", "1", "--format", "jsonl"))
+        assert hit["item_id"] == item_id, (label, hit)
+        assert hit["evidence"][0]["detail"] == f"frames show: {label}"
+
+
+def test_similar_names_labels_both_clips_show(sample_store: Path) -> None:
+    hit = json.loads(run(sample_store, "similar", "bbb_wakeup", "-k", "1", "--format", "jsonl"))
+    visual = [e for e in hit["evidence"] if e["modality"] == "visual"]
+    assert hit["item_id"] == "bbb_stretch" and visual and visual[0]["detail"].startswith("both show ")
+
+
+def test_explain_evidence_names_visual_labels(sample_store: Path) -> None:
+    exp = json.loads(run(sample_store, "explain", "--user", "u_family", "--item", "bbb_stretch", "--format", "json"))
+    shown = [e for e in exp["evidence"] if e["modality"] == "visual" and e.get("labels")]
+    assert shown and shown[0]["detail"].startswith("frames show: ") and shown[0]["labels"][0] in exp["sentence"]
+
+
 def test_reingest_unchanged_media_is_a_no_op(sample_store: Path) -> None:
     report = json.loads(run(sample_store, "ingest", "media", str(SAMPLE), "--output-format", "json"))
     assert report["added"] == 0 and report["updated"] == 0 and report["unchanged"] == 13

@@ -131,7 +131,7 @@ def _version(value: bool) -> None:
 def main_callback(
     ctx: typer.Context,
     store: Annotated[
-        Path | None,
+        str | None,
         typer.Option("--store", help="Store directory [env AVREC_STORE, else ./avrec-store].", show_default=False),
     ] = None,
     device: Annotated[str, typer.Option("--device", help="Where encoders run: auto, cpu, cuda or mps.")] = "auto",
@@ -145,6 +145,9 @@ def main_callback(
 ) -> None:
     if device not in DEVICES:
         raise typer.BadParameter(f"{device!r} is not one of {', '.join(DEVICES)}", param_hint="--device")
+    if store is not None and not store.strip():
+        # Path("") is the current folder: an empty value (an unset shell variable) must not make it a store.
+        raise typer.BadParameter("is empty; give the store's folder", param_hint="--store")
     if threads is not None:
         threads = _sane_threads(threads, quiet)
         # For child processes and libraries not loaded yet ...
@@ -154,7 +157,8 @@ def main_callback(
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=threads)
-    ctx.obj = Settings(store=store or default_store_path(), device=device, threads=threads, quiet=quiet)
+    root = Path(store) if store else default_store_path()
+    ctx.obj = Settings(store=root, device=device, threads=threads, quiet=quiet)
 
 
 #: More threads than this many per core only add switching and memory (512 started 1,090 threads on 2 cores).

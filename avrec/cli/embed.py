@@ -36,6 +36,22 @@ def embed(
     clip_weights: Annotated[
         str | None, typer.Option("--clip-weights", help="Local CLIP checkpoint file [env AVREC_CLIP_WEIGHTS].")
     ] = None,
+    visual_model: Annotated[
+        str | None,
+        typer.Option(
+            "--visual-model",
+            help="auto (CLIP if weights, else ImageNet EfficientNet-Lite0, else descriptors), clip, imagenet or "
+            "descriptors [env AVREC_VISUAL_MODEL].",
+        ),
+    ] = None,
+    audio_model: Annotated[
+        str | None,
+        typer.Option("--audio-model", help="auto (aisfx if installed), aisfx or acoustic [env AVREC_AUDIO_MODEL]."),
+    ] = None,
+    shots: Annotated[
+        str | None,
+        typer.Option("--shots", help="auto (TransNetV2 if installed), transnet or scene [env AVREC_SHOTS]."),
+    ] = None,
     text_model: Annotated[
         str | None,
         typer.Option("--text-model", help="sentence-transformers model path or name [env AVREC_TEXT_MODEL]."),
@@ -57,6 +73,9 @@ def embed(
         "clip_model": clip_model,
         "clip_pretrained": clip_pretrained,
         "clip_weights": clip_weights,
+        "visual_model": visual_model,
+        "audio_model": audio_model,
+        "shots": shots,
         "text_model": text_model,
         "whisper_model": whisper_model,
     }

@@ -5,13 +5,16 @@ Data goes to stdout only; everything else (progress, warnings, errors) goes to s
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import enum
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+
+from avrec.errors import AvrecError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -75,6 +78,20 @@ def dumps(obj: Any) -> str:
     return json.dumps(_clean(obj), ensure_ascii=False)
 
 
+class OutputError(AvrecError):
+    """The data could not be written to stdout (a full disk, /dev/full)."""
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise  # the reader stopped: the CLI exits quietly
+    except OSError as exc:
+        raise OutputError(f"cannot write the output (stdout): {exc.strerror or exc}") from None
+
+
 def emit_rows(
     rows: Iterable[Mapping[str, Any]],
     columns: Sequence[str],
@@ -84,6 +101,24 @@ def emit_rows(
     out: TextIO | None = None,
 ) -> int:
     """Write rows as they come (streaming for csv/jsonl); returns how many were written."""
+    with _writing():
+        return _emit_rows(rows, columns, fmt, title=title, out=out)
+
+
+def emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = None) -> None:
+    """One object: JSON for json/jsonl; a two-column table otherwise (csv: key,value rows)."""
+    with _writing():
+        _emit_object(obj, fmt, out=out)
+
+
+def _emit_rows(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    fmt: Format,
+    *,
+    title: str | None = None,
+    out: TextIO | None = None,
+) -> int:
     out = out or sys.stdout
     n = 0
     if fmt is Format.csv:
@@ -115,8 +150,7 @@ def emit_rows(
     return n
 
 
-def emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = None) -> None:
-    """One object: JSON for json/jsonl; a two-column table otherwise (csv: key,value rows)."""
+def _emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     if fmt in (Format.json, Format.jsonl):
         out.write(dumps(obj) + "\n")

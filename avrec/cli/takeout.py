@@ -9,7 +9,7 @@ import typer
 from avrec.cli.app import settings_of
 from avrec.cli.common import open_store, source_arg
 from avrec.cli.output import Format, emit_object, plain, resolve
-from avrec.errors import UsageError
+from avrec.errors import PartialFailureError, UsageError
 from avrec.takeout import DeleteReport
 
 delete_app = typer.Typer(help="Delete items or interactions (one transaction each), then update the model.")
@@ -40,8 +40,11 @@ def _finish(report: DeleteReport, out: Format | None, quiet: bool) -> None:
             typer.echo(plain(report.summary()), err=True)
     else:
         emit_object(report.as_dict(), fmt)
-    if report.missing:  # a partly failed request: the rest was removed, the unknown ids are named
-        raise typer.Exit(1)
+    if report.missing:  # a partly failed request: the rest was removed, the unknown ones are named
+        first = report.missing[0]
+        raise PartialFailureError(
+            [f"{len(report.missing)} not in the store, so nothing removed for them (first: {first})"]
+        )
 
 
 def forget(
@@ -55,7 +58,7 @@ def forget(
 
     settings = settings_of(ctx)
     with open_store(settings) as store:
-        report = forget_users(store, settings, user, update_model=not no_update)
+        report = forget_users(store, user, update_model=not no_update)
     _finish(report, output_format, settings.quiet)
 
 
@@ -77,7 +80,7 @@ def items(
     if not wanted:
         raise UsageError("name the items to delete: ITEM_ID ... or --file FILE")
     with open_store(settings) as store:
-        report = delete_items(store, settings, wanted, update_model=not no_update)
+        report = delete_items(store, wanted, update_model=not no_update)
     _finish(report, output_format, settings.quiet)
 
 
@@ -109,5 +112,5 @@ def interactions(
     if file is not None:
         selectors += read_selectors(source_arg(file))
     with open_store(settings) as store:
-        report = delete_interactions(store, settings, selectors, update_model=not no_update)
+        report = delete_interactions(store, selectors, update_model=not no_update)
     _finish(report, output_format, settings.quiet)

@@ -21,7 +21,6 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import numpy as np
 from avrec.encoders.base import EncoderUnavailable, l2_normalize
 from avrec.encoders.imagenet_classes import IMAGENET_CLASSES
 from avrec.errors import EncoderError
+from avrec.store.db import VisualLabel
 
 IMAGENET_MODEL_ID = "imagenet:efficientnet-lite0"
 #: A label is kept for a frame when its probability reaches this floor (see `aggregate_labels`).
@@ -37,17 +37,6 @@ LABEL_FLOOR = 0.15
 #: Labels kept per frame before aggregation, and per item after.
 LABELS_PER_FRAME = 3
 LABELS_PER_ITEM = 5
-
-
-@dataclass(frozen=True)
-class VisualLabel:
-    """One ImageNet class an item's frames show: its share of the frames' probability mass, how many
-    frames show it (above the floor) and the timestamp of the frame that shows it best."""
-
-    label: str
-    score: float
-    frames: int
-    ts: float
 
 
 def cache_dir() -> Path:
@@ -179,6 +168,8 @@ class EfficientNetEncoder:
             if threads:
                 options.intra_op_num_threads = max(1, int(threads))
             options.log_severity_level = 3
+            # Idle worker threads sleep instead of spinning: frames are decoded on the same cores meanwhile.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         except (ImportError, ModuleNotFoundError):
             self.runtime = "torch"

@@ -20,7 +20,8 @@ def _hits(topk: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
     cols = topk.ravel()
     valid = cols >= 0
     out = np.zeros(topk.size, dtype=bool)
-    out[valid] = np.asarray(rel[rows[valid], cols[valid]]).ravel() != 0
+    if valid.any():  # indexing a sparse matrix with nothing gives a sparse matrix, not an empty array
+        out[valid] = np.asarray(rel[rows[valid], cols[valid]]).ravel() != 0
     return out.reshape(topk.shape)
 
 

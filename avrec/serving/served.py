@@ -53,6 +53,8 @@ class UserBatch:
     rows: np.ndarray  # training-user row, -1 for users the model has not seen
     features: sp.csr_matrix | None
     seen: list[set[int]]
+    #: rows of users whose stored events weigh more than a model can use: they cannot be scored
+    unusable: frozenset[int] = frozenset()
 
 
 def known_user(store: Store, served: Served, user_id: str) -> bool:
@@ -84,10 +86,10 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
                 f"unknown user id {uid!r}: no events or attributes stored for it; "
                 "serve a new user with --history ITEM,ITEM,..."
             )
-    hist, seen = history_matrix(store, user_ids, served.item_pos)
+    hist, seen, unusable = history_matrix(store, user_ids, served.item_pos)
     rows = np.asarray([served.user_pos.get(uid, -1) for uid in user_ids], dtype=np.int64)
     feats = None
     if served.feature_names:
         attrs = store.user_attrs(user_ids)
         feats = encode([attrs.get(uid, {}) for uid in user_ids], served.feature_names)
-    return UserBatch(user_ids, hist, rows, feats, seen)
+    return UserBatch(user_ids, hist, rows, feats, seen, unusable)

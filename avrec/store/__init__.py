@@ -11,6 +11,7 @@ from avrec.store.db import (
     Store,
     Transcript,
     VectorRecord,
+    VisualLabel,
     database_error,
 )
 from avrec.store.files import atomic_path, atomic_write
@@ -27,6 +28,7 @@ __all__ = [
     "Store",
     "Transcript",
     "VectorRecord",
+    "VisualLabel",
     "atomic_path",
     "atomic_write",
     "database_error",

@@ -21,13 +21,17 @@ from typing import Any
 import numpy as np
 
 from avrec.errors import StoreError, UnknownIdError
-from avrec.store.files import writer_lock
+from avrec.store.files import MARKER_NAME, unclaimed_folder, write_marker, writer_lock
 from avrec.store.migrations import current_version, migrate
 from avrec.store.vectors import decode_vector, encode_vector
 
 #: Suffix of a model version's user-vector folder under `indexes/`.
 USER_VECTORS_SUFFIX = ".users"
 DB_NAME = "avrec.db"
+#: `PRAGMA application_id` of an avrec database ("avrc"): the database says whose it is.
+APPLICATION_ID = 0x61767263
+#: `store_state` keys of model versions being written (see `Store.claim_model_key`).
+PENDING_PREFIX = "pending_model:"
 BUSY_TIMEOUT_MS = 60_000
 MODALITIES = ("text", "visual", "audio")
 
@@ -92,6 +96,17 @@ class FrameRecord:
     thumb: bytes | None = None
 
 
+@dataclass(frozen=True)
+class VisualLabel:
+    """One ImageNet class an item's frames show: its share of the frames' probability mass, how many
+    frames show it (above the confidence floor) and the timestamp of the frame that shows it best."""
+
+    label: str
+    score: float
+    frames: int
+    ts: float
+
+
 @dataclass
 class Transcript:
     item_id: str
@@ -129,8 +144,7 @@ class Store:
         elif not self.root.is_dir():
             raise StoreError(f"store path {self.root} exists and is not a directory")
         self.db_path = self.root / DB_NAME
-        if not create and not self.db_path.exists():
-            raise StoreError(f"{self.root} holds no avrec database; run `avrec ingest` first")
+        self._check_adoptable(create)
         for sub in ("indexes", "models"):
             (self.root / sub).mkdir(mode=0o700, exist_ok=True)
         new_db = not self.db_path.exists()
@@ -141,12 +155,53 @@ class Store:
             if new_db:
                 os.chmod(self.db_path, 0o600)
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            marked = self._check_application_id()
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
             migrate(self.conn)
+            if not marked:
+                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except sqlite3.DatabaseError as exc:
             raise database_error(self.db_path, exc) from None
+        with contextlib.suppress(OSError):  # a read-only store stays readable
+            write_marker(self.root)
+
+    def _check_adoptable(self, create: bool) -> None:
+        """Refuse a folder that is not an avrec store, and a store whose database was lost: never build a
+        new store over someone's files, or over a store's model files without its database."""
+        size = self.db_path.stat().st_size if self.db_path.is_file() else None
+        marked = (self.root / MARKER_NAME).exists()
+        if size:
+            return
+        if marked:
+            state = "missing" if size is None else "empty (0 bytes)"
+            raise StoreError(
+                f"store {self.root} has lost its database: {self.db_path} is {state}; restore it from a backup "
+                "(nothing else in the folder was changed)"
+            )
+        if not create:
+            raise StoreError(f"{self.root} holds no avrec database; run `avrec ingest` first")
+        if not unclaimed_folder(self.root, DB_NAME):
+            raise StoreError(
+                f"{self.root} is not an avrec store and is not empty; give --store a new or empty folder "
+                "(avrec does not adopt a folder that holds other files)"
+            )
+
+    def _check_application_id(self) -> bool:
+        """Whether the database is marked as avrec's; a database of another program is refused. One from
+        before the marking (an avrec schema, no mark) is adopted and marked after its migrations."""
+        app_id = int(self.conn.execute("PRAGMA application_id").fetchone()[0])
+        if app_id == APPLICATION_ID:
+            return True
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if app_id != 0 or (tables and "schema_migrations" not in tables):
+            self.conn.close()
+            raise StoreError(
+                f"{self.db_path} is an SQLite database of another program, not an avrec store; give --store "
+                "a new or empty folder"
+            )
+        return False
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -363,7 +418,8 @@ class Store:
             items.append(i)
             weights.append(w)
             times.append(np.nan if t is None else t)
-        return users, items, np.asarray(weights, dtype=np.float32), np.asarray(times, dtype=np.float64)
+        # float64: an old store may hold weights beyond float32 (ingest bounds them now); the caller checks
+        return users, items, np.asarray(weights, dtype=np.float64), np.asarray(times, dtype=np.float64)
 
     def user_history(self, user_id: str) -> list[tuple[str, float]]:
         """(item_id, summed weight) of a user's events, heaviest first."""
@@ -580,6 +636,14 @@ class Store:
         ).fetchone()
         return json.loads(row[0]) if row else None
 
+    def vector_models(self) -> dict[str, dict[str, int]]:
+        """modality -> {model id: how many items have a vector of it}."""
+        out: dict[str, dict[str, int]] = {}
+        cur = self.conn.execute("SELECT modality, model_id, count(*) FROM vectors GROUP BY modality, model_id")
+        for modality, model_id, n in cur:
+            out.setdefault(str(modality), {})[str(model_id)] = int(n)
+        return out
+
     def vector_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(MODALITIES, 0)
         for modality, n in self.conn.execute("SELECT modality, count(*) FROM vectors GROUP BY modality"):
@@ -616,6 +680,23 @@ class Store:
         )
         return [FrameRecord(i, ts, k, m, decode_vector(v, d), t) for i, ts, k, m, d, v, t in cur]
 
+    def put_visual_labels(self, item_id: str, model_id: str, labels: Sequence[VisualLabel]) -> None:
+        """Replace what an item's frames show (best first)."""
+        with self.atomic() as conn:
+            conn.execute("DELETE FROM visual_labels WHERE item_id = ?", (item_id,))
+            conn.executemany(
+                "INSERT INTO visual_labels(item_id, rank, label, score, frames, ts, model_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(item_id, r, v.label, v.score, v.frames, v.ts, model_id) for r, v in enumerate(labels)],
+            )
+
+    def visual_labels(self, item_id: str) -> list[VisualLabel]:
+        """What an item's frames show, best first (empty when unknown)."""
+        cur = self.conn.execute(
+            "SELECT label, score, frames, ts FROM visual_labels WHERE item_id = ? ORDER BY rank", (item_id,)
+        )
+        return [VisualLabel(str(a), float(b), int(c), float(d)) for a, b, c, d in cur]
+
     def put_transcript(self, t: Transcript) -> None:
         with self.atomic() as conn:
             conn.execute(
@@ -648,6 +729,26 @@ class Store:
 
     # -- models -------------------------------------------------------------------------------
 
+    def claim_model_key(self, model_key: str) -> None:
+        """Record that avrec is about to write files named after `model_key` (before writing any), so files a
+        killed fit leaves behind are known to be avrec's; `register_model` settles the claim."""
+        with self.atomic() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO store_state(key, value) VALUES (?, ?)",
+                (f"{PENDING_PREFIX}{model_key}", str(time.time())),
+            )
+
+    def pending_model_keys(self) -> set[str]:
+        """Keys claimed by fits that never registered their model (killed, or failed)."""
+        rows = self.conn.execute(
+            "SELECT key FROM store_state WHERE substr(key, 1, ?) = ?", (len(PENDING_PREFIX), PENDING_PREFIX)
+        )
+        return {r[0][len(PENDING_PREFIX) :] for r in rows}
+
+    def release_model_keys(self, model_keys: Iterable[str]) -> None:
+        with self.atomic() as conn:
+            conn.executemany("DELETE FROM store_state WHERE key = ?", [(f"{PENDING_PREFIX}{k}",) for k in model_keys])
+
     def register_model(self, rec: ModelRecord, *, activate: bool = True) -> None:
         with self.atomic() as conn:
             conn.execute(
@@ -655,6 +756,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (rec.model_key, rec.kind, rec.path, json.dumps(rec.params), json.dumps(rec.report), rec.created_at),
             )
+            conn.execute("DELETE FROM store_state WHERE key = ?", (f"{PENDING_PREFIX}{rec.model_key}",))
             if activate:
                 conn.execute(
                     "INSERT OR REPLACE INTO store_state(key, value) VALUES ('active_model', ?)", (rec.model_key,)
@@ -688,6 +790,7 @@ class Store:
             "media_audio": int(one("SELECT count(*) FROM media WHERE has_audio").fetchone()[0]),
             "transcripts": int(one("SELECT count(*) FROM transcripts WHERE has_speech").fetchone()[0]),
             "frames": int(one("SELECT count(*) FROM frames").fetchone()[0]),
+            "visual_labels": int(one("SELECT count(DISTINCT item_id) FROM visual_labels").fetchone()[0]),
             "vectors": self.vector_counts(),
         }
 

@@ -20,15 +20,19 @@ class TextSource:
     description: str | None
     tags: list[str] = field(default_factory=list)
     transcript: str | None = None
+    visual_labels: list[str] = field(default_factory=list)
 
 
 def text_sources(store: Store) -> list[TextSource]:
-    """Every item's title, description, tags and transcript text (with speech only), by item id."""
+    """Every item's title, description, tags, transcript text (with speech only) and visual labels."""
+    labels: dict[str, list[str]] = {}
+    for item_id, label in store.conn.execute("SELECT item_id, label FROM visual_labels ORDER BY item_id, rank"):
+        labels.setdefault(item_id, []).append(label)
     cur = store.conn.execute(
         "SELECT i.item_id, i.title, i.description, i.tags, t.text FROM items i "
         "LEFT JOIN transcripts t ON t.item_id = i.item_id AND t.has_speech ORDER BY i.item_id"
     )
-    return [TextSource(r[0], r[1], r[2], json.loads(r[3] or "[]"), r[4]) for r in cur]
+    return [TextSource(r[0], r[1], r[2], json.loads(r[3] or "[]"), r[4], labels.get(r[0], [])) for r in cur]
 
 
 def frame_matrix(store: Store, model_id: str) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -72,3 +76,9 @@ def vector_metas(store: Store, modality: str, item_ids: list[str]) -> dict[str, 
         cur = store.conn.execute(sql, (modality, *chunk))
         out.update({r[0]: json.loads(r[1]) for r in cur})
     return out
+
+
+def visual_label_rows(store: Store) -> list[tuple[str, str, float, float]]:
+    """(item id, label, score, timestamp of its clearest frame) of every stored visual label."""
+    cur = store.conn.execute("SELECT item_id, label, score, ts FROM visual_labels ORDER BY item_id, rank")
+    return [(str(a), str(b), float(c), float(d)) for a, b, c, d in cur]

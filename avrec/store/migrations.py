@@ -113,6 +113,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "visual labels: the ImageNet classes an item's frames show",
+        """
+        CREATE TABLE visual_labels (
+            item_id  TEXT NOT NULL REFERENCES items(item_id) ON DELETE CASCADE,
+            rank     INTEGER NOT NULL,                -- 0 = the label its frames show most
+            label    TEXT NOT NULL,                   -- an ImageNet-1k class name, not free text
+            score    REAL NOT NULL,                   -- summed probability over frames / frame count
+            frames   INTEGER NOT NULL,                -- frames showing it above the confidence floor
+            ts       REAL NOT NULL,                   -- seconds into the media of the clearest frame
+            model_id TEXT NOT NULL,
+            PRIMARY KEY (item_id, rank)
+        );
+        CREATE INDEX visual_labels_label ON visual_labels(label);
+        """,
+    ),
 ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
+from avrec.errors import InputError
 from avrec.model.data import ContentMatrix, TrainData
 from avrec.store import MODALITIES, Store
 from avrec.training.userfeatures import encode, fit_feature_names
@@ -42,6 +44,27 @@ def load_content(store: Store, item_ids: Sequence[str]) -> dict[str, ContentMatr
     return content
 
 
+#: The most one (user, item) pair's events may weigh in all. Ingest bounds each event (1e6); a store written
+#: before that may hold weights that overflow the models' float32 arithmetic.
+MAX_PAIR_WEIGHT = 1e15
+
+
+def _check_weights(matrix: sp.csr_matrix, user_ids: Sequence[str], item_ids: Sequence[str]) -> None:
+    """An InputError naming the first (user, item) pair whose summed weight no model can use, and how to fix it."""
+    bad = np.flatnonzero(~np.isfinite(matrix.data) | (matrix.data > MAX_PAIR_WEIGHT))
+    if bad.size == 0:
+        return
+    first = int(bad[0])
+    row = int(np.searchsorted(matrix.indptr, first, side="right") - 1)
+    user, item = user_ids[row], item_ids[int(matrix.indices[first])]
+    more = f" ({bad.size:,} such pairs)" if bad.size > 1 else ""
+    raise InputError(
+        f"the events of user {user!r} on item {item!r} weigh {float(matrix.data[first]):g} in all, more than "
+        f"{MAX_PAIR_WEIGHT:g}{more}: a weight no model can use (accepted by an older avrec?); remove them with "
+        f"`avrec delete interactions --user {shlex.quote(user)} --item {shlex.quote(item)}` and fit again"
+    )
+
+
 def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     """Everything the store holds as training data, plus a matrix of the same pattern holding the
     latest event time (epoch seconds, 0 when unknown) of each (user, item) cell."""
@@ -56,8 +79,11 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     i = codes(items, item_ids)
     keep = positive & (u >= 0) & (i >= 0)
     shape = (len(user_ids), len(item_ids))
-    matrix = sp.csr_matrix((weights[keep], (u[keep], i[keep])), shape=shape, dtype=np.float32)
+    # Summed in float64, checked, then stored in float32: two 3e38 events on a pair must not become inf.
+    matrix = sp.csr_matrix((weights[keep], (u[keep], i[keep])), shape=shape, dtype=np.float64)
     matrix.sum_duplicates()
+    _check_weights(matrix, user_ids, item_ids)
+    matrix = matrix.astype(np.float32)
     matrix.sort_indices()
     # Latest time per cell: order events by time, keep each cell's last one.
     t = np.nan_to_num(times[keep], nan=0.0)
@@ -75,14 +101,16 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
 
 def history_matrix(
     store: Store, user_ids: Sequence[str], item_pos: Mapping[str, int]
-) -> tuple[sp.csr_matrix, list[set[int]]]:
+) -> tuple[sp.csr_matrix, list[set[int]], frozenset[int]]:
     """Current histories (from the store, including events after the fit) over the model's items:
-    the positive weights, and per user every item interacted with at all (skips included), which is
-    what `recommend` leaves out as already seen."""
+    the positive weights, per user every item interacted with at all (skips included), which is
+    what `recommend` leaves out as already seen, and the rows of users with a pair weighing more than
+    :data:`MAX_PAIR_WEIGHT` (left out of the matrix: no model can score them)."""
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
     seen: list[set[int]] = []
+    bad: set[int] = set()
     for r, uid in enumerate(user_ids):
         mine: set[int] = set()
         for item, weight in store.user_history(uid):
@@ -90,10 +118,12 @@ def history_matrix(
             if j is None:
                 continue
             mine.add(j)
-            if weight > 0:
+            if not weight <= MAX_PAIR_WEIGHT:  # NaN too
+                bad.add(r)
+            elif weight > 0:
                 rows.append(r)
                 cols.append(j)
                 vals.append(weight)
         seen.append(mine)
     shape = (len(user_ids), len(item_pos))
-    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=shape), seen
+    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=shape), seen, frozenset(bad)

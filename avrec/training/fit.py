@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from avrec.errors import InputError, UsageError
+from avrec.errors import InputError, ModelError, StoreError, UsageError
 from avrec.model import Recommender, make_model, model_names
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
 from avrec.serving.index import InnerProductIndex
-from avrec.store import USER_VECTORS_SUFFIX, ModelRecord, Store
+from avrec.store import ModelRecord, Store
+from avrec.store.files import owned_key
 from avrec.training.dataset import load_train_data
 
 KEEP_MODELS = 3  # older model files are removed; a reader still holding one of the last few is safe
@@ -42,6 +43,7 @@ class FitReport:
     engine: str = "local"
     seed: int = 42
     content: dict[str, int] = field(default_factory=dict)
+    encoders: dict[str, str] = field(default_factory=dict)  # modality -> model id of the content vectors used
     index: bool = False
     params: dict[str, Any] = field(default_factory=dict)
     holdout: dict[str, Any] | None = None
@@ -55,6 +57,16 @@ class FitReport:
             f"fitted {self.model} on {self.users} users x {self.items} items ({self.interactions} user-item pairs)"
             f" in {self.train_seconds:.2f}s -> {self.model_key}"
         )
+
+
+@contextlib.contextmanager
+def model_errors(model: str) -> Iterator[None]:
+    """A model's own failure (a diverged fit, a singular system) as a ModelError naming the model and what to
+    try; models raise ValueError (their contract) and numpy's LinAlgError is one."""
+    try:
+        yield
+    except (ValueError, FloatingPointError, ArithmeticError) as exc:
+        raise ModelError(f"fitting {model} failed: {exc}") from None
 
 
 def fit(
@@ -92,20 +104,31 @@ def fit(
         if holdout:
             from avrec.training.evaluate import holdout_report as evaluate_holdout
 
-            holdout_report = evaluate_holdout(data, model=model, fraction=holdout, seed=seed, params=model_options)
+            try:
+                holdout_report = evaluate_holdout(
+                    data, model=model, fraction=holdout, seed=seed, params=model_options
+                )
+            except ValueError as exc:  # too little data to hold any out
+                raise InputError(f"--holdout {holdout}: {exc}") from None
         if engine == "spark":
             from avrec.engines.spark import fit_spark
 
-            estimator, seconds = fit_spark(data, model=model, seed=seed, params=options, master=spark_master)
+            with model_errors(model):
+                estimator, seconds = fit_spark(data, model=model, seed=seed, params=options, master=spark_master)
         else:
             try:
                 estimator = make_model(model, random_state=seed, **options)
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"bad --param for {model}: {exc}") from None
             if tune and isinstance(estimator, LinearHybrid):
-                estimator.tune(data)
+                try:
+                    estimator.tune(data)
+                except ValueError as exc:
+                    why = f"--tune could not tune {model} on this data ({exc}); fit without --tune"
+                    raise InputError(why) from None
             started = time.perf_counter()
-            estimator.fit(data)
+            with model_errors(model):
+                estimator.fit(data)
             seconds = time.perf_counter() - started
         record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
         key, rel, indexed = _persist(store, estimator, model, record_params)
@@ -119,6 +142,7 @@ def fit(
             engine=engine,
             seed=seed,
             content={m: int(c.present.sum()) for m, c in data.content.items()},
+            encoders={m: c.model_id for m, c in data.content.items()},
             index=indexed,
             params=estimator.get_params(),
             holdout=holdout_report,
@@ -164,7 +188,8 @@ def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitR
             "interactions": int(base.get("full_fit_interactions", served.record.report.get("interactions", 0))),
         }
         started = time.perf_counter()
-        updated = model.update(data)
+        with model_errors(served.record.kind):
+            updated = model.update(data)
         seconds = time.perf_counter() - started
         shares = {
             "new_users": (data.n_users - full["users"]) / max(full["users"], 1),
@@ -181,6 +206,7 @@ def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitR
             interactions=int(data.interactions.nnz),
             train_seconds=round(seconds, 4),
             content={m: int(c.present.sum()) for m, c in data.content.items()},
+            encoders={m: c.model_id for m, c in data.content.items()},
             index=indexed,
             params=updated.get_params(),
             incremental={
@@ -204,13 +230,20 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
     store, indexed). The caller registers it afterwards, so readers never see a model whose files are
     incomplete."""
     key = f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
+    store.claim_model_key(key)
     path = store.model_path(key)
     rel = path.relative_to(store.root).as_posix()
-    estimator.save(path)
-    embeddings = estimator.embeddings()
-    if embeddings is not None:
-        InnerProductIndex.build(embeddings[1], store.index_path(key), seed=int(params.get("seed", 42)))
-        _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
+    try:
+        estimator.save(path)
+        embeddings = estimator.embeddings()
+        if embeddings is not None:
+            InnerProductIndex.build(embeddings[1], store.index_path(key), seed=int(params.get("seed", 42)))
+            _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
+    except OSError as exc:  # a full disk: what is half written is a temporary file, removed by the next fit
+        raise StoreError(
+            f"cannot write the new model {key} into {store.root} ({exc.strerror or exc}): free some space and "
+            "run the command again; the active model is kept"
+        ) from None
     return key, rel, embeddings is not None
 
 
@@ -242,33 +275,47 @@ def _write_user_table(
     )
 
 
-def _prune(store: Store) -> None:
+def _prune(store: Store, keep: int = KEEP_MODELS) -> int:
+    """Remove the files of all but the `keep` newest model versions (never the active one's); how many."""
     records = store.models()
     active = store.active_model()
-    for old in records[:-KEEP_MODELS]:
+    removed = 0
+    for old in records[:-keep]:
         if active is not None and old.model_key == active.model_key:
             continue
         index = store.index_path(old.model_key)
         for path in (store.root / old.path, index, index.with_suffix(".json")):
             path.unlink(missing_ok=True)
         shutil.rmtree(store.user_vectors_dir(old.model_key), ignore_errors=True)
+        removed += 1
     _remove_leftovers(store, records)
+    return removed
+
+
+def drop_older_models(store: Store) -> int:
+    """Remove the files of every model version but the active one (`forget`: older versions still hold the
+    forgotten user's vector); how many were removed."""
+    with store.writer_lock("forget"):
+        return _prune(store, keep=1)
 
 
 def _remove_leftovers(store: Store, records: list[ModelRecord]) -> None:
-    """Delete what killed fits left behind: temporary files and model or index files no record names.
+    """Delete what killed fits left behind, and temporary files of registered versions.
 
-    Safe because the caller holds the writer lock: only fit and update write these folders.
+    Only files named the way avrec names a model version's files (`avrec.store.files.owned_key`) AND whose
+    version the store records as its own (registered, or claimed by a fit that never finished) are ever
+    removed: anything else in `models/` or `indexes/` is someone else's and is left alone. Safe because
+    the caller holds the writer lock: only fit and update write these folders.
     """
-    keep = {Path(r.path).name for r in records}
-    keep |= {f"{r.model_key}{suffix}" for r in records for suffix in (".ann", ".json", USER_VECTORS_SUFFIX)}
+    registered = {r.model_key for r in records}
+    pending = store.pending_model_keys() - registered
     for folder in (store.models_dir, store.indexes_dir):
         for path in folder.iterdir():
-            stale_tmp = path.name.startswith(".") and path.name.endswith(".tmp")
-            orphan = path.suffix in (".npz", ".ann", ".json", USER_VECTORS_SUFFIX) and path.name not in keep
-            if not (stale_tmp or orphan):
+            key = owned_key(path.name)
+            if key is None or not (key in pending or (key in registered and path.name.startswith("."))):
                 continue
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
-            elif path.is_file():
+            else:
                 path.unlink(missing_ok=True)
+    store.release_model_keys(pending)

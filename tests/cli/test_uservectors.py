@@ -126,11 +126,18 @@ def test_old_tables_are_pruned_with_their_models(fitted_store: Path, runner: Cli
         kept = {p.stem for p in store.models_dir.glob("*.npz")}
         tables = {p.name[: -len(USER_VECTORS_SUFFIX)] for p in store.indexes_dir.glob(f"*{USER_VECTORS_SUFFIX}")}
         assert tables == kept and len(kept) == 3
-        stale = store.indexes_dir / ".x.users.tmp"
+        # A fit killed while writing its table: the key was claimed, the folder never renamed into place.
+        killed = "hybrid-20260101T000000-000001"
+        store.claim_model_key(killed)
+        stale = store.indexes_dir / f".{killed}.users.tmp"
         stale.mkdir()
         (stale / "users.npy").write_bytes(b"")
+        # Not avrec's (issue 14.1): named like a table, but no fit recorded it.
+        foreign = store.indexes_dir / ".x.users.tmp"
+        foreign.mkdir()
     assert invoke(runner, fitted_store, "fit", "--format", "json").exit_code == 0
     assert not stale.exists()
+    assert foreign.exists()
 
 
 def test_an_incremental_fit_writes_a_table_with_the_same_answers(

@@ -74,7 +74,7 @@ def test_weights_appearing_later_upgrade_visual_vectors(
     store: Store, clips: Path, clip_settings: Settings, tmp_path: Path
 ) -> None:
     ingest_media(store, [clips])
-    plain = dataclasses.replace(clip_settings, clip_weights=None)
+    plain = dataclasses.replace(clip_settings, clip_weights=None, visual_model="descriptors")
     first = embed(store, plain, modalities=["visual"], max_frames=3)
     assert first.vectors["visual"] == 3 and first.models["visual"] == DESCRIPTOR_MODEL_ID
     upgraded = embed(store, clip_settings, modalities=["visual"], max_frames=3)

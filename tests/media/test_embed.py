@@ -19,8 +19,13 @@ from avrec.store import Store
 
 @pytest.fixture
 def fast(no_clip_settings: Settings, tmp_path: Path) -> Settings:
-    """No CLIP weights and no Whisper model: only the weight-free encoders run (no torch model loads)."""
-    return dataclasses.replace(no_clip_settings, whisper_model=str(tmp_path / "no-such-whisper"))
+    """No Whisper model and the weight-free encoders (descriptors) asked for: no model loads."""
+    return dataclasses.replace(
+        no_clip_settings,
+        whisper_model=str(tmp_path / "no-such-whisper"),
+        visual_model="descriptors",
+        audio_model="acoustic",
+    )
 
 
 def test_visual_and_audio_without_models(store: Store, clips: Path, fast: Settings) -> None:
@@ -28,9 +33,9 @@ def test_visual_and_audio_without_models(store: Store, clips: Path, fast: Settin
     report = embed(store, fast, modalities=["visual", "audio"], max_frames=4)
     assert report.ok, report.failures
     assert report.vectors["visual"] == 3 and report.vectors["audio"] == 2
-    clip_warnings = [w for w in report.warnings if "CLIP" in w]
-    assert len(clip_warnings) == 1 and "AVREC_CLIP_WEIGHTS" in clip_warnings[0]
-    assert report.models["visual"] == DESCRIPTOR_MODEL_ID
+    assert report.models["visual"] == DESCRIPTOR_MODEL_ID and report.models["audio"] == "acoustic:v1"
+    assert not [w for w in report.warnings if "CLIP" in w or "EfficientNet" in w]  # asked for by name
+    assert store.visual_labels("with_audio") == []  # descriptors name no labels
     ids, mat, models = store.vectors("visual")
     assert ids == ["poster", "silent", "with_audio"] and mat.shape == (3, len(ITEM_FEATURES))
     frames = store.frames("with_audio", with_thumbs=True)
@@ -107,13 +112,19 @@ def test_all_modalities_with_text_and_speech(store: Store, clips: Path, no_clip_
     ingest_media(store, [clips])
     report = embed(store, no_clip_settings, max_frames=2)
     assert report.ok, report.failures
-    assert report.vectors == {"text": 1, "visual": 3, "audio": 2}
+    clip_warnings = [w for w in report.warnings if "CLIP" in w]
+    assert len(clip_warnings) == 1 and "AVREC_CLIP_WEIGHTS" in clip_warnings[0] and "EfficientNet" in clip_warnings[0]
+    assert report.models["visual"] == "imagenet:efficientnet-lite0"
+    assert report.models["audio"].startswith("aisfx:")
+    # Items whose frames show something get text too: their visual labels.
+    labelled = sorted(i for i in ("poster", "silent") if store.visual_labels(i))
+    assert report.vectors == {"text": 1 + len(labelled), "visual": 3, "audio": 2}
     assert report.transcripts == 2 and report.with_speech == 0  # a sine tone is not speech
     transcript = store.transcript("tone")
     assert transcript is not None and not transcript.has_speech and transcript.text == ""
     ids, mat, models = store.vectors("text")
-    assert ids == ["with_audio"] and models == ["sbert:all-MiniLM-L6-v2"]
-    assert np.linalg.norm(mat[0]) == pytest.approx(1.0, abs=1e-4)
+    assert ids == sorted(["with_audio", *labelled]) and set(models) == {"sbert:all-MiniLM-L6-v2"}
+    assert np.allclose(np.linalg.norm(mat, axis=1), 1.0, atol=1e-4)
     # Editing the text redoes only the text vector.
     (clips / "with_audio.json").write_text(json.dumps({"title": "Colour bars and a tone"}))
     ingest_media(store, [clips])
