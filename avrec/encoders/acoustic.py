@@ -204,7 +204,9 @@ _CHUNK_FRAMES = 4096
 _MIN_ONSET_STD = 1.0
 
 
-def _mel_filters(sample_rate: int, n_fft: int, n_mels: int = 40) -> np.ndarray:
+def mel_filters(sample_rate: int, n_fft: int, n_mels: int = 40) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) HTK-mel triangles (peak 1) over 0 .. sample_rate / 2."""
+
     def hz_to_mel(f: np.ndarray) -> np.ndarray:
         return 2595.0 * np.log10(1.0 + f / 700.0)
 
@@ -233,7 +235,7 @@ def _spectral(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, dict[str, fl
 
     window = np.hanning(_N_FFT)
     freqs = np.fft.rfftfreq(_N_FFT, 1.0 / sample_rate)
-    mel = _mel_filters(sample_rate, _N_FFT)
+    mel = mel_filters(sample_rate, _N_FFT)
     frames = _frames(x, _N_FFT, _HOP)
     onset: list[np.ndarray] = []
     cents: list[np.ndarray] = []

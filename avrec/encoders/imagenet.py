@@ -159,6 +159,14 @@ class EfficientNetEncoder:
         self._session: Any = None
         self._torch: Any = None
         self.onnx_path = (cache or cache_dir()) / f"efficientnet-lite0-{self.weights_sha256[:16]}.onnx"
+        import importlib.util
+
+        exportable = self.onnx_path.is_file() or importlib.util.find_spec("onnx") is not None
+        if not exportable or importlib.util.find_spec("onnxruntime") is None:
+            # Same network and numbers, several times slower on a CPU.
+            self.runtime = "torch"
+            self._torch = _torch_module(self.weights)
+            return
         try:
             import onnxruntime as ort
 
@@ -171,10 +179,7 @@ class EfficientNetEncoder:
             # Idle worker threads sleep instead of spinning: frames are decoded on the same cores meanwhile.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
-        except (ImportError, ModuleNotFoundError):
-            self.runtime = "torch"
-            self._torch = _torch_module(self.weights)
-        except Exception as exc:  # a broken cached export: say where it is so it can be deleted
+        except Exception as exc:  # a failed export or a broken cached file: say where it is
             raise EncoderError(
                 f"cannot run the ONNX export {self.onnx_path} of EfficientNet-Lite0 ({exc}); delete it to re-export"
             ) from None

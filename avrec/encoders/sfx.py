@@ -103,21 +103,10 @@ def load_checkpoint(path: Path, expected: str = AISFX_CHECKPOINT_SHA256) -> dict
 
 def _mel_filters() -> np.ndarray:
     """(N_MELS, N_FFT // 2 + 1) HTK-mel triangles over 0..22050 Hz, each row summing to one."""
-    freqs = np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    from avrec.encoders.acoustic import mel_filters
 
-    def hz_to_mel(f: np.ndarray) -> np.ndarray:
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-
-    mels = np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(SAMPLE_RATE / 2)), N_MELS + 2)
-    edges = 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
-    weights = np.zeros((N_MELS, freqs.size))
-    for i in range(N_MELS):
-        lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
-        up = (freqs - lo) / max(mid - lo, 1e-9)
-        down = (hi - freqs) / max(hi - mid, 1e-9)
-        weights[i] = np.maximum(0.0, np.minimum(up, down))
-    sums = weights.sum(axis=1, keepdims=True)
-    return weights / np.maximum(sums, 1e-12)
+    weights = mel_filters(SAMPLE_RATE, N_FFT, N_MELS)
+    return weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
 
 
 _FILTERS: np.ndarray | None = None

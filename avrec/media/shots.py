@@ -27,20 +27,25 @@ SMALL_W, SMALL_H = 48, 27
 MAX_SHOT_SECONDS = 600.0
 
 
-def decode_small(path: Path | str, *, max_frames: int | None = None) -> np.ndarray:
-    """Every frame of the first video stream as (n, 27, 48, 3) uint8. MediaError names the file on failure."""
+def _raw_frames(path: Path | str, vf: str, w: int, h: int, extra: list[str]) -> list[np.ndarray]:
+    """Frames of the first video stream through the filter `vf`, as raw RGB of w x h; MediaError if none."""
     args = base_args() + ["-loglevel", "error", "-noautorotate", "-i", input_url(path), "-map", "0:v:0"]
-    args += ["-an", "-sn", "-dn", "-vf", f"scale={SMALL_W}:{SMALL_H}:flags=area", "-fps_mode", "passthrough"]
-    if max_frames:
-        args += ["-frames:v", str(int(max_frames))]
+    args += ["-an", "-sn", "-dn", "-vf", vf, "-fps_mode", "passthrough", *extra]
     args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     proc = subprocess.run(args, capture_output=True, check=False)
-    size = SMALL_W * SMALL_H * 3
+    size = w * h * 3
     n = len(proc.stdout) // size
     if n == 0:
         raise MediaError(f"{path}: cannot decode video frames ({error_tail(proc.stderr.decode('utf-8', 'replace'))})")
-    # A writable copy: torch refuses to wrap read-only buffers without a warning.
-    return np.frombuffer(proc.stdout[: n * size], dtype=np.uint8).reshape(n, SMALL_H, SMALL_W, 3).copy()
+    # Writable copies: torch refuses to wrap read-only buffers without a warning.
+    data = np.frombuffer(proc.stdout[: n * size], dtype=np.uint8).reshape(n, h, w, 3).copy()
+    return list(data)
+
+
+def decode_small(path: Path | str, *, max_frames: int | None = None) -> np.ndarray:
+    """Every frame of the first video stream as (n, 27, 48, 3) uint8. MediaError names the file on failure."""
+    extra = ["-frames:v", str(int(max_frames))] if max_frames else []
+    return np.stack(_raw_frames(path, f"scale={SMALL_W}:{SMALL_H}:flags=area", SMALL_W, SMALL_H, extra))
 
 
 def frames_at(
@@ -51,15 +56,7 @@ def frames_at(
         return []
     w, h = frame_size(width, height, short_side)
     pick = "+".join(f"eq(n,{int(i)})" for i in indices)
-    args = base_args() + ["-loglevel", "error", "-noautorotate", "-i", input_url(path), "-map", "0:v:0"]
-    args += ["-an", "-sn", "-dn", "-vf", f"select='{pick}',scale={w}:{h}:flags=bicubic", "-fps_mode", "passthrough"]
-    args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    proc = subprocess.run(args, capture_output=True, check=False)
-    size = w * h * 3
-    n = len(proc.stdout) // size
-    if n == 0:
-        raise MediaError(f"{path}: cannot decode video frames ({error_tail(proc.stderr.decode('utf-8', 'replace'))})")
-    return [np.frombuffer(proc.stdout[k * size : (k + 1) * size], dtype=np.uint8).reshape(h, w, 3) for k in range(n)]
+    return _raw_frames(path, f"select='{pick}',scale={w}:{h}:flags=bicubic", w, h, [])
 
 
 def shots_from_cuts(cuts: Sequence[int], n_frames: int) -> list[tuple[int, int]]:

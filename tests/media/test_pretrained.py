@@ -100,6 +100,20 @@ def test_efficientnet_onnx_matches_torch(two_sources: tuple[Path, Path]) -> None
     assert np.abs(feats - ref_n).max() < 1e-4
 
 
+@pytest.mark.slow
+def test_efficientnet_runs_in_torch_without_onnxruntime(
+    two_sources: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from avrec.encoders.imagenet import EfficientNetEncoder
+
+    frames = _frames(two_sources[0], [1.0])
+    fast = EfficientNetEncoder(threads=2).encode_batch(frames)
+    _missing(monkeypatch, "onnxruntime")
+    slow = EfficientNetEncoder(threads=2)
+    assert slow.runtime == "torch"
+    assert np.abs(slow.encode_batch(frames) - fast).max() < 1e-4
+
+
 def test_labels_are_aggregated_with_a_floor() -> None:
     probs = np.zeros((4, len(IMAGENET_CLASSES)), np.float32)
     sea, lake, dog = IMAGENET_CLASSES.index("seashore"), IMAGENET_CLASSES.index("lakeside"), 207
