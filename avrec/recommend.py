@@ -131,9 +131,9 @@ def serve(store: Store, settings: Settings, request: Request, progress: Progress
     request.check()
     query_scores = None
     if request.query:
-        from avrec.search import query_item_scores
+        from avrec.search import query_scores_by_row
 
-        query_scores = query_item_scores(store, settings, request.query) * request.query_weight
+        query_scores = query_scores_by_row(store, settings, request.query) * request.query_weight
     skipped: list[str] = []
     unscorable: list[str] = []
     rows = recommend(

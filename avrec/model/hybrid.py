@@ -42,6 +42,12 @@ score(u, i) = x_u . y_i                                   collaborative (implici
 
 `MatrixFactorization` (collaborative only) and `ContentModel` (content profiles only) are the same engine with
 blocks switched off.
+
+Why one long module: the score is one inner product, and its blocks are fitted, folded in (`update`), laid out
+(`layout`) and explained together, so splitting the class would scatter one equation. What stands apart lives
+apart: interaction weighting in `avrec.model.weighting`, content normalisation and the cold-item maps in
+`avrec.model.content`, the ALS kernels and their back-ends in `avrec.model.als`, weight tuning in
+`avrec.model.tuning`.
 """
 
 from __future__ import annotations
