@@ -50,7 +50,7 @@ import numpy as np
 from avrec.config import Settings
 from avrec.encoders.acoustic import ACOUSTIC_MODEL_ID
 from avrec.encoders.visual import DESCRIPTOR_MODEL_ID, ITEM_FEATURES, DescriptorEncoder
-from avrec.errors import AvrecError, MediaError, UsageError
+from avrec.errors import AvrecError, MediaError, StoreError, UsageError
 from avrec.progress import NullProgress, Progress
 from avrec.store import MODALITIES, FrameRecord, MediaRecord, Store, Transcript, VectorRecord
 from avrec.store.media_queries import TextSource, text_sources
@@ -141,12 +141,19 @@ def embed(
         scene_threshold=scene_threshold,
     )
     with store.writer_lock("embed"):
-        if "audio" in wanted or "text" in wanted:
-            run.audio(descriptors="audio" in wanted)
-        if "visual" in wanted:
-            run.visual()
-        if "text" in wanted:
-            run.text()
+        try:
+            if "audio" in wanted or "text" in wanted:
+                run.audio(descriptors="audio" in wanted)
+            if "visual" in wanted:
+                run.visual()
+            if "text" in wanted:
+                run.text()
+        except StoreError as exc:  # a full disk halfway: say how far it got (a re-run resumes from there)
+            done = ", ".join(f"{n:,} {m}" for m, n in report.vectors.items() if n) or "no"
+            raise StoreError(
+                f"embed stopped after storing {done} vectors ({report.frames:,} frames, {report.transcripts:,} "
+                f"transcripts); run it again to resume: {exc}"
+            ) from None
     report.seconds = time.perf_counter() - started
     return report
 

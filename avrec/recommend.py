@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from avrec.config import Settings
-from avrec.errors import InputError, PartialFailureError, UnknownIdError, UsageError
+from avrec.errors import InputError, PartialFailureError, UsageError
 from avrec.progress import NullProgress, Progress
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
 from avrec.serving.index import InnerProductIndex, open_index
-from avrec.serving.ranking import Recommendation, best_for, top_k
+from avrec.serving.ranking import Recommendation, best_for, rank_scores
 from avrec.store import Store
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ class Request:
 
 def read_ids(source: str, header: str) -> Iterator[str]:
     """Ids one per line (a header line `header` and extra CSV columns are ignored); `-` is stdin."""
+    if source != "-" and Path(source).exists() and not Path(source).is_file():  # /dev/zero would never end
+        raise InputError(f"{source} is not a regular file (a device, pipe or socket); to read a stream, pipe it into -")
     try:
         stream = sys.stdin if source == "-" else open(Path(source), encoding="utf-8-sig", newline="")  # noqa: SIM115
     except OSError as exc:
@@ -187,18 +189,20 @@ def recommend(
         # One known user whose events and attributes have not changed since the fit: served from the
         # vectors `fit` stored, without loading the model (and scipy) -- the same answer, sooner.
         one = list(users) if isinstance(users, (list, tuple)) else []
-        quick = uservectors.recommend_one(store, one[0], k, include_seen, use_index) if len(one) == 1 else None
+        warn = (progress or NullProgress()).warn
+        quick = uservectors.recommend_one(store, one[0], k, include_seen, use_index, warn) if len(one) == 1 else None
         if quick is not None:
             return iter(quick)
-    from avrec.serving.served import load_served, user_batch
+    from avrec.serving.served import candidate_mask, load_served, user_batch
 
     served = served or load_served(store)
-    pool = _candidate_mask(store, served, candidates, progress or NullProgress())
+    pool = candidate_mask(store, served, candidates, progress or NullProgress())
     bad = _Unscorable(unscorable, progress or NullProgress())
     exact_only = pool is not None or query_scores is not None
     ann = None
     if not exact_only and served.model.embeddings() is not None:
-        ann = open_index(store, served.record.model_key, len(served.item_ids), use_index)
+        warn = (progress or NullProgress()).warn
+        ann = open_index(store, served.record.model_key, len(served.item_ids), use_index, warn)
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
         return _rank(served, folded, k, pool, include_seen, query_scores, ann, bad)
@@ -252,29 +256,6 @@ class _Unscorable:
         )
 
 
-def _candidate_mask(
-    store: Store, served: Served, candidates: Iterable[str] | None, progress: Progress
-) -> np.ndarray | None:
-    if candidates is None:
-        return None
-    mask = np.zeros(len(served.item_ids), dtype=bool)
-    newer: list[str] = []
-    for item in candidates:
-        j = served.item_pos.get(item)
-        if j is None:
-            if store.get_item(item) is None:
-                raise UnknownIdError(f"candidate item id {item!r} is not in the store")
-            newer.append(item)  # stored after the last fit: the model cannot score it yet
-            continue
-        mask[j] = True
-    if newer:
-        progress.warn(
-            f"{len(newer)} candidate item(s) were stored after the last fit (e.g. {newer[0]!r}) and are left out; "
-            "run `avrec fit --incremental` (or `avrec fit`) to score them"
-        )
-    return mask
-
-
 def _rank(
     served: Served,
     batch: UserBatch,
@@ -294,16 +275,11 @@ def _rank(
         scores = scores + query_scores[None, :]
     for r, uid in enumerate(batch.user_ids):
         row = scores[r]
-        allowed = np.isfinite(row)
-        if r in batch.unusable or (row.size and not allowed.any()):
+        if r in batch.unusable or (row.size and not np.isfinite(row).any()):
             bad.add(uid)
             continue
-        if pool is not None:
-            allowed &= pool
-        if not include_seen and batch.seen[r]:
-            allowed[list(batch.seen[r])] = False
-        rows = np.flatnonzero(allowed)
-        yield from top_k(uid, row[rows], rows, k, served.item_ids)
+        seen = () if include_seen else batch.seen[r]
+        yield from rank_scores(uid, row, k, served.item_ids, pool=pool, seen=seen)
 
 
 def _rank_ann(

@@ -5,14 +5,14 @@ Data goes to stdout only; everything else (progress, warnings, errors) goes to s
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import enum
+import functools
 import json
 import math
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
 from avrec.errors import AvrecError
 
@@ -82,16 +82,28 @@ class OutputError(AvrecError):
     """The data could not be written to stdout (a full disk, /dev/full)."""
 
 
-@contextlib.contextmanager
-def _writing() -> Iterator[None]:
-    try:
-        yield
-    except BrokenPipeError:
-        raise  # the reader stopped: the CLI exits quietly
-    except OSError as exc:
-        raise OutputError(f"cannot write the output (stdout): {exc.strerror or exc}") from None
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
+def _stdout_errors(write: Callable[P, R]) -> Callable[P, R]:
+    """A write to stdout that fails (a full disk, /dev/full) becomes an OutputError; a closed pipe stays one."""
+
+    @functools.wraps(write)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return write(*args, **kwargs)
+        except BrokenPipeError:
+            raise  # the reader stopped: the CLI exits quietly
+        except OSError as exc:
+            if exc.filename is not None:  # a file the rows were read from, not stdout
+                raise
+            raise OutputError(f"cannot write the output (stdout): {exc.strerror or exc}") from None
+
+    return guarded
+
+
+@_stdout_errors
 def emit_rows(
     rows: Iterable[Mapping[str, Any]],
     columns: Sequence[str],
@@ -101,24 +113,6 @@ def emit_rows(
     out: TextIO | None = None,
 ) -> int:
     """Write rows as they come (streaming for csv/jsonl); returns how many were written."""
-    with _writing():
-        return _emit_rows(rows, columns, fmt, title=title, out=out)
-
-
-def emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = None) -> None:
-    """One object: JSON for json/jsonl; a two-column table otherwise (csv: key,value rows)."""
-    with _writing():
-        _emit_object(obj, fmt, out=out)
-
-
-def _emit_rows(
-    rows: Iterable[Mapping[str, Any]],
-    columns: Sequence[str],
-    fmt: Format,
-    *,
-    title: str | None = None,
-    out: TextIO | None = None,
-) -> int:
     out = out or sys.stdout
     n = 0
     if fmt is Format.csv:
@@ -150,7 +144,9 @@ def _emit_rows(
     return n
 
 
-def _emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = None) -> None:
+@_stdout_errors
+def emit_object(obj: Mapping[str, Any], fmt: Format, *, out: TextIO | None = None) -> None:
+    """One object: JSON for json/jsonl; a two-column table otherwise (csv: key,value rows)."""
     out = out or sys.stdout
     if fmt in (Format.json, Format.jsonl):
         out.write(dumps(obj) + "\n")

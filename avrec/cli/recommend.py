@@ -83,6 +83,7 @@ def recommend(
             report = recommend_spark(
                 store, output=output, k=k, master=spark_master, users=None if all_users else request.users(),
                 candidates=request.candidates(), include_seen=include_seen, overwrite=overwrite,
+                progress=CliProgress(settings.quiet, bar=False),
             )
         emit_object(report_dict(report), resolve(output_format, piped_default=Format.json))
         return

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from avrec.serving.ranking import best_first  # the selection `recommend` uses (numpy only)
+
 
 def _hits(topk: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
     """Boolean matrix (users x k): whether each ranked item is relevant."""
@@ -83,10 +85,6 @@ def top_k(
     if exclude is not None:
         ex = sp.coo_matrix(exclude)
         s[ex.row, ex.col] = -np.inf
-    k = min(k, s.shape[1])
-    part = np.argpartition(-s, k - 1, axis=1)[:, :k]
-    part_scores = np.take_along_axis(s, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    out = np.take_along_axis(part, order, axis=1)
-    out[~np.isfinite(np.take_along_axis(part_scores, order, axis=1))] = -1
+    out = best_first(s, k)
+    out[~np.isfinite(np.take_along_axis(s, out, axis=1))] = -1
     return out.astype(np.int64)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,10 +47,13 @@ def wants_index(use_index: bool | None, n_items: int) -> bool:
     return n_items >= ANN_MIN_ITEMS if use_index is None else use_index
 
 
-def open_index(store: Store, model_key: str, n_items: int, use_index: bool | None) -> InnerProductIndex | None:
+def open_index(
+    store: Store, model_key: str, n_items: int, use_index: bool | None, warn: Callable[[str], None] | None = None
+) -> InnerProductIndex | None:
     """The index `recommend` serves a model version from, or None to score every item (the one place that
     decides): as asked (`use_index` True / False), else by catalog size (`wants_index`). A version without
-    an index is scored exactly; an unreadable one too, unless the index was asked for explicitly."""
+    an index is scored exactly. An unusable one (from an older avrec, or damaged) fails the request when
+    the index was asked for explicitly; otherwise every item is scored, with a warning if it is damaged."""
     if not wants_index(use_index, n_items):
         return None
     path = store.index_path(model_key)
@@ -56,9 +61,11 @@ def open_index(store: Store, model_key: str, n_items: int, use_index: bool | Non
         return None
     try:
         return InnerProductIndex.load(path)
-    except ModelError:
+    except ModelError as exc:
         if use_index is True:
             raise
+        if warn is not None and "older avrec" not in str(exc):
+            warn(f"{exc}; scoring every item instead")
         return None
 
 
@@ -68,6 +75,16 @@ def split_by_norm(items: np.ndarray, head_fraction: float) -> tuple[np.ndarray, 
     n_head = min(int(head_fraction * len(items)), max(len(items) - 1, 0))
     head = np.argsort(-norms, kind="stable")[:n_head]
     return head.astype(np.int64), _complement(head, len(items))
+
+
+def _file_crc(path: Path) -> tuple[int, int]:
+    """(size in bytes, CRC-32) of a file, read in blocks."""
+    crc, size = 0, 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+            size += len(block)
+    return size, crc
 
 
 def _complement(rows: np.ndarray, n: int) -> np.ndarray:
@@ -121,6 +138,7 @@ class InnerProductIndex:
         with atomic_path(path) as tmp:
             index.save(str(tmp))
             os.chmod(tmp, 0o600)  # Annoy recreates the file with umask permissions; the store is owner-only
+            size, crc = _file_crc(tmp)
         meta = {
             "dim": dim,
             "n_items": int(len(items)),
@@ -128,6 +146,8 @@ class InnerProductIndex:
             "tail_max_norm": max_norm,
             "n_trees": n_trees,
             "metric": "angular+ip-augmentation, exact head",
+            "bytes": size,
+            "crc32": crc,
         }
         with atomic_path(path.with_suffix(".json")) as tmp:
             tmp.write_text(json.dumps(meta))
@@ -143,6 +163,9 @@ class InnerProductIndex:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             if not isinstance(meta, dict) or "head" not in meta:
                 raise ModelError(f"index {path} is from an older avrec; run `avrec fit` to rebuild it")
+            if "crc32" in meta and _file_crc(path) != (meta.get("bytes"), meta["crc32"]):
+                # A damaged Annoy file loads and answers, but leaves items out of its answers: never serve one.
+                raise ModelError(f"index {path} is damaged (its size or checksum changed); run `avrec fit`")
             return cls(path, int(meta["dim"]), int(meta["n_items"]), np.asarray(meta["head"], dtype=np.int64))
         except (OSError, ValueError, KeyError, TypeError) as exc:  # cut short, edited, not JSON
             raise ModelError(f"index metadata {meta_path} is damaged ({exc}); run `avrec fit` to rebuild it") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,6 +10,7 @@ import scipy.sparse as sp
 
 from avrec.errors import ModelError, UnknownIdError
 from avrec.model import Recommender, load_model
+from avrec.progress import Progress
 from avrec.store import ModelRecord, Store
 from avrec.training.dataset import history_matrix
 from avrec.training.userfeatures import encode
@@ -93,3 +95,28 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
         attrs = store.user_attrs(user_ids)
         feats = encode([attrs.get(uid, {}) for uid in user_ids], served.feature_names)
     return UserBatch(user_ids, hist, rows, feats, seen, unusable)
+
+
+def candidate_mask(
+    store: Store, served: Served, candidates: Iterable[str] | None, progress: Progress
+) -> np.ndarray | None:
+    """The model's items among `candidates` as a mask (None: no pool). An id the store does not know is an
+    error; one stored after the last fit cannot be scored yet and is left out with a warning."""
+    if candidates is None:
+        return None
+    mask = np.zeros(len(served.item_ids), dtype=bool)
+    newer: list[str] = []
+    for item in candidates:
+        j = served.item_pos.get(item)
+        if j is None:
+            if store.get_item(item) is None:
+                raise UnknownIdError(f"candidate item id {item!r} is not in the store")
+            newer.append(item)  # stored after the last fit: the model cannot score it yet
+            continue
+        mask[j] = True
+    if newer:
+        progress.warn(
+            f"{len(newer)} candidate item(s) were stored after the last fit (e.g. {newer[0]!r}) and are left out; "
+            "run `avrec fit --incremental` (or `avrec fit`) to score them"
+        )
+    return mask

@@ -286,6 +286,9 @@ def test_a_device_or_fifo_where_a_file_is_expected_is_refused(store: Path, tmp_p
     for path in (zero, fifo):
         fails(run_avrec(store, "ingest", kind, str(path), timeout=30), 1, path.name, "not a regular file")
     assert table_state(store) == before
+    for option in ("--users", "--candidates"):
+        extra = ("--all-users",) if option == "--candidates" else ()
+        fails(run_avrec(store, "recommend", option, str(zero), *extra, timeout=30), 1, "not a regular file")
 
 
 def test_report_plot_must_be_a_png(store: Path, tmp_path: Path, pictures: dict[str, Path]) -> None:
@@ -347,6 +350,23 @@ def test_disk_full_during_fit_keeps_the_active_model(store: Path) -> None:
     assert active_model(store) == model
     assert not [p for p in (store / "models").iterdir() if p.name.endswith(".tmp")]
     ok(run_avrec(store, "recommend", "--user", "u2", "--format", "csv"))
+
+
+@pytest.mark.slow
+def test_disk_full_during_embed_says_how_far_it_got_and_resumes(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    catalog = tmp_path / "c.csv"
+    catalog.write_text("item_id,title,description\n" + "".join(
+        f"t{n},Title {n},A description of clip {n} with rain and a city at night\n" for n in range(200)))
+    ok(run_avrec(store, "ingest", "catalog", str(catalog)))
+    before = table_state(store)
+    # 300 KB of WAL hold some batches of 384-d text vectors, not all 200
+    err = fails(limited(store, 300_000, "embed", "--modality", "text"), 1, "embed stopped after storing",
+                "run it again to resume", "avrec.db")
+    assert integrity(store) == "ok" and table_state(store)["items"] == before["items"]
+    assert 0 < table_state(store)["counts"]["vectors"] < 200, err
+    ok(run_avrec(store, "embed", "--modality", "text"))
+    assert table_state(store)["counts"]["vectors"] == 200
 
 
 def test_writing_to_a_full_device_is_one_line(store: Path) -> None:

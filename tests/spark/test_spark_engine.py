@@ -22,7 +22,8 @@ from avrec.engines.spark import (
 )
 from avrec.errors import UsageError
 from avrec.model import ContentMatrix, TrainData, als, load_model, make_model
-from avrec.store import Interaction, Store
+from avrec.progress import NullProgress
+from avrec.store import Interaction, Item, Store
 
 N_USERS, N_ITEMS, N_COLD = 60, 40, 4
 PARAMS = {"factors": 8, "iterations": 4}
@@ -153,6 +154,10 @@ def test_fit_spark_saves_a_local_format_model(spark: Any, tmp_path: Path, kind: 
         assert np.all(loaded.score(h[:1], users[:1])[0, cold] != 0)  # cold items still scored from content
 
 
+def data_items() -> list[str]:
+    return synthetic().item_ids
+
+
 def _store_with_events(root: Path) -> Store:
     data = synthetic()
     store = Store(root)
@@ -174,7 +179,12 @@ def test_fit_engine_spark_then_recommend_and_recommend_spark(spark: Any, tmp_pat
         report = fit(store, model="mf", seed=3, params=PARAMS,
                      engine="spark", spark_master="local[2]")
         assert report.engine == "spark" and report.users == N_USERS
+        # Issue 14.10: a skip (a zero-weight event) on what would be each user's first item; both engines must
+        # leave it out.
+        firsts = [r for r in recommend(store, all_users=True, k=1, use_index=False)][:10]
+        store.add_interactions([Interaction(r.user_id, r.item_id, "skip", 1_800_000_000.0, 0.0) for r in firsts])
         local_rows = list(recommend(store, all_users=True, k=3, use_index=False))
+        assert not {(r.user_id, r.item_id) for r in firsts} & {(r.user_id, r.item_id) for r in local_rows}
         assert len(local_rows) == N_USERS * 3
 
         out = tmp_path / "recs"
@@ -193,5 +203,18 @@ def test_fit_engine_spark_then_recommend_and_recommend_spark(spark: Any, tmp_pat
             recommend_spark(store, output=out, k=3, master="local[2]")
         again = recommend_spark(store, output=out, k=1, master="local[2]", users=["u001"], overwrite=True)
         assert again.rows == 1 and pq.read_table(out).column("user_id").to_pylist() == ["u001"]
+
+        # A candidate stored after the fit: left out, with the same warning from both engines.
+        store.upsert_items([Item("fresh", title="stored after the fit")])
+        pool = ["fresh", *data_items()[:12]]
+        local_progress, spark_progress = NullProgress(), NullProgress()
+        local_pool = list(recommend(store, all_users=True, k=3, candidates=pool, use_index=False,
+                                    progress=local_progress))
+        recommend_spark(store, output=out, k=3, master="local[2]", candidates=pool, overwrite=True,
+                        progress=spark_progress)
+        table = pq.read_table(out)
+        spark_pool = sorted(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
+        assert [r[:3] for r in spark_pool] == sorted((r.user_id, r.item_id, r.rank) for r in local_pool)
+        assert spark_progress.warnings == local_progress.warnings and "'fresh'" in local_progress.warnings[0]
     finally:
         store.close()

@@ -24,7 +24,9 @@ from avrec.engines.spark.session import (
 )
 from avrec.errors import UsageError
 from avrec.model import Recommender, load_model
+from avrec.progress import NullProgress, Progress
 from avrec.serving.blocks import blocks_of
+from avrec.serving.ranking import rank_scores
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -59,17 +61,20 @@ def recommend_spark(
     overwrite: bool = False,
     conf: Mapping[str, Any] | None = None,
     work_dir_uri: str | None = None,
+    progress: Progress | None = None,
 ) -> SparkRecommendReport:
     """Top-k recommendations for every user (or `users`) computed on Spark, written as Parquet to `output`.
 
     Rows are `user_id` (string), `item_id` (string), `rank` (int, 1 = best) and `score` (double): the same
     rows `avrec.recommend.recommend(store, all_users=True, k=k, use_index=False)` yields, ties broken the
     same way. Each executor loads the store's active model file and scores users with it, so the scores are
-    the local engine's. Seen items (from the store's current histories) are excluded unless `include_seen`.
+    the local engine's, and each user's list is chosen by the same function (`avrec.serving.ranking`):
+    seen items (every item with an event in the store's current histories, skips included) are excluded
+    unless `include_seen`; candidates stored after the last fit are left out with a warning (`progress`).
     `output` is a directory (local path or a URI the cluster can write); an existing one is an error unless
     `overwrite`.
     """
-    from avrec.serving.served import load_served
+    from avrec.serving.served import candidate_mask, load_served
     from avrec.training.userfeatures import encode
 
     if k < 1:
@@ -77,18 +82,7 @@ def recommend_spark(
     out = _output_uri(output, overwrite)
     served = load_served(store)
     n_items = len(served.item_ids)
-    pool = None
-    if candidates is not None:
-        pool = np.zeros(n_items, dtype=bool)
-        for item in candidates:
-            j = served.item_pos.get(item)
-            if j is None:
-                if store.get_item(item) is None:
-                    from avrec.errors import UnknownIdError
-
-                    raise UnknownIdError(f"candidate item id {item!r} is not in the store")
-                continue
-            pool[j] = True
+    pool = candidate_mask(store, served, candidates, progress or NullProgress())
     with store.snapshot():
         user_list = list(users) if users is not None else store.user_ids()
         ev_users, ev_items, ev_weights, _ = store.interactions()
@@ -102,8 +96,9 @@ def recommend_spark(
         (ev_weights[keep].astype(np.float64), (rows_u[keep], rows_i[keep])), shape=(len(user_list), n_items)
     )
     hist.sum_duplicates()
-    hist.data[hist.data <= 0] = 0.0  # a cell whose events sum to <= 0 is not part of the history
-    hist.eliminate_zeros()
+    # A cell whose events sum to <= 0 (a skip) is not part of the history, but the item was seen: it travels
+    # with weight 0, so the executors leave it out of the user's list as the local engine does.
+    hist.data[hist.data <= 0] = 0.0
     hist_table = interactions_table(hist)
     user_rows = np.asarray([served.user_pos.get(u, -1) for u in user_list], dtype=np.int32)
     columns: dict[str, Any] = {
@@ -214,7 +209,7 @@ def score_block(
     pool: np.ndarray | None,
     n_features: int,
 ) -> Iterator[tuple[str, str, int, float]]:
-    """Rank one block of users exactly as `avrec.recommend` does (float64 scores, ties by item id).
+    """Rank one block of users with `avrec.recommend`'s own ranking (float64 scores, ties by item id).
 
     Each row of `block` is (user_id, row, [f_idx, f_val,] history) by name: `history` is a list of
     (item, weight) or None for a user without one.
@@ -233,6 +228,8 @@ def score_block(
         shape=(len(block), n_items),
     )
     hist.sum_duplicates()
+    seen = hist.copy()  # every item with an event, zero-weight ones (skips) included
+    hist.eliminate_zeros()
     rows = np.asarray([int(r["row"]) for r in block], dtype=np.int64)
     feats = None
     if n_features:
@@ -250,20 +247,6 @@ def score_block(
     scores = np.asarray(model.score(hist, rows, feats), dtype=np.float64)
     item_ids = model.item_ids
     for r, user in enumerate(block):
-        row = scores[r]
-        allowed = np.isfinite(row)
-        if pool is not None:
-            allowed &= pool
-        if not include_seen:
-            allowed[hist.indices[hist.indptr[r] : hist.indptr[r + 1]]] = False
-        candidates = np.flatnonzero(allowed)
-        if candidates.size == 0:
-            continue
-        take = min(k, candidates.size)
-        if take < candidates.size:
-            part = candidates[np.argpartition(-row[candidates], take - 1)[:take]]
-        else:
-            part = candidates
-        order = sorted(part.tolist(), key=lambda j: (-row[j], item_ids[j]))
-        for rank, j in enumerate(order, start=1):
-            yield str(user["user_id"]), item_ids[j], rank, float(row[j])
+        mine = () if include_seen else seen.indices[seen.indptr[r] : seen.indptr[r + 1]].tolist()
+        for rec in rank_scores(str(user["user_id"]), scores[r], k, item_ids, pool=pool, seen=mine):
+            yield rec.user_id, rec.item_id, rec.rank, rec.score
