@@ -51,16 +51,3 @@ class Settings:
     clip_pretrained: str | None = field(default_factory=lambda: os.environ.get("AVREC_CLIP_PRETRAINED"))
     clip_weights: str | None = field(default_factory=lambda: os.environ.get("AVREC_CLIP_WEIGHTS"))
     whisper_model: str | None = field(default_factory=lambda: os.environ.get("AVREC_WHISPER_MODEL"))
-
-    def resolved_device(self) -> str:
-        """Turn `auto` into the best device present; imports torch, so call only when encoding."""
-        if self.device != "auto":
-            return self.device
-        import torch
-
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"

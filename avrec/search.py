@@ -90,7 +90,7 @@ def search(store: Store, settings: Settings, text: str, k: int = 10) -> list[Sea
     return _fuse(store, per_modality, k)
 
 
-def item_query_scores(store: Store, settings: Settings, text: str) -> dict[str, float]:
+def query_scores_by_id(store: Store, settings: Settings, text: str) -> dict[str, float]:
     """item id -> how well the item matches `text`: text cosine plus best-frame CLIP cosine when present."""
     query = encode_query(store, settings, text)
     scores: dict[str, float] = {}
@@ -103,10 +103,10 @@ def item_query_scores(store: Store, settings: Settings, text: str) -> dict[str, 
     return scores
 
 
-def query_item_scores(
+def query_scores_by_row(
     store: Store, settings: Settings, text: str, item_ids: list[str] | None = None
 ) -> np.ndarray:
-    """`item_query_scores` as an array over `item_ids` (default: the fitted model's items), 0 where unknown.
+    """`query_scores_by_id` as an array over `item_ids` (default: the fitted model's items), 0 where unknown.
 
     This is what `recommend --query` adds (times a weight) to every user's scores to steer the list.
     """
@@ -114,7 +114,7 @@ def query_item_scores(
         from avrec.serving.served import load_served
 
         item_ids = load_served(store).item_ids
-    scores = item_query_scores(store, settings, text)
+    scores = query_scores_by_id(store, settings, text)
     return np.asarray([scores.get(i, 0.0) for i in item_ids], dtype=np.float64)
 
 

@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("AVREC_ANCHORS_VENV", ROOT / ".venv-anchors"))
 THREADS = int(os.environ.get("AVREC_BENCH_THREADS", "2"))
 REPEATS = 3
+TIME_ROUNDS = 5
 ALS_REGS = (1.0, 3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0)
 EASE_FACTORS = (1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0)  # x the mean diagonal of W'W
 KNN_KS = (1, 2, 3, 5, 10, 20, 50, 0)  # 0: every history item (the summed-similarity profile)
@@ -304,6 +305,35 @@ def peers_content(vectors: np.ndarray, split: Split) -> dict[str, tuple[float, f
     return {name: best_of(r) for name, r in rows.items()}
 
 
+def interleaved_times(
+    ml: ml100k.MovieLens, splits: dict[str, Split], content: dict[str, ContentMatrix], text: np.ndarray
+) -> dict[str, tuple[float, float, float]]:
+    """Median training seconds of avrec's hybrid, EASE (binary, penalty 8 x mean count) and the bilinear
+    ridge (lambda 10), fitted in turn so that load from other processes falls on all three alike."""
+    ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
+    out = {}
+    for name, s in splits.items():
+        data = TrainData(ids_u, ids_i, s.train, content, ml.user_features, ml.user_feature_names)
+        binary = sp.csr_matrix(s.train, dtype=np.float32, copy=True)
+        binary.data[:] = 1.0
+        warm = np.diff(s.train.tocsc().indptr) > 0
+        x = unit_rows(text, False)
+        times: list[list[float]] = [[], [], []]
+        for _ in range(TIME_ROUNDS):
+            start = time.perf_counter()
+            make_model("hybrid").fit(data)
+            times[0].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            ease_weights(binary, 8.0 * mean_gram_diagonal(binary))
+            times[1].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            ContentRidge(x, warm, 10.0).taste_map()
+            times[2].append(time.perf_counter() - start)
+        hybrid_sec, ease_sec, ridge_sec = (float(np.median(t)) for t in times)
+        out[name] = (hybrid_sec, ease_sec, ridge_sec)
+    return out
+
+
 def avrec_rows(
     ml: ml100k.MovieLens,
     split_name: str,
@@ -386,6 +416,7 @@ def main() -> None:
         rows += avrec_rows(ml, split_name, s, both, "", ("popular", "itemknn", "ease", "mf", "content", "hybrid"))
         rows += avrec_rows(ml, split_name, s, {"text": text_cm}, ", text only", ("hybrid",))
         rows += avrec_rows(ml, split_name, s, {"visual": poster_cm}, ", posters only", ("hybrid",))
+    timing = interleaved_times(ml, splits, {"text": text_cm, "visual": poster_cm}, text)
     print(f"{'split':<6} {'model':<58} {'NDCG@10':>8} {'Recall@10':>10} {'train s':>8}")
     for split_name, label, nd, rc, sec in rows:
         print(f"{split_name:<6} {label:<58} {nd:>8.4f} {rc:>10.4f} {sec:>8.2f}")
@@ -399,6 +430,12 @@ def main() -> None:
             f"Recall@10 = {hybrid[3] / max(best[3], 1e-12):.3f}x; train time / best peer's = "
             f"{hybrid[4] / max(best[4], 1e-12):.2f}x, / fastest peer within 5% of the best ({fastest[1]}) = "
             f"{hybrid[4] / max(fastest[4], 1e-12):.2f}x"
+        )
+    for split_name, (hybrid_sec, ease_sec, ridge_sec) in timing.items():
+        print(
+            f"{split_name}: training seconds measured in turn ({TIME_ROUNDS} rounds, medians): avrec hybrid "
+            f"{hybrid_sec:.2f}, EASE {ease_sec:.2f} ({hybrid_sec / ease_sec:.1f}x), bilinear ridge {ridge_sec:.2f} "
+            f"({hybrid_sec / ridge_sec:.1f}x)"
         )
     cold = {r[1]: r[2] for r in rows if r[0] == "cold"}
     posters_only, random = cold["avrec hybrid, posters only"], cold["random (mean of 20)"]

@@ -38,8 +38,5 @@ def source_arg(value: str) -> Path | str:
 
 
 def report_dict(report: Any) -> dict[str, Any]:
-    """A library report object as a plain dict (reports offer as_dict() or to_dict())."""
-    for method in ("as_dict", "to_dict"):
-        if hasattr(report, method):
-            return dict(getattr(report, method)())
-    return dict(vars(report))
+    """A library report object as a plain dict (every report offers `as_dict()`)."""
+    return dict(report.as_dict())

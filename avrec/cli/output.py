@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 from avrec.errors import AvrecError
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.text import Text
 
 # rich is imported only where a table is drawn: csv/json output (scripts, cron) starts faster without it.
@@ -197,7 +196,3 @@ def _table_cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def stderr_console(quiet: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, quiet=quiet)

@@ -68,9 +68,3 @@ class CliProgress:
             from avrec.cli.output import plain
 
             self.console.print(f"[yellow]warning:[/yellow] {escape(plain(message))}", highlight=False, markup=True)
-
-    def log(self, message: str) -> None:
-        if not self.quiet:
-            from avrec.cli.output import plain
-
-            self.console.print(plain(message), highlight=False, markup=False)

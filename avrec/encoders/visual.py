@@ -102,7 +102,6 @@ class DescriptorEncoder:
 
     model_id = DESCRIPTOR_MODEL_ID
     dim = len(FRAME_FEATURES)
-    item_dim = len(ITEM_FEATURES)
     image_size = 224
 
     def encode_batch(self, inputs: Sequence[np.ndarray]) -> np.ndarray:

@@ -6,9 +6,3 @@ ordinary avrec model file, so `recommend`, `explain` and everything else work on
 
 Engines import their heavy dependencies (pyspark) only when used: `import avrec` never needs them.
 """
-
-from __future__ import annotations
-
-ENGINES = ("local", "spark")
-
-__all__ = ["ENGINES"]

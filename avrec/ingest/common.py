@@ -131,7 +131,7 @@ class IngestReport:
     def __str__(self) -> str:
         return self.summary()
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for ``--format json``)."""
         return asdict(self)
 

@@ -16,10 +16,7 @@ from avrec.model.hybrid import ContentModel, HybridModel, MatrixFactorization
 from avrec.model.itemknn import ItemKNNModel
 from avrec.model.popular import PopularModel
 
-DEFAULT_MODEL = "hybrid"
-
 __all__ = [
-    "DEFAULT_MODEL",
     "ContentMatrix",
     "ContentModel",
     "EaseModel",

@@ -25,7 +25,6 @@ from avrec.model.data import TrainData
 from avrec.store.files import atomic_path
 
 FORMAT_VERSION = 1
-PART_NAMES = ("collaborative", "text", "visual", "audio", "user", "bias")
 
 #: A function mapping (histories, users, user_features) to user vectors; see `Recommender.embeddings`.
 UserSideFn = Callable[[sp.csr_matrix, np.ndarray, "sp.csr_matrix | None"], np.ndarray]

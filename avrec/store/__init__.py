@@ -14,7 +14,7 @@ from avrec.store.db import (
     VisualLabel,
     database_error,
 )
-from avrec.store.files import atomic_path, atomic_write
+from avrec.store.files import atomic_path
 from avrec.store.vectors import decode_vector, encode_vector
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "VectorRecord",
     "VisualLabel",
     "atomic_path",
-    "atomic_write",
     "database_error",
     "decode_vector",
     "encode_vector",

@@ -2,6 +2,10 @@
 
 This is the only module that speaks SQL. Writers use `atomic()` (BEGIN IMMEDIATE, so two processes
 serialise on SQLite's lock with a long busy timeout instead of failing with "database is locked").
+
+Why one long module: `Store` is the one boundary every query crosses (as sqlite-utils keeps its `Database`
+in one `db.py`): one connection, one transaction discipline, typed rows in and out. Schema changes live in
+`migrations`, file naming and ownership in `files`, vector encoding in `vectors`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from avrec.errors import StoreLockedError
@@ -37,11 +37,6 @@ def atomic_path(final: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def atomic_write(final: Path, write: Callable[[Path], None]) -> None:
-    with atomic_path(final) as tmp:
-        write(tmp)
 
 
 @contextlib.contextmanager

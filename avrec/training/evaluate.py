@@ -41,7 +41,7 @@ class EvaluationReport:
     test_interactions: int
     results: list[ModelResult] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (metric keys become strings of k)."""
         out = asdict(self)
         for r in out["results"]:
@@ -187,7 +187,7 @@ def evaluate_store(
         report = evaluate(data, timestamps, models, split=split, ks=ks, seed=seed, frac=fraction, plot_path=plot)
     except ValueError as exc:  # the store's data cannot support this split or model
         raise InputError(f"cannot evaluate on {store.root}: {exc}") from None
-    out = report.to_dict()
+    out = report.as_dict()
     out["rows"] = report_rows(report)
     out["plot"] = str(plot) if plot is not None else None
     return out

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from avrec.cli import app
@@ -24,7 +25,7 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def invoke(runner: CliRunner, store: Path, *args: str, input: str | None = None) -> object:
+def invoke(runner: CliRunner, store: Path, *args: str, input: str | None = None) -> Result:
     return runner.invoke(app, ["--store", str(store), "--quiet", *args], input=input, catch_exceptions=False)
 
 

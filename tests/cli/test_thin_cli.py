@@ -54,8 +54,8 @@ def test_incremental_fit_refuses_model_options(
 
 def test_incremental_fit_alone_still_works(fitted_store: Path, runner: CliRunner) -> None:
     result = invoke(runner, fitted_store, "fit", "--incremental", "--format", "json")
-    assert result.exit_code == 0  # type: ignore[attr-defined]
-    assert json.loads(result.stdout)["incremental"]["updated_from"]  # type: ignore[attr-defined]
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["incremental"]["updated_from"]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,12 +16,14 @@ from avrec.store import USER_VECTORS_SUFFIX, Store
 from tests.cli.conftest import invoke
 
 
-def full_path(store: Store, user: str, **kwargs: object) -> list[tuple[str, float]]:
+def full_path(store: Store, user: str, **kwargs: Any) -> list[tuple[str, float]]:
     """The ordinary path: passing `served` skips the stored vectors."""
     return [(r.item_id, r.score) for r in recommend(store, users=[user], served=load_served(store), **kwargs)]
 
 
-def quick(store: Store, user: str, *, k: int = 5, include_seen: bool = False, use_index: bool | None = None):  # type: ignore[no-untyped-def]
+def quick(
+    store: Store, user: str, *, k: int = 5, include_seen: bool = False, use_index: bool | None = None
+) -> list[tuple[str, float]] | None:
     got = uservectors.recommend_one(store, user, k, include_seen, use_index)
     return None if got is None else [(r.item_id, r.score) for r in got]
 

@@ -224,7 +224,7 @@ def test_many_batches_and_report(store: Store, monkeypatch: pytest.MonkeyPatch) 
     log = HEADER + "".join(f"u{n % 17},i{n % 101},{n},view,\n" for n in range(1000))
     report = ingest_interactions(store, io.StringIO(log))
     assert (report.stored, report.new_users, report.new_items) == (1000, 17, 101)
-    assert report.to_dict()["stored"] == 1000
+    assert report.as_dict()["stored"] == 1000
 
 
 def test_file_changed_between_passes_is_reported(store: Store, tmp_path: Path) -> None:

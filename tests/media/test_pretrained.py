@@ -179,7 +179,7 @@ def test_unpinned_checkpoint_is_refused_before_unpickling(tmp_path: Path) -> Non
 
     class Evil:
         def __reduce__(self) -> tuple[object, tuple[str]]:
-            return (Path.touch, (str(marker),))  # type: ignore[return-value]
+            return (Path.touch, (str(marker),))
 
     bad = tmp_path / "checkpoint.pth"
     bad.write_bytes(pickle.dumps(Evil()))

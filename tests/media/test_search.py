@@ -10,7 +10,7 @@ from avrec.config import Settings
 from avrec.embed import embed
 from avrec.errors import AvrecError, UnknownIdError, UsageError
 from avrec.ingest.media import ingest_media
-from avrec.search import item_query_scores, search, similar
+from avrec.search import query_scores_by_id, search, similar
 from avrec.store import Item, Store
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ def test_search_by_text(store: Store, catalogued: Settings) -> None:
     assert hits[0].item_id == "with_audio" and hits[0].title == "Rain on a tin roof"
     assert hits[0].evidence[0]["modality"] == "text" and hits[0].score > hits[1].score
     assert search(store, catalogued, "spaghetti dinner", k=1)[0].item_id == "silent"
-    scores = item_query_scores(store, catalogued, "rain")
+    scores = query_scores_by_id(store, catalogued, "rain")
     assert max(scores, key=lambda i: scores[i]) == "with_audio"
     with pytest.raises(UsageError):
         search(store, catalogued, "   ")

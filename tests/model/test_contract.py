@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from avrec.model import Recommender, TrainData, load_model, make_model
 from avrec.model.ease import REGULARIZATION_GRID
+from avrec.model.hybrid import LinearHybrid
 from avrec.model.tuning import GRID
 
 
@@ -158,8 +159,10 @@ class TestHybrid(ModelContract):
 
     def test_tune_uses_training_data_only(self, data: TrainData) -> None:
         model = make_model("hybrid", factors=8, iterations=3, tune=True).fit(data)
+        assert isinstance(model, LinearHybrid)
         assert set(model.tuned_params_) <= set(GRID)
         tuned = make_model("hybrid", factors=8, iterations=3)
+        assert isinstance(tuned, LinearHybrid)
         assert tuned.tune(data) is tuned  # the `fit --tune` helper: set weights, then fit
         tuned.fit(data)
 

@@ -28,7 +28,7 @@ def test_evaluate_report_and_plot(data: TrainData, tmp_path: Path, split: str) -
         assert set(r.metrics) == {"ndcg", "recall", "map", "coverage"}
         assert all(0.0 <= v <= 1.0 for by_k in r.metrics.values() for v in by_k.values())
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert report.to_dict()["results"][0]["metrics"]["ndcg"]["10"] >= 0
+    assert report.as_dict()["results"][0]["metrics"]["ndcg"]["10"] >= 0
 
 
 def test_evaluate_rejects_bad_arguments(data: TrainData) -> None:

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from avrec.model import load_model, make_model
 from avrec.model.data import ContentMatrix, TrainData
+from avrec.model.hybrid import LinearHybrid
 
 
 def _data(x: np.ndarray, c: np.ndarray) -> TrainData:
@@ -30,6 +31,7 @@ def base() -> tuple[np.ndarray, np.ndarray]:
 def test_update_on_same_data_changes_nothing(kind: str, base: tuple[np.ndarray, np.ndarray]) -> None:
     x, c = base
     model = make_model(kind).fit(_data(x, c))
+    assert isinstance(model, LinearHybrid)
     again = model.update(_data(x, c))
     users = np.arange(x.shape[0])
     np.testing.assert_allclose(again.score(sp.csr_matrix(x), users), model.score(sp.csr_matrix(x), users), atol=1e-5)
@@ -38,6 +40,7 @@ def test_update_on_same_data_changes_nothing(kind: str, base: tuple[np.ndarray, 
 def test_update_adds_users_and_items(base: tuple[np.ndarray, np.ndarray], tmp_path: Path) -> None:
     x, c = base
     model = make_model("hybrid").fit(_data(x, c))
+    assert isinstance(model, LinearHybrid)
     rng = np.random.default_rng(1)
     x2 = np.zeros((63, 45), np.float32)
     x2[:60, :40] = x

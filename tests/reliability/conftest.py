@@ -8,7 +8,6 @@ single-threaded numerics so that timings and results are stable on a shared 2-co
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import random
 import sqlite3
@@ -18,27 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 AVREC = [sys.executable, "-m", "avrec"]
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_media"
 
 WORDS = ("rain ocean forest city night drums piano violin cartoon bunny cooking pasta weather news calm loud "
          "storm river market subway guitar choir synth meadow snow desert jazz opera").split()
-
-
-def require_modules(*names: str) -> None:
-    """Skip (with the reason) while a module another engineer is writing does not import yet."""
-    for name in names:
-        try:
-            found = importlib.util.find_spec(name) is not None
-            if found:
-                __import__(name)
-        except Exception as exc:  # noqa: BLE001 - any import failure means "not landed yet"
-            pytest.skip(f"{name} does not import yet ({type(exc).__name__}: {exc})")
-        if not found:
-            pytest.skip(f"{name} does not exist yet")
 
 
 def avrec_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -12,13 +12,13 @@ import os
 import random
 import shutil
 import stat
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.reliability.conftest import db, ffmpeg, ok, require_modules, run_avrec
-
-pytestmark = pytest.mark.usefixtures("_media_module")
+from tests.reliability.conftest import db, ffmpeg, ok, run_avrec
 
 HOSTILE_NAMES = [
     "with space.mp4",
@@ -32,11 +32,6 @@ HOSTILE_NAMES = [
     "ünïcødé 日本語 🎬.mp4",
     "file:colon.mp4",
 ]
-
-
-@pytest.fixture(scope="module")
-def _media_module() -> None:
-    require_modules("avrec.ingest.media", "avrec.media")
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +64,11 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def _ingest(store: Path, *paths: str | bytes, cwd: Path | None = None):  # type: ignore[no-untyped-def]
+def _ingest(store: Path, *paths: str | bytes, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return run_avrec(store, "ingest", "media", "--output-format", "json", "--", *paths, cwd=cwd)
 
 
-def _report(proc) -> dict:  # type: ignore[no-untyped-def]
+def _report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
@@ -86,7 +81,7 @@ def _media_rows(store: Path) -> dict[str, tuple[int, int, int | None]]:
         conn.close()
 
 
-def _no_traceback(proc) -> None:  # type: ignore[no-untyped-def]
+def _no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
 
 
@@ -169,7 +164,7 @@ def test_non_utf8_file_name_is_handled(made: Path, tmp_path: Path) -> None:
     incoming.mkdir()
     shutil.copy2(made / "av.mp4", incoming / "good.mp4")
     odd = os.fsencode(incoming) + b"/caf\xe9 \xff\xfe.mp4"
-    shutil.copy2(made / "av.mp4", odd)
+    shutil.copy2(os.fsencode(made / "av.mp4"), odd)
     store = tmp_path / "store"
     proc = _ingest(store, str(incoming))
     _no_traceback(proc)

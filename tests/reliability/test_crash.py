@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,6 @@ from tests.reliability.conftest import (
     integrity,
     ok,
     recommendations,
-    require_modules,
     run_avrec,
     same_recommendations,
     table_state,
@@ -98,12 +98,12 @@ def _assert_sound(store: Path) -> None:
 
 def _run_trials(
     rng: random.Random,
-    make_store: callable,  # type: ignore[valid-type]
+    make_store: Callable[[int], Path],
     args: tuple[str, ...],
     duration: float,
     kills_wanted: int,
     after_first_write: str | None,
-    check_after_kill: callable | None = None,  # type: ignore[valid-type]
+    check_after_kill: Callable[[Path], None] | None = None,
 ) -> list[Path]:
     """Kill runs until `kills_wanted` kills happened; re-run each killed store to completion. Returns them."""
     done: list[Path] = []
@@ -145,7 +145,6 @@ def test_kill_ingest_interactions(tmp_path: Path) -> None:
 
 
 def test_kill_embed_text(tmp_path: Path) -> None:
-    require_modules("avrec.embed", "avrec.encoders")
     rng = random.Random(SEED + 1)
     catalog = write_catalog(tmp_path / "catalog.csv", n_items=60, seed=2)
     prepared = tmp_path / "prepared"

@@ -11,6 +11,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+from click.testing import Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -26,7 +28,7 @@ SPICY = st.sampled_from(['a,b', 'say "hi"', '"quoted"', "x|y", "日本語", "�
 ID = st.one_of(SPICY, IDS)
 
 
-def _invoke(runner: CliRunner, store: Path, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+def _invoke(runner: CliRunner, store: Path, *args: str, input: str | None = None) -> Result:
     result = runner.invoke(app, ["--store", str(store), "--quiet", *args], input=input, catch_exceptions=False)
     assert result.exit_code == 0, (args, result.output)
     return result
@@ -34,7 +36,9 @@ def _invoke(runner: CliRunner, store: Path, *args: str, input: str | None = None
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(users=st.lists(ID, min_size=2, max_size=3, unique=True), items=st.lists(ID, min_size=4, max_size=5, unique=True))
-def test_ids_round_trip_through_csv_and_jsonl(tmp_path_factory, users: list[str], items: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_ids_round_trip_through_csv_and_jsonl(
+    tmp_path_factory: pytest.TempPathFactory, users: list[str], items: list[str]
+) -> None:
     tmp = tmp_path_factory.mktemp("ids")
     store = tmp / "store"
     runner = CliRunner()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import REPO, SAMPLE, avrec_env, ok, require_modules, run_avrec
+from tests.reliability.conftest import REPO, SAMPLE, avrec_env, ok, run_avrec
 
 AVREC_SRC = REPO / "avrec"
 SQL_METHODS = {"execute", "executemany", "executescript"}
@@ -86,7 +86,7 @@ def _constant_piece(node: ast.expr, scope: _Scope, depth: int = 0) -> bool:
         if name and name.upper() == name and any(c.isalpha() for c in name):
             return True  # module-level constant
         values = scope.assigned.get(node.id)
-        return bool(values) and all(_constant_piece(v, scope, depth + 1) for v in values)
+        return values is not None and bool(values) and all(_constant_piece(v, scope, depth + 1) for v in values)
     if isinstance(node, ast.IfExp):
         return _constant_piece(node.body, scope, depth + 1) and _constant_piece(node.orelse, scope, depth + 1)
     if isinstance(node, ast.JoinedStr):
@@ -305,7 +305,6 @@ socket.getaddrinfo = getaddrinfo
 def test_whole_sample_pipeline_runs_with_sockets_blocked(tmp_path: Path) -> None:
     """ingest (catalog, media, interactions) -> embed -> fit -> recommend -> explain -> similar -> search,
     each a process whose sockets are blocked; the pipeline succeeds and nothing even tried to connect."""
-    require_modules("avrec.embed", "avrec.ingest.media", "avrec.encoders", "avrec.search")
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCK_NETWORK)
