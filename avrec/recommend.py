@@ -23,7 +23,7 @@ from avrec.errors import InputError, PartialFailureError, UsageError
 from avrec.progress import NullProgress, Progress
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
-from avrec.serving.index import InnerProductIndex, open_index
+from avrec.serving.index import InnerProductIndex, candidates, open_index
 from avrec.serving.ranking import Recommendation, best_for, rank_scores
 from avrec.store import Store
 
@@ -295,7 +295,8 @@ def _rank_ann(
             bad.add(uid)
             continue
         seen = () if include_seen else batch.seen[r]
-        yield from best_for(uid, queries[r], items, k, seen, served.item_ids, ann)
+        rows, scores = candidates(queries[r], items, k, len(seen), ann)
+        yield from best_for(uid, rows, scores, k, seen, served.item_ids)
 
 
 @dataclass(frozen=True)

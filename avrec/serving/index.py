@@ -69,6 +69,16 @@ def open_index(
         return None
 
 
+def candidates(
+    query: np.ndarray, items: np.ndarray, k: int, n_seen: int, index: InnerProductIndex | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and exact scores (items @ query) a user's top k is chosen from: every item, or with `index` the
+    head and about (k + n_seen) * `ANN_OVERSAMPLE` Annoy candidates."""
+    if index is not None:
+        return index.search(query, items, (k + n_seen) * ANN_OVERSAMPLE)
+    return np.arange(len(items)), np.asarray(items @ query)
+
+
 def split_by_norm(items: np.ndarray, head_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """(head rows: the longest vectors, longest first; tail rows, ascending)."""
     norms = np.linalg.norm(items, axis=1)

@@ -3,7 +3,7 @@
 `best_first` selects the k best of each row (it is what `avrec.model.metrics.top_k` ranks evaluation
 lists with); `top_k` turns one user's selection into rows, ties broken by item id; `rank_scores` decides
 what may be recommended (a finite score, in the candidate pool, not seen) for the local engine and Spark
-alike; `best_for` does the same for a user vector scored exactly or through the index.
+alike; `best_for` does the same for the candidates of a user vector (`avrec.serving.index.candidates`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from avrec.serving.index import ANN_OVERSAMPLE, InnerProductIndex
 
 
 @dataclass(frozen=True)
@@ -71,19 +69,14 @@ def top_k(
 
 def best_for(
     uid: str,
-    query: np.ndarray,
-    items: np.ndarray,
+    rows: np.ndarray,
+    scores: np.ndarray,
     k: int,
     seen: Collection[int],
     item_ids: Sequence[str] | np.ndarray,
-    index: InnerProductIndex | None = None,
 ) -> Iterator[Recommendation]:
-    """Top k items for one user vector (score = items @ query), `seen` rows left out: every item scored,
-    or with `index` its candidates re-scored exactly."""
-    if index is not None:
-        rows, scores = index.search(query, items, (k + len(seen)) * ANN_OVERSAMPLE)
-    else:
-        rows, scores = np.arange(len(items)), np.asarray(items @ query)
+    """Top k of one user vector's candidates (`rows` with their exact `scores`, from
+    `avrec.serving.index.candidates`), `seen` rows left out."""
     keep = np.isfinite(scores)
     if seen:
         keep &= ~np.isin(rows, list(seen))

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from avrec.serving.index import open_index
+from avrec.serving.index import candidates, open_index
 from avrec.serving.ranking import Recommendation, best_for
 from avrec.store import Store
 
@@ -211,4 +211,5 @@ def recommend_one(
         pos = _find(arrays["item_sorted.npy"], [item for item, _ in store.user_history(user_id)])
         seen = arrays["item_rows.npy"][pos[pos >= 0]].tolist()
     index = open_index(store, record.model_key, len(items), use_index, warn)
-    return list(best_for(user_id, query, items, k, seen, arrays["item_ids.npy"], index))
+    rows, scores = candidates(query, items, k, len(seen), index)
+    return list(best_for(user_id, rows, scores, k, seen, arrays["item_ids.npy"]))
