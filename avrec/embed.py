@@ -43,7 +43,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -469,7 +469,8 @@ class _Run:
             while open_items and open_items[0].remaining == 0:
                 self._finish_visual(open_items.popleft(), encoder)
 
-        for done in _prefetch(load, todo, self.workers, 2 * self.workers + 1):
+        decoded = _Prefetch(load, todo, self.workers, 2 * self.workers + 1)
+        for done in decoded:
             if done.error is not None:
                 self.fail(done.media.item_id, done.error)
                 self.progress.advance("visual")
@@ -483,6 +484,8 @@ class _Run:
                 batch.append((item, i))
                 if len(batch) >= self.batch_size:
                     flush()
+            if batch and not decoded.next_ready():
+                flush()  # the next item is still decoding: keep the model busy meanwhile
         flush()
 
     def _shot_detector(self, todo: list[MediaRecord]) -> Any:
@@ -633,27 +636,45 @@ class _Run:
             self.progress.advance("text", len(chunk))
 
 
-def _prefetch(fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: int) -> Iterator[R]:
+class _Prefetch(Generic[T, R]):
     """`map(fn, items)` in order, with up to `ahead` calls running in background threads.
 
-    Decoding (ffmpeg subprocesses, I/O) happens in the workers while the caller runs the model.
+    Decoding (ffmpeg subprocesses, I/O) happens in the workers while the caller runs the model;
+    `next_ready()` tells the caller whether the next result is already there (else it may compute now).
     """
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="avrec-decode")
-    pending: deque[Future[R]] = deque()
-    source = iter(items)
-    try:
-        for item in source:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(source, _END)
-            if nxt is not _END:
-                pending.append(pool.submit(fn, nxt))  # type: ignore[arg-type]
-            yield result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+    def __init__(self, fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: int) -> None:
+        self.fn = fn
+        self.items = items
+        self.workers = workers
+        self.ahead = ahead
+        self._pending: deque[Future[R]] = deque()
+
+    def next_ready(self) -> bool:
+        return bool(self._pending) and self._pending[0].done()
+
+    def __iter__(self) -> Iterator[R]:
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="avrec-decode")
+        pending = self._pending
+        source = iter(self.items)
+        try:
+            for item in source:
+                pending.append(pool.submit(self.fn, item))
+                if len(pending) >= self.ahead:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(source, _END)
+                if nxt is not _END:
+                    pending.append(pool.submit(self.fn, nxt))  # type: ignore[arg-type]
+                yield result
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _prefetch(fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: int) -> Iterator[R]:
+    """`map(fn, items)` in order, decoding ahead in background threads (see `_Prefetch`)."""
+    return iter(_Prefetch(fn, items, workers, ahead))
 
 
 _END = object()

@@ -27,7 +27,7 @@ from avrec.encoders.sfx import SFX_MODEL_ID, SfxEncoder, sfx_available
 from avrec.encoders.speech import SpeechResult, WhisperTranscriber
 from avrec.encoders.text import SbertEncoder
 from avrec.encoders.visual import DESCRIPTOR_MODEL_ID, DescriptorEncoder
-from avrec.errors import EncoderError
+from avrec.errors import UsageError
 
 
 class VisualEncoder(Encoder[np.ndarray], Protocol):
@@ -63,7 +63,7 @@ VISUAL_CHOICES = ("auto", "clip", "imagenet", "descriptors")
 def _visual_choice(settings: Settings) -> str:
     choice = (settings.visual_model or "auto").strip().lower()
     if choice not in VISUAL_CHOICES:
-        raise EncoderError(
+        raise UsageError(
             f"unknown visual model {settings.visual_model!r} (AVREC_VISUAL_MODEL); choose from "
             + ", ".join(VISUAL_CHOICES)
         )
@@ -114,7 +114,7 @@ AUDIO_CHOICES = ("auto", "aisfx", "acoustic")
 def _audio_choice(settings: Settings) -> str:
     choice = (settings.audio_model or "auto").strip().lower()
     if choice not in AUDIO_CHOICES:
-        raise EncoderError(
+        raise UsageError(
             f"unknown audio model {settings.audio_model!r} (AVREC_AUDIO_MODEL); choose from " + ", ".join(AUDIO_CHOICES)
         )
     return choice
