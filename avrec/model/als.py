@@ -201,21 +201,8 @@ class ALSBackend(Protocol):
 class LocalALS:
     """The ALS kernels of this module, run in this process (multi-threaded BLAS)."""
 
-    def fit_als(
-        self,
-        conf: sp.csr_matrix,
-        factors: int,
-        reg: float,
-        iterations: int,
-        cg_steps: int,
-        rng: np.random.Generator,
-        reg_exponent: float = 0.0,
-        exact_users: bool = True,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return fit_als(conf, factors, reg, iterations, cg_steps, rng, reg_exponent, exact_users)
-
-    def solve_users(self, y: np.ndarray, conf: sp.csr_matrix, reg: float) -> np.ndarray:
-        return solve_users(y, conf, reg)
+    fit_als = staticmethod(fit_als)
+    solve_users = staticmethod(solve_users)
 
 
 LOCAL = LocalALS()
