@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,7 +10,9 @@ from avrec.cli.app import settings_of
 from avrec.cli.common import open_store, source_arg
 from avrec.cli.output import Format, emit_object, plain, resolve
 from avrec.errors import PartialFailureError, UsageError
-from avrec.takeout import DeleteReport
+
+if TYPE_CHECKING:  # the library (and through it avrec.ingest) loads only when a delete runs
+    from avrec.takeout import DeleteReport
 
 delete_app = typer.Typer(help="Delete items or interactions (one transaction each), then update the model.")
 
