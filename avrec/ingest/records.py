@@ -17,6 +17,9 @@ truncated. ``.gz`` files are decompressed on the fly.
 :class:`RecordSource` opens an input once and can read it several times (the ingest functions
 validate a whole file before writing any of it); input that can be read only once (stdin, a pipe,
 a non-seekable stream) is first spooled to an anonymous temporary file.
+
+Why one module of this size: the three formats share one contract (line numbers, `Malformed` records,
+size and depth limits, re-readable sources); splitting them would spread that contract over files.
 """
 
 from __future__ import annotations
