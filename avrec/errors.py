@@ -7,6 +7,13 @@ class AvrecError(Exception):
     """Base of every error avrec reports to its user (exit code 1)."""
 
     exit_code = 1
+    #: The library parameter the message starts with (``holdout``, ``plot``), if it is about one: a front
+    #: end names its own option for it there (the command line says ``--holdout``).
+    param: str | None = None
+
+    def __init__(self, *args: object, param: str | None = None) -> None:
+        super().__init__(*args)
+        self.param = param
 
     def lines(self) -> list[str]:
         """What the command line prints, one `avrec: error:` line each."""

@@ -43,31 +43,33 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def read_plot(path: Path) -> bytes:
-    """The bytes of a PNG to embed; a UsageError naming --plot when `path` is not a regular PNG file.
+    """The bytes of a PNG to embed; a UsageError about `plot` when `path` is not a regular PNG file.
 
     /dev/zero would be read until memory runs out, and any other file would be embedded as a "PNG".
     """
     try:
         with open(path, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise UsageError(f"--plot {path} is not a regular file; name a PNG file")
+                raise UsageError(f"plot {path} is not a regular file; name a PNG file", param="plot")
             data = fh.read(MAX_PLOT_BYTES + 1)
     except OSError as exc:
-        raise UsageError(f"--plot {path}: cannot read it ({exc.strerror or exc})") from None
+        raise UsageError(f"plot {path}: cannot read it ({exc.strerror or exc})", param="plot") from None
     if not data.startswith(_PNG_MAGIC):
-        raise UsageError(f"--plot {path} is not a PNG image (`avrec evaluate --plot` writes one)")
+        raise UsageError(f"plot {path} is not a PNG image (`avrec evaluate --plot` writes one)", param="plot")
     if len(data) > MAX_PLOT_BYTES:
-        raise UsageError(f"--plot {path} is larger than {MAX_PLOT_BYTES >> 20} MiB")
+        raise UsageError(f"plot {path} is larger than {MAX_PLOT_BYTES >> 20} MiB", param="plot")
     return data
 
 
 def report_target(out: Path) -> Path:
-    """Where `--out` writes: through a symlink to its target (deliberately), never onto a directory."""
+    """Where `out` writes: through a symlink to its target (deliberately), never onto a directory."""
     target = out.resolve() if out.is_symlink() else out
     if target.is_dir():
-        raise UsageError(f"--out {out} is a directory; name the HTML file to write (or - for stdout)")
+        raise UsageError(f"out {out} is a directory; name the HTML file to write (or - for stdout)", param="out")
     if target.exists() and not target.is_file():
-        raise UsageError(f"--out {out} is not a regular file; name the HTML file to write (or - for stdout)")
+        raise UsageError(
+            f"out {out} is not a regular file; name the HTML file to write (or - for stdout)", param="out"
+        )
     return target
 
 

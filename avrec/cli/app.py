@@ -43,7 +43,7 @@ class AvrecGroup(TyperGroup):
             *earlier, last = exc.lines()
             for line in earlier:
                 typer.echo(error_line(line), err=True)
-            _fail(last, exc.exit_code)
+            _fail(_option_named(exc, last), exc.exit_code)
         except KeyboardInterrupt:
             typer.echo("avrec: interrupted; what was already stored is kept", err=True)
             raise typer.Exit(130) from None
@@ -63,6 +63,18 @@ class AvrecGroup(TyperGroup):
                 raise
             _fail(f"internal error ({type(exc).__name__}: {exc}); this is a bug in avrec: please report it "
                   "with the output of the same command run with AVREC_DEBUG=1", 1)
+
+
+#: Library parameters whose command-line option is not simply ``--`` + the parameter's name.
+_OPTIONS = {"params": "--param"}
+
+
+def _option_named(exc: AvrecError, line: str) -> str:
+    """The message in command-line terms: a leading library parameter (`exc.param`) becomes its option."""
+    param = exc.param
+    if param and line.startswith(param + " "):
+        return _OPTIONS.get(param, "--" + param.replace("_", "-")) + line[len(param):]
+    return line
 
 
 def _fail(message: str, code: int) -> NoReturn:

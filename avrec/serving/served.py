@@ -71,7 +71,7 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
         for item in history:
             if item not in served.item_pos:
                 if store.get_item(item) is None:
-                    raise UnknownIdError(f"--history names unknown item id {item!r}")
+                    raise UnknownIdError(f"history names unknown item id {item!r}", param="history")
                 continue  # known to the store but newer than the model: it cannot inform the model yet
             cols.append(served.item_pos[item])
         cols = sorted(set(cols))

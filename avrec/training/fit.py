@@ -85,7 +85,7 @@ def fit(
     if engine not in ("local", "spark"):
         raise UsageError(f"unknown engine {engine!r}; choose local or spark")
     if tune and model in ("popular", "itemknn", "ease"):
-        raise UsageError(f"--tune has nothing to tune for {model}; it applies to hybrid, mf and content")
+        raise UsageError(f"tune has nothing to tune for {model}; it applies to hybrid, mf and content", param="tune")
     with store.writer_lock("fit"):
         data, _ = load_train_data(store)
         if data.interactions.nnz == 0:
@@ -98,7 +98,7 @@ def fit(
             from avrec.engines.spark import split_params
 
             if tune:
-                raise UsageError("--tune runs on the local engine only; tune locally, then fit on Spark")
+                raise UsageError("tune runs on the local engine only; tune locally, then fit on Spark", param="tune")
             model_options = split_params(options)[0]
         holdout_report = None
         if holdout:
@@ -109,7 +109,7 @@ def fit(
                     data, model=model, fraction=holdout, seed=seed, params=model_options
                 )
             except ValueError as exc:  # too little data to hold any out
-                raise InputError(f"--holdout {holdout}: {exc}") from None
+                raise InputError(f"holdout {holdout}: {exc}", param="holdout") from None
         if engine == "spark":
             from avrec.engines.spark import fit_spark
 
@@ -119,13 +119,13 @@ def fit(
             try:
                 estimator = make_model(model, random_state=seed, **options)
             except (TypeError, ValueError) as exc:
-                raise UsageError(f"bad --param for {model}: {exc}") from None
+                raise UsageError(f"params rejected by {model}: {exc}", param="params") from None
             if tune and isinstance(estimator, LinearHybrid):
                 try:
                     estimator.tune(data)
                 except ValueError as exc:
-                    why = f"--tune could not tune {model} on this data ({exc}); fit without --tune"
-                    raise InputError(why) from None
+                    why = f"tune could not tune {model} on this data ({exc}); fit without tuning"
+                    raise InputError(why, param="tune") from None
             started = time.perf_counter()
             with model_errors(model):
                 estimator.fit(data)

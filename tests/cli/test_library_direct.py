@@ -115,6 +115,7 @@ def test_read_plot_accepts_only_png(tmp_path: Path) -> None:
     assert read_plot(png).startswith(b"\x89PNG")
     text = tmp_path / "m.txt"
     text.write_text("not a picture")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"^plot .* is not a PNG") as caught:  # library terms; the CLI says --plot
         read_plot(text)
+    assert caught.value.param == "plot"
 
