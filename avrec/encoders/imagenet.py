@@ -221,12 +221,6 @@ class EfficientNetEncoder:
         return l2_normalize(frame_vectors.mean(axis=0, keepdims=True))[0]
 
 
-def top_labels(probs: np.ndarray, k: int = LABELS_PER_FRAME) -> list[tuple[str, float]]:
-    """The k most probable ImageNet classes of one frame's probabilities."""
-    order = np.argsort(-probs)[:k]
-    return [(IMAGENET_CLASSES[int(j)], float(probs[j])) for j in order]
-
-
 def aggregate_labels(
     probs: np.ndarray, times: Sequence[float], *, floor: float = LABEL_FLOOR, keep: int = LABELS_PER_ITEM
 ) -> list[VisualLabel]:

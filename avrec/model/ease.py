@@ -24,7 +24,7 @@ from scipy.linalg import lapack
 
 from avrec.model.base import ModelExplanation, Recommender, as_history, register, sorted_contributions
 from avrec.model.data import TrainData
-from avrec.model.weighting import BM25
+from avrec.model.weighting import BM25, binary
 
 #: Largest catalog EASE is fitted on (the dense inverse is O(n_items^3) time, 8 x n_items^2 bytes).
 EASE_MAX_ITEMS = 20_000
@@ -68,12 +68,6 @@ def bm25() -> BM25:
     return BM25(100.0, 0.8, dtype=np.float32)
 
 
-def _binary(x: sp.csr_matrix) -> sp.csr_matrix:
-    out = sp.csr_matrix(x, dtype=np.float32, copy=True)
-    out.data[:] = 1.0
-    return out
-
-
 @register
 class EaseModel(Recommender):
     """EASE: `regularization` is the penalty factor (x mean diagonal of W'W; None: chosen on validation),
@@ -111,7 +105,7 @@ class EaseModel(Recommender):
     def _weigh(self, h: sp.csr_matrix) -> sp.csr_matrix:
         if self.weighting == "bm25":
             return sp.csr_matrix(self.bm25.transform(h))
-        return _binary(h)
+        return binary(h)
 
     def _fit(self, data: TrainData) -> None:
         x = sp.csr_matrix(data.interactions, dtype=np.float32)
@@ -135,7 +129,7 @@ class EaseModel(Recommender):
         weightings = WEIGHTINGS if self.weighting_param == "auto" else (self.weighting_param,)
         best: tuple[float, float, str] = (-1.0, factors[0], weightings[0])
         for weighting in weightings:
-            w = weigh.transform(split.train) if weighting == "bm25" else _binary(split.train)
+            w = weigh.transform(split.train) if weighting == "bm25" else binary(split.train)
             scale = mean_gram_diagonal(w)
             for factor in factors:
                 b = ease_weights(w, factor * scale)

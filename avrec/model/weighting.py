@@ -68,6 +68,13 @@ class BM25:
         return new
 
 
+def binary(h: sp.csr_matrix) -> sp.csr_matrix:
+    """Every stored event as 1 (float32), whatever its weight."""
+    out = sp.csr_matrix(h, dtype=np.float32, copy=True)
+    out.data[:] = 1.0
+    return out
+
+
 def bm25_weight(m: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
     """BM25-weight a users x items matrix with statistics from itself (float64)."""
     return BM25(k1, b).fit(sp.csr_matrix(m, dtype=np.float64)).transform(m)
