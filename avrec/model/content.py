@@ -22,21 +22,22 @@ MODALITIES = ("text", "visual", "audio")
 
 
 def content_mean(vectors: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """The centre `normalise_content` subtracts: the mean of the present rows."""
-    v = np.asarray(vectors, dtype=np.float64)
-    return v[present].mean(axis=0) if present.any() else np.zeros(v.shape[1])
+    """The centre `normalise_content` subtracts: the mean of the present rows (accumulated in float64)."""
+    v = np.asarray(vectors)
+    return v[present].mean(axis=0, dtype=np.float64) if present.any() else np.zeros(v.shape[1])
 
 
 def normalise_content(vectors: np.ndarray, present: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
-    """Centre on the mean of the present rows (or on `mean`) and L2-normalise; absent rows stay zero."""
-    v = np.asarray(vectors, dtype=np.float64)
+    """Centre on the mean of the present rows (or on `mean`) and L2-normalise; absent rows stay zero
+    (float32, as the vectors are stored)."""
+    v = np.asarray(vectors, dtype=np.float32)
     out = np.zeros_like(v)
     if present.any():
-        centre = content_mean(v, present) if mean is None else np.asarray(mean, dtype=np.float64)
-        centred = v[present] - centre
+        centre = content_mean(v, present) if mean is None else mean
+        centred = v[present] - np.asarray(centre, dtype=np.float32)
         norms = np.linalg.norm(centred, axis=1, keepdims=True)
-        out[present] = centred / np.maximum(norms, 1e-12)
-    return out.astype(np.float32)
+        out[present] = centred / np.maximum(norms, np.float32(1e-12))
+    return out
 
 
 def normalised_modalities(
@@ -48,7 +49,8 @@ def normalised_modalities(
         cm = data.content.get(m)
         if cm is not None and cm.present.any():
             present = np.asarray(cm.present, bool)
-            out[m] = (normalise_content(cm.vectors, present), content_mean(cm.vectors, present))
+            mean = content_mean(cm.vectors, present)
+            out[m] = (normalise_content(cm.vectors, present, mean), mean)
     return out
 
 
