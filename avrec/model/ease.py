@@ -49,6 +49,8 @@ def ease_weights(w: sp.csr_matrix, penalty: float) -> np.ndarray:
             "(use the hybrid or mf model, which factorise instead)"
         )
     used = np.flatnonzero(np.diff(sp.csc_matrix(w).indptr) > 0)
+    if len(used) == 0:
+        return np.zeros((n, n), np.float32)
     if len(used) < n:
         return _scattered(ease_weights(sp.csr_matrix(w[:, used]), penalty), used, n)
     gram = np.asarray((w.T @ w).toarray(), dtype=np.float32)

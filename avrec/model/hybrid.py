@@ -125,7 +125,8 @@ def ease_head_size(n_items: int) -> int:
 
 def ease_head(counts: np.ndarray) -> np.ndarray:
     """The items (ascending rows) the hybrid's EASE block spans: the most events first (ties: lower row),
-    as many as hold `EASE_EVENT_SHARE` of the events, at most `ease_head_size`."""
+    as many as hold `EASE_EVENT_SHARE` of the events, at most `ease_head_size`. Items without events are
+    never in it (their rows and columns of B would be zero)."""
     order = np.argsort(-counts, kind="stable")
     order = order[counts[order] > 0]
     held = np.cumsum(counts[order], dtype=np.float64)
@@ -415,10 +416,9 @@ class LinearHybrid(Recommender):
         reference = None
         if scales is None and sample.size:
             reference = self.user_factors[sample] @ self.item_factors.T
-        if (self.ease_weight or self.taste_weight) and magnitude.nnz:
-            # the items with the most events (ties: lower row first); items without events have zero rows
-            # and columns in B anyway
-            self.ease_items = ease_head(self.item_counts)
+        events = np.asarray((magnitude != 0).sum(axis=0), dtype=np.float64).ravel()
+        if (self.ease_weight or self.taste_weight) and events.any():
+            self.ease_items = ease_head(events)
             penalty = self.ease_regularization * mean_gram_diagonal(magnitude)
             self.ease = ease_weights(sp.csr_matrix(magnitude[:, self.ease_items]), penalty)
         warm = self.item_counts > 0

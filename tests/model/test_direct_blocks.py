@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from avrec.model import TrainData, make_model
 from avrec.model import hybrid as hybrid_module
@@ -58,6 +59,15 @@ def test_large_catalog_gets_ease_on_its_most_popular_items(data: TrainData, monk
         # an item outside the head gets no EASE term
         plain = without.explain(data.interactions[0], 0, item).parts["collaborative"]
         assert (exp.parts["collaborative"] == pytest.approx(plain, abs=1e-6)) == (item == outside)
+
+
+def test_ease_head_follows_the_events_even_when_bm25_weighs_them_zero() -> None:
+    # two users, two items: every item is in half the histories or more, so its BM25 weight is zero
+    inter = sp.csr_matrix(np.array([[1, 1], [0, 1]], np.float32))
+    model = make_model("hybrid", factors=2, iterations=2).fit(TrainData(["u1", "u2"], ["i1", "i2"], inter))
+    assert isinstance(model, HybridModel)
+    np.testing.assert_array_equal(model.ease_items, [0, 1])
+    assert np.isfinite(model.score(inter, np.arange(2))).all()
 
 
 def test_ease_head_shrinks_on_large_catalogs() -> None:
