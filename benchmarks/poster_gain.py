@@ -44,6 +44,12 @@ def whitened(vectors: np.ndarray, present: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def mean_ranks(scores: np.ndarray, candidates: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Each of `items`' rank among `candidates` (1 = first), averaged over the rows of `scores`."""
+    sub = scores[:, candidates]
+    return np.array([float((sub > scores[:, [i]]).sum(axis=1).mean()) + 1.0 for i in items])
+
+
 def visual_parts(model: LinearHybrid, split: Split) -> dict[str, np.ndarray]:
     """The posters' parts of the default hybrid's scores for the split's test users (users x items)."""
     users = split.test_users
@@ -80,7 +86,8 @@ def main() -> None:
     ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
     ratios: list[float] = []
     dropped: dict[str, list[float]] = {}
-    print(f"{'split':>5} {'text':>7} {'text+posters':>12} {'posters':>8} {'ratio':>6}  most demoted popular held-out item")
+    header = f"{'split':>5} {'text':>7} {'text+posters':>12} {'posters':>8} {'ratio':>6}"
+    print(f"{header}  most demoted popular held-out item")
     for seed in range(args.splits):
         split = cold_items(train, 0.2, seed)
         users = split.test_users
@@ -101,16 +108,11 @@ def main() -> None:
         cands = split.candidates if split.candidates is not None else np.arange(ml.n_items)
         counts = np.asarray(split.test[users][:, cands].sum(axis=0)).ravel()
         popular = cands[np.argsort(-counts)[:5]]
-
-        def mean_rank(s: np.ndarray, item: int) -> float:
-            sub = s[:, cands]
-            return float((sub > s[:, [item]]).sum(axis=1).mean()) + 1.0
-
-        moved = {int(i): mean_rank(scores["both"], i) - mean_rank(scores["text"], i) for i in popular}
-        worst = max(moved, key=lambda i: moved[i])
+        ranks = {name: mean_ranks(scores[name], cands, popular) for name in ("text", "both")}
+        worst = int(np.argmax(ranks["both"] - ranks["text"]))
         print(
             f"{seed:>5} {nd['text']:>7.4f} {nd['both']:>12.4f} {nd['posters']:>8.4f} {ratio:>6.3f}  "
-            f"{ml.titles[worst]} (rank {mean_rank(scores['text'], worst):.0f} -> {mean_rank(scores['both'], worst):.0f})"
+            f"{ml.titles[popular[worst]]} (rank {ranks['text'][worst]:.0f} -> {ranks['both'][worst]:.0f})"
         )
     r = np.asarray(ratios)
     q25, q50, q75 = np.percentile(r, [25, 50, 75])
