@@ -16,16 +16,29 @@ yet are created bare. Other columns are ignored and named in the report.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Mapping
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from avrec.config import DEFAULT_EVENT_WEIGHTS
-from avrec.errors import UsageError
+from avrec.errors import StoreError, UsageError
 from avrec.ingest.common import (
     MAX_WEIGHT,
+    BulkSpec,
     IngestReport,
+    NeedsRows,
     RowError,
     TableSpec,
+    distinct_map,
+    id_column,
+    number_column,
     parse_id,
     parse_number,
     parse_timestamp,
@@ -37,6 +50,10 @@ from avrec.store import Interaction, Store
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp", "event", "weight")
 BATCH_SIZE = 10_000
+#: Events the bulk path writes per transaction. A larger log is cut into ranges of users holding about this
+#: many events each, written in user order, so that each part of the store's index on (user, item, ...) is
+#: written once, in order, instead of once per batch of the file.
+PART_EVENTS = 1_000_000
 UNKNOWN_EVENT = "*"
 
 
@@ -68,22 +85,247 @@ class InteractionParser:
         user_id = parse_id(row, "user_id")
         item_id = parse_id(row, "item_id")
         ts = parse_timestamp(row.get("timestamp"))
-        event_value = row.get("event")
-        if event_value is None:
-            event = ""
-        elif isinstance(event_value, str):
-            event = event_value.strip().lower()
-        else:
-            raise RowError(f"event must be text, found {event_value!r}")
-        storable(event, "event")
+        event = _event(row.get("event"))
         weight = parse_number(row.get("weight"), "weight")
         if weight is None:
-            weight = self.weights.get(event, self.default_weight) if event else self.default_weight
+            weight = self.event_weight(event)
         elif weight < 0:
             raise RowError(f"weight must be >= 0, found {row.get('weight')!r}")
         elif weight > MAX_WEIGHT:
             raise RowError(f"weight {row.get('weight')!r} is larger than {MAX_WEIGHT:g}, the most one event may weigh")
         return Interaction(user_id=user_id, item_id=item_id, event=event, ts=ts, weight=weight)
+
+    def event_weight(self, event: str) -> float:
+        return self.weights.get(event, self.default_weight) if event else self.default_weight
+
+    def columns(self, batch: Any) -> EventColumns:
+        """The same checks as ``__call__`` on a pyarrow record batch, column by column; raises NeedsRows
+        where ``__call__`` would raise RowError for some row."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        names = set(batch.schema.names)
+        n = batch.num_rows
+        users = id_column(batch.column("user_id"), "user_id")
+        items = id_column(batch.column("item_id"), "item_id")
+        times = number_column(batch.column("timestamp"), parse_timestamp) if "timestamp" in names else None
+        if "event" in names:
+            events = distinct_map(batch.column("event"), _event, pa.string())
+            event_weights = distinct_map(events, self.event_weight, pa.float64())
+        else:
+            events = pa.array([""]).take(pa.array(np.zeros(n, dtype=np.int32)))
+            event_weights = pa.array(np.full(n, self.default_weight))
+        weights = event_weights
+        if "weight" in names:
+            given = number_column(batch.column("weight"), lambda v: parse_number(v, "weight"))
+            if given.null_count < n:
+                if not pc.all(pc.and_kleene(pc.greater_equal(given, 0.0), pc.less_equal(given, MAX_WEIGHT))).as_py():
+                    raise NeedsRows("a weight out of range")
+                weights = pc.coalesce(given, event_weights)
+        return EventColumns(users, items, events, times, weights)
+
+
+def _event(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RowError(f"event must be text, found {value!r}")
+    return storable(value.strip().lower(), "event")
+
+
+@dataclass
+class EventColumns:
+    """A checked batch of events as pyarrow arrays: ids and events as text, times (null when unknown)
+    and weights as float64."""
+
+    users: Any
+    items: Any
+    events: Any
+    times: Any | None
+    weights: Any
+
+    def table(self) -> Any:
+        import pyarrow as pa
+
+        times = self.times if self.times is not None else pa.nulls(len(self.users), pa.float64())
+        names = ["user_id", "item_id", "event", "ts", "weight"]
+        return pa.record_batch([self.users, self.items, self.events, times, self.weights], names=names)
+
+    @classmethod
+    def of(cls, table: Any) -> EventColumns:
+        """From a table or record batch made by :meth:`table` (chunks joined)."""
+        if hasattr(table, "combine_chunks"):
+            table = table.combine_chunks()
+        columns = [c.combine_chunks() if hasattr(c, "combine_chunks") else c for c in table.columns]
+        return cls(*columns)
+
+
+class _EventWriter:
+    """The bulk path's writer (see :data:`PART_EVENTS`): a log of up to PART_EVENTS events is held in
+    memory and written in one transaction; a larger one is spilled, as it is read, into one Arrow file per
+    range of users (under the store folder), then written range by range."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.user_events: Counter[str] = Counter()
+        self.total = 0
+        self._held: list[EventColumns] = []
+        self._spill: _Spill | None = None
+
+    def observe(self, batch: EventColumns) -> None:
+        import pyarrow.compute as pc
+
+        counts = pc.value_counts(batch.users)
+        self.user_events.update(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())))
+        self.total += len(batch.users)
+
+    def add(self, batch: EventColumns, report: IngestReport) -> None:
+        if self.total <= PART_EVENTS:
+            self._held.append(batch)
+            return
+        if self._spill is None:
+            self._spill = _Spill(self.store.root, _user_ranges(self.user_events, PART_EVENTS))
+        self._spill.add(batch)
+
+    def finish(self, report: IngestReport) -> None:
+        import pyarrow as pa
+
+        if self._spill is None:
+            if self._held:
+                held = pa.Table.from_batches([b.table() for b in self._held])
+                _write_columns(EventColumns.of(held), report, self.store)
+            return
+        with self._spill as spill:
+            for part in spill.parts():
+                _write_columns(part, report, self.store)
+
+
+def _user_ranges(user_events: Mapping[str, int], part_events: int) -> list[str]:
+    """The first user of each range but the first: ranges of consecutive users (in sorted order) holding
+    about `part_events` events each (more when one user alone holds more)."""
+    bounds: list[str] = []
+    filled = 0
+    for user in sorted(user_events):
+        if filled >= part_events:
+            bounds.append(user)
+            filled = 0
+        filled += user_events[user]
+    return bounds
+
+
+class _Spill:
+    """Checked events spilled into one Arrow IPC file per range of users, in a temporary folder."""
+
+    def __init__(self, root: Path, bounds: list[str]) -> None:
+        self._bounds = bounds
+        self._dir = self._guard(lambda: tempfile.TemporaryDirectory(prefix=".ingest-", dir=root))
+        self._writers: dict[int, Any] = {}
+
+    def _guard(self, work: Any) -> Any:
+        try:
+            return work()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write a temporary file under {self._dir_name()} ({exc.strerror or exc}): free some "
+                "space on its disk and run the command again; what was stored before is kept"
+            ) from None
+
+    def _dir_name(self) -> str:
+        return getattr(getattr(self, "_dir", None), "name", "the store folder")
+
+    def _path(self, part: int) -> Path:
+        return Path(self._dir.name) / f"part-{part:05d}.arrow"
+
+    def add(self, batch: EventColumns) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(batch.users)
+        part_of = np.array([bisect.bisect_right(self._bounds, u) for u in encoded.dictionary.to_pylist()])
+        parts = part_of[encoded.indices.to_numpy()] if len(part_of) else np.zeros(0, dtype=np.int64)
+        order = np.argsort(parts, kind="stable")
+        table = batch.table().take(pa.array(order))
+        sizes = np.bincount(parts, minlength=len(self._bounds) + 1)
+        start = 0
+        for part, size in enumerate(sizes.tolist()):
+            if size:
+                self._write(part, table.slice(start, size))
+                start += size
+
+    def _write(self, part: int, rows: Any) -> None:
+        import pyarrow as pa
+
+        def write() -> None:
+            if part not in self._writers:
+                self._writers[part] = pa.ipc.new_stream(str(self._path(part)), rows.schema)
+            self._writers[part].write_batch(rows)
+
+        self._guard(write)
+
+    def parts(self) -> Iterator[EventColumns]:
+        """Each range's events in user order, one range at a time (its file removed once read)."""
+        import pyarrow as pa
+
+        for part in sorted(self._writers):
+            self._guard(self._writers.pop(part).close)
+            path = self._path(part)
+            with pa.OSFile(str(path)) as source:  # read into memory: the file goes next
+                events = EventColumns.of(pa.ipc.open_stream(source).read_all())
+            path.unlink()
+            yield events
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._dir.cleanup()
+
+
+class _Distinct:
+    """A text column as codes: each row's index into `values` (distinct, first-seen order) and its rank
+    among them in sorted order."""
+
+    def __init__(self, column: Any) -> None:
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(column)
+        self.values = np.array(encoded.dictionary.to_pylist(), dtype=object)
+        self.codes = encoded.indices.to_numpy()
+        self.sorted_order = pc.sort_indices(encoded.dictionary).to_numpy()
+        rank = np.empty(len(self.values), dtype=np.int64)
+        rank[self.sorted_order] = np.arange(len(self.values))
+        self.ranks = rank[self.codes]
+
+    def rows(self, order: np.ndarray) -> list[str]:
+        """The rows' values in `order` (the same str objects, shared: no copy per row)."""
+        return list(self.values[self.codes[order]].tolist())
+
+    def sorted_values(self) -> list[str]:
+        return list(self.values[self.sorted_order].tolist())
+
+
+def _write_columns(batch: EventColumns, report: IngestReport, store: Store) -> None:
+    """Store one checked batch in one transaction, its events sorted by (user, item) so that the store's
+    index on them is updated in order rather than at random places."""
+    users, items = _Distinct(batch.users), _Distinct(batch.items)
+    order = np.argsort(users.ranks * len(items.values) + items.ranks, kind="stable")
+    times = batch.times.take(order).to_pylist() if batch.times is not None else [None] * len(order)
+    added, duplicates, new_users, new_items = store.add_interaction_columns(
+        users.rows(order),
+        items.rows(order),
+        batch.events.take(order).to_pylist(),
+        times,
+        batch.weights.take(order).to_pylist(),
+        user_ids=users.sorted_values(),
+        item_ids=items.sorted_values(),
+    )
+    report.stored += added
+    report.new += added
+    report.duplicates += duplicates
+    report.new_users += new_users
+    report.new_items += new_items
 
 
 def _write(batch: list[Interaction], report: IngestReport, store: Store) -> None:
@@ -109,13 +351,15 @@ def ingest_interactions(
     Bad rows (empty ids, bad timestamps, NaN/infinite/negative weights, malformed lines) reject the
     whole file unless ``skip_bad_rows``; see :func:`avrec.ingest.ingest_catalog`.
     """
+    parser = InteractionParser(event_weights)
     spec = TableSpec(
         kind="interactions",
         required=("user_id", "item_id"),
         known=INTERACTION_COLUMNS,
-        parse=InteractionParser(event_weights),
+        parse=parser,
         write=lambda batch, report: _write(batch, report, store),
         batch_size=BATCH_SIZE,
         report_unknown_columns=True,
+        bulk=BulkSpec(parser.columns, lambda: _EventWriter(store)),
     )
     return run_ingest(spec, source, format=format, skip_bad_rows=skip_bad_rows, spool_dir=store.root)

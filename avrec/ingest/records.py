@@ -57,6 +57,8 @@ _BOM = b"\xef\xbb\xbf"
 _PARQUET_MAGIC = b"PAR1"
 _PARQUET_BATCH = 8192
 _SNIFF_BYTES = 4096
+#: The longest CSV header the columnar reader takes (a longer one goes to the row reader).
+_HEADER_BYTES = 1 << 16
 _CSV_FIELD_LIMIT = 16 << 20
 #: The longest JSON Lines record read (the same bound as a CSV field).
 _JSONL_LINE_LIMIT = 16 << 20
@@ -147,6 +149,22 @@ def _short(value: object, limit: int = 60) -> str:
 _TRUNCATED = " (the last line has no line end: is the file truncated?)"
 
 
+def _canonical(known: dict[str, str], key: str) -> str:
+    key = key.strip()
+    return known.get(key.lower(), key)
+
+
+def _header(name: str, known: dict[str, str], fields: list[str]) -> list[str]:
+    """Canonical column names of a header; a name given twice is an InputError."""
+    columns = [_canonical(known, f) for f in fields]
+    seen: set[str] = set()
+    for col in columns:
+        if col and col in seen:
+            raise InputError(f"{name}: the header names column {col!r} twice")
+        seen.add(col)
+    return columns
+
+
 class RecordReader:
     """One pass over an input: iterate it for ``(line, row)`` records.
 
@@ -190,17 +208,10 @@ class RecordReader:
         return self._iter
 
     def _canonical(self, key: str) -> str:
-        key = key.strip()
-        return self.known.get(key.lower(), key)
+        return _canonical(self.known, key)
 
     def _header(self, fields: list[str]) -> list[str]:
-        columns = [self._canonical(f) for f in fields]
-        seen: set[str] = set()
-        for col in columns:
-            if col and col in seen:
-                raise InputError(f"{self.name}: the header names column {col!r} twice")
-            seen.add(col)
-        return columns
+        return _header(self.name, self.known, fields)
 
     # -- CSV ------------------------------------------------------------------------------------
 
@@ -322,6 +333,131 @@ class RecordReader:
                     yield number, {name: values[raw] for name, raw in zip(names, raw_names, strict=True)}
         except (OSError, ValueError) as exc:  # pyarrow's ArrowIOError / ArrowInvalid
             raise InputError(f"{self.name}: Parquet file is damaged after row {number}: {exc}") from None
+
+
+class ColumnarUnsupported(Exception):
+    """This input (or this pass over it) needs the row reader: its records are read one at a time, with
+    their exact line numbers and messages. Raised by :meth:`RecordSource.open_batches` and its batches."""
+
+
+#: Bytes parsed at a time by the columnar reader: one batch of a CSV log is about 600,000 events.
+BATCH_BYTES = 16 << 20
+
+
+class _Watched:
+    """A binary stream as pyarrow reads it: counts the bytes, stops at `limit`, and notes what the
+    columnar CSV reader would read differently from the row reader (any quote, a bare carriage return)."""
+
+    def __init__(self, inner: IO[bytes], limit: int | None) -> None:
+        self._inner = inner
+        self._limit = limit
+        self.bytes = 0
+        self.unusual = ""
+        self._cr_at_end = False
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._limit is not None:
+            left = self._limit - self.bytes
+            size = left if size is None or size < 0 else min(size, left)
+        chunk = self._inner.read(size) if size != 0 else b""
+        if chunk:
+            self._watch(chunk)
+        return chunk
+
+    def _watch(self, chunk: bytes) -> None:
+        self.bytes += len(chunk)
+        if self.unusual:
+            return
+        if b'"' in chunk:
+            # pyarrow accepts `"a"b` as `ab`; the csv module (strict) refuses it with a line number
+            self.unusual = "quoted fields"
+        # a bare CR ends a line for pyarrow but not for the row reader (lines end with LF only)
+        bare = chunk.count(b"\r") - chunk.count(b"\r\n")
+        if self._cr_at_end:
+            bare += 0 if chunk.startswith(b"\n") else 1
+        if chunk.endswith(b"\r"):
+            bare -= 1  # decided by the next chunk
+            self._cr_at_end = True
+        else:
+            self._cr_at_end = False
+        if bare:
+            self.unusual = "a carriage return that does not end a line"
+
+    def check(self, *, final: bool = False) -> None:
+        if self.unusual or (final and self._cr_at_end):
+            raise ColumnarUnsupported(self.unusual or "a carriage return at the end")
+
+    def close(self) -> None:
+        self.closed = True
+        self._inner.close()
+
+
+class BatchReader:
+    """One columnar pass over a CSV input: iterate for pyarrow record batches of string columns, named
+    as :class:`RecordReader` names them (canonical names; columns with an empty name left out).
+
+    It gives the same values as the row reader or raises :class:`ColumnarUnsupported`, before or while
+    iterating: for quoted fields, a bare carriage return, blank lines before the header, a row with the
+    wrong number of fields, text that is not UTF-8. ``bytes`` is how much of the input was read, so
+    that a second pass can stop at the same place (``limit``).
+    """
+
+    def __init__(self, name: str, stream: IO[bytes], columns: list[str], *, limit: int | None) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        self.name = name
+        self.columns = [c for c in columns if c]
+        self._watch = _Watched(stream, limit)
+        raw = [f"c{n}" for n in range(len(columns))]
+        self._names = [raw[n] for n, c in enumerate(columns) if c]
+        try:  # pyarrow parses the first block here
+            self._reader = pacsv.open_csv(
+                pa.PythonFile(self._watch, mode="r"),
+                read_options=pacsv.ReadOptions(column_names=raw, skip_rows=1, block_size=BATCH_BYTES),
+                parse_options=pacsv.ParseOptions(newlines_in_values=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(raw, pa.string()),
+                    include_columns=self._names,
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (pa.ArrowException, OSError, EOFError) as exc:
+            self._watch.close()
+            raise ColumnarUnsupported(str(exc)) from None
+
+    @property
+    def bytes(self) -> int:
+        return self._watch.bytes
+
+    def __iter__(self) -> Iterator[Any]:
+        import pyarrow as pa
+
+        try:
+            for batch in self._reader:
+                self._watch.check()
+                yield pa.RecordBatch.from_arrays(batch.columns, names=self.columns)
+            self._watch.check(final=True)
+        except (pa.ArrowException, OSError, EOFError) as exc:  # a row that pyarrow cannot read the same way
+            raise ColumnarUnsupported(str(exc)) from None
+        finally:
+            self._watch.close()
+
+
+def _csv_header(head: bytes) -> list[str] | None:
+    """The fields of a CSV header line the columnar reader can take as it is (no quotes, UTF-8), else None."""
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :]
+    line, newline, _ = head.partition(b"\n")
+    if not newline or b'"' in line or b"\r" in line.rstrip(b"\r"):
+        return None
+    try:
+        text = line.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+    return text.split(",") if text.strip() else None
 
 
 class RecordSource:
@@ -481,6 +617,31 @@ class RecordSource:
 
         reader._iter = closing()
         return reader
+
+    def open_batches(self, *, known: Iterable[str] = (), limit: int | None = None) -> BatchReader:
+        """Start a columnar pass (see :class:`BatchReader`); ``limit`` stops it after that many bytes.
+
+        Raises :class:`ColumnarUnsupported` for input only the row reader reads: JSON Lines, Parquet, text
+        streams, and CSV whose header it cannot take as it is.
+        """
+        if self.format != "csv" or self._text is not None:
+            raise ColumnarUnsupported(f"{self.format} input from {'a text stream' if self._text else 'a file'}")
+        try:
+            with self._open_binary() as fh:
+                head = fh.read(_HEADER_BYTES)
+        except (OSError, EOFError) as exc:
+            raise ColumnarUnsupported(str(exc)) from None
+        fields = _csv_header(head)
+        if fields is None:
+            raise ColumnarUnsupported("a header the row reader must read")
+        columns = _header(self.name, {k.lower(): k for k in known}, fields)
+        if columns.count("") > 1:
+            raise ColumnarUnsupported("several columns without a name")
+        try:
+            stream = self._open_binary()
+        except OSError as exc:
+            raise ColumnarUnsupported(str(exc)) from None
+        return BatchReader(self.name, stream, columns, limit=limit)
 
     def close(self) -> None:
         if self._owned is not None:
