@@ -410,14 +410,15 @@ def number_column(values: Any, parse: Callable[[Any], float | None]) -> Any:
 
 
 class BulkWriter(Protocol[B_contra]):
-    """Stores the batches of one bulk ingest: sees every checked batch of the first pass (`observe`), then
-    every batch again as the second pass reads it (`add`), then `finish` (which may do the writing)."""
+    """Stores the batches of one bulk ingest: `add` sees each checked batch as the input is read (and may
+    keep it, in memory or spilled to disk); `finish` writes them once the whole input has passed;
+    `discard` drops them when the row path takes over."""
 
-    def observe(self, batch: B_contra) -> None: ...
-
-    def add(self, batch: B_contra, report: IngestReport) -> None: ...
+    def add(self, batch: B_contra) -> None: ...
 
     def finish(self, report: IngestReport) -> None: ...
+
+    def discard(self) -> None: ...
 
 
 @dataclass
@@ -464,36 +465,28 @@ def run_ingest(
 
 
 def _ingest_bulk(spec: TableSpec[Any], bulk: BulkSpec[Any], src: RecordSource, report: IngestReport) -> bool:
-    """Validate, then write, column-wise; False (nothing written) when the row path must read the file."""
+    """Check, then write, column-wise; False (nothing written) when the row path must read the input.
+
+    The input is read once: the writer keeps the checked batches (spilling a large log to disk) and writes
+    them only after the last one passed, so a bad row anywhere means nothing was written."""
     writer = bulk.writer()
     try:
-        first = src.open_batches(known=spec.known)
-        _check_header(spec, src.name, first.columns)
-        validated = 0
-        for batch in first:
-            writer.observe(bulk.convert(batch))
-            validated += batch.num_rows
+        reader = src.open_batches(known=spec.known)
+        _check_header(spec, src.name, reader.columns)
+        rows = 0
+        for batch in reader:
+            writer.add(bulk.convert(batch))
+            rows += batch.num_rows
     except (ColumnarUnsupported, NeedsRows):
+        writer.discard()
         return False
-    second = src.open_batches(known=spec.known, limit=first.bytes)
-    try:
-        for batch in second:
-            converted = bulk.convert(batch)
-            report.rows_read += batch.num_rows
-            writer.add(converted, report)
-    except (ColumnarUnsupported, NeedsRows) as exc:
-        raise InputError(
-            f"{src.name} changed while it was being ingested: it now holds a row it did not hold when it was "
-            f"checked ({exc}); {report.stored:,} rows were stored before it. Fix the file and run again."
-        ) from None
-    if report.rows_read != validated:
-        raise InputError(
-            f"{src.name} changed while it was being ingested: {validated:,} rows were validated but "
-            f"{report.rows_read:,} read when writing; {report.stored:,} stored. Run the ingest again."
-        )
-    writer.finish(report)
+    except BaseException:
+        writer.discard()
+        raise
+    report.rows_read = rows
     if spec.report_unknown_columns:
-        report.ignored_columns = sorted(c for c in first.columns if c not in spec.known)
+        report.ignored_columns = sorted(c for c in reader.columns if c not in spec.known)
+    writer.finish(report)
     return True
 
 

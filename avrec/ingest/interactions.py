@@ -16,10 +16,9 @@ yet are created bare. Other columns are ignored and named in the report.
 
 from __future__ import annotations
 
-import bisect
+import contextlib
 import math
 import tempfile
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,125 +160,154 @@ class EventColumns:
 
 
 class _EventWriter:
-    """The bulk path's writer (see :data:`PART_EVENTS`): a log of up to PART_EVENTS events is held in
-    memory and written in one transaction; a larger one is spilled, as it is read, into one Arrow file per
-    range of users (under the store folder), then written range by range."""
+    """The bulk path's writer. A log of up to :data:`PART_EVENTS` events is held in memory as it is checked
+    and written in one transaction. A larger one is spilled, as it is checked, into an Arrow file under the
+    store folder; once the whole log has passed, its events are sorted out into ranges of users (one Arrow
+    file each) and written range by range, in user order. Either way the input is read once: what is
+    written is exactly what was checked."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.user_events: Counter[str] = Counter()
         self.total = 0
+        self._user_counts: list[Any] = []
         self._held: list[EventColumns] = []
-        self._spill: _Spill | None = None
+        self._checked: _ArrowFiles | None = None
 
-    def observe(self, batch: EventColumns) -> None:
+    def add(self, batch: EventColumns) -> None:
         import pyarrow.compute as pc
 
-        counts = pc.value_counts(batch.users)
-        self.user_events.update(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())))
+        self._user_counts.append(pc.value_counts(batch.users))
         self.total += len(batch.users)
-
-    def add(self, batch: EventColumns, report: IngestReport) -> None:
-        if self.total <= PART_EVENTS:
+        if self._checked is None and self.total <= PART_EVENTS:
             self._held.append(batch)
             return
-        if self._spill is None:
-            self._spill = _Spill(self.store.root, _user_ranges(self.user_events, PART_EVENTS))
-        self._spill.add(batch)
+        if self._checked is None:
+            self._checked = _ArrowFiles(self.store.root)
+            for held in self._held:
+                self._checked.write(0, held.table())
+            self._held = []
+        self._checked.write(0, batch.table())
 
     def finish(self, report: IngestReport) -> None:
         import pyarrow as pa
 
-        if self._spill is None:
+        if self._checked is None:
             if self._held:
                 held = pa.Table.from_batches([b.table() for b in self._held])
                 _write_columns(EventColumns.of(held), report, self.store)
             return
-        with self._spill as spill:
-            for part in spill.parts():
-                _write_columns(part, report, self.store)
+        users, part_of = _user_ranges(self._user_counts, PART_EVENTS)
+        with self._checked as checked, _ArrowFiles(self.store.root) as parts:
+            for table in checked.read(0):
+                _route(table, users, part_of, parts)
+            checked.remove(0)
+            for part in parts.numbers():
+                _write_columns(EventColumns.of(parts.read_all(part)), report, self.store)
+                parts.remove(part)
+
+    def discard(self) -> None:
+        if self._checked is not None:
+            self._checked.__exit__()
 
 
-def _user_ranges(user_events: Mapping[str, int], part_events: int) -> list[str]:
-    """The first user of each range but the first: ranges of consecutive users (in sorted order) holding
-    about `part_events` events each (more when one user alone holds more)."""
-    bounds: list[str] = []
-    filled = 0
-    for user in sorted(user_events):
-        if filled >= part_events:
-            bounds.append(user)
-            filled = 0
-        filled += user_events[user]
-    return bounds
+def _user_ranges(user_counts: list[Any], part_events: int) -> tuple[Any, np.ndarray]:
+    """(every user, sorted; the range of each): ranges of consecutive users holding about `part_events`
+    events each (a user is never split, so one with more events makes a larger range)."""
+    import pyarrow as pa
+
+    users = pa.concat_arrays([c.field("values") for c in user_counts])
+    events = pa.concat_arrays([c.field("counts") for c in user_counts])
+    counts = pa.Table.from_arrays([users, events], names=["user", "events"])
+    per_user = counts.group_by("user").aggregate([("events", "sum")]).sort_by("user")
+    per_user_events = per_user.column("events_sum").to_numpy()
+    before = np.cumsum(per_user_events) - per_user_events
+    return per_user.column("user").combine_chunks(), before // part_events
 
 
-class _Spill:
-    """Checked events spilled into one Arrow IPC file per range of users, in a temporary folder."""
+def _route(table: Any, users: Any, part_of: np.ndarray, parts: _ArrowFiles) -> None:
+    """Append each event of `table` to the Arrow file of its user's range."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    def __init__(self, root: Path, bounds: list[str]) -> None:
-        self._bounds = bounds
+    part = part_of[pc.index_in(table.column("user_id"), value_set=users).to_numpy()]
+    order = np.argsort(part, kind="stable")
+    sizes = np.bincount(part, minlength=int(part_of[-1]) + 1 if len(part_of) else 0)
+    ordered = table.take(pa.array(order))
+    start = 0
+    for number, size in enumerate(sizes.tolist()):
+        if size:
+            parts.write(number, ordered.slice(start, size))
+            start += size
+
+
+class _ArrowFiles:
+    """Numbered Arrow IPC files in a temporary folder under the store; a failed write is a StoreError that
+    says to free space (what was stored before is kept)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
         self._dir = self._guard(lambda: tempfile.TemporaryDirectory(prefix=".ingest-", dir=root))
         self._writers: dict[int, Any] = {}
+        self._closed: set[int] = set()
 
     def _guard(self, work: Any) -> Any:
         try:
             return work()
         except OSError as exc:
             raise StoreError(
-                f"cannot write a temporary file under {self._dir_name()} ({exc.strerror or exc}): free some "
-                "space on its disk and run the command again; what was stored before is kept"
+                f"cannot write a temporary file under {self._root} ({exc.strerror or exc}): free some space on "
+                "its disk and run the command again; what was stored before is kept"
             ) from None
 
-    def _dir_name(self) -> str:
-        return getattr(getattr(self, "_dir", None), "name", "the store folder")
+    def _path(self, number: int) -> str:
+        return str(Path(self._dir.name) / f"{number:06d}.arrow")
 
-    def _path(self, part: int) -> Path:
-        return Path(self._dir.name) / f"part-{part:05d}.arrow"
-
-    def add(self, batch: EventColumns) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        encoded = pc.dictionary_encode(batch.users)
-        part_of = np.array([bisect.bisect_right(self._bounds, u) for u in encoded.dictionary.to_pylist()])
-        parts = part_of[encoded.indices.to_numpy()] if len(part_of) else np.zeros(0, dtype=np.int64)
-        order = np.argsort(parts, kind="stable")
-        table = batch.table().take(pa.array(order))
-        sizes = np.bincount(parts, minlength=len(self._bounds) + 1)
-        start = 0
-        for part, size in enumerate(sizes.tolist()):
-            if size:
-                self._write(part, table.slice(start, size))
-                start += size
-
-    def _write(self, part: int, rows: Any) -> None:
+    def write(self, number: int, rows: Any) -> None:
         import pyarrow as pa
 
         def write() -> None:
-            if part not in self._writers:
-                self._writers[part] = pa.ipc.new_stream(str(self._path(part)), rows.schema)
-            self._writers[part].write_batch(rows)
+            if number not in self._writers:
+                self._writers[number] = pa.ipc.new_stream(self._path(number), rows.schema)
+            self._writers[number].write(rows)
 
         self._guard(write)
 
-    def parts(self) -> Iterator[EventColumns]:
-        """Each range's events in user order, one range at a time (its file removed once read)."""
+    def numbers(self) -> list[int]:
+        return sorted(self._writers)
+
+    def _close(self, number: int) -> None:
+        if number in self._writers and number not in self._closed:
+            self._closed.add(number)
+            self._guard(self._writers[number].close)
+
+    def read(self, number: int) -> Iterator[Any]:
+        """The file's record batches, one at a time (memory: one batch)."""
         import pyarrow as pa
 
-        for part in sorted(self._writers):
-            self._guard(self._writers.pop(part).close)
-            path = self._path(part)
-            with pa.OSFile(str(path)) as source:  # read into memory: the file goes next
-                events = EventColumns.of(pa.ipc.open_stream(source).read_all())
-            path.unlink()
-            yield events
+        self._close(number)
+        with pa.OSFile(self._path(number)) as source:
+            reader = pa.ipc.open_stream(source)
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
 
-    def __enter__(self) -> _Spill:
+    def read_all(self, number: int) -> Any:
+        import pyarrow as pa
+
+        self._close(number)
+        with pa.OSFile(self._path(number)) as source:  # read into memory: the file goes next
+            return pa.ipc.open_stream(source).read_all()
+
+    def remove(self, number: int) -> None:
+        self._close(number)
+        Path(self._path(number)).unlink(missing_ok=True)
+
+    def __enter__(self) -> _ArrowFiles:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for writer in self._writers.values():
-            writer.close()
+        for number in list(self._writers):
+            with contextlib.suppress(Exception):
+                self._close(number)
         self._dir.cleanup()
 
 

@@ -345,28 +345,22 @@ BATCH_BYTES = 16 << 20
 
 
 class _Watched:
-    """A binary stream as pyarrow reads it: counts the bytes, stops at `limit`, and notes what the
-    columnar CSV reader would read differently from the row reader (any quote, a bare carriage return)."""
+    """A binary stream as pyarrow reads it, noting what the columnar CSV reader would read differently
+    from the row reader (any quote, a bare carriage return)."""
 
-    def __init__(self, inner: IO[bytes], limit: int | None) -> None:
+    def __init__(self, inner: IO[bytes]) -> None:
         self._inner = inner
-        self._limit = limit
-        self.bytes = 0
         self.unusual = ""
         self._cr_at_end = False
         self.closed = False
 
     def read(self, size: int = -1) -> bytes:
-        if self._limit is not None:
-            left = self._limit - self.bytes
-            size = left if size is None or size < 0 else min(size, left)
-        chunk = self._inner.read(size) if size != 0 else b""
+        chunk = self._inner.read(size)
         if chunk:
             self._watch(chunk)
         return chunk
 
     def _watch(self, chunk: bytes) -> None:
-        self.bytes += len(chunk)
         if self.unusual:
             return
         if b'"' in chunk:
@@ -399,17 +393,16 @@ class BatchReader:
 
     It gives the same values as the row reader or raises :class:`ColumnarUnsupported`, before or while
     iterating: for quoted fields, a bare carriage return, blank lines before the header, a row with the
-    wrong number of fields, text that is not UTF-8. ``bytes`` is how much of the input was read, so
-    that a second pass can stop at the same place (``limit``).
+    wrong number of fields, text that is not UTF-8.
     """
 
-    def __init__(self, name: str, stream: IO[bytes], columns: list[str], *, limit: int | None) -> None:
+    def __init__(self, name: str, stream: IO[bytes], columns: list[str]) -> None:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
         self.name = name
         self.columns = [c for c in columns if c]
-        self._watch = _Watched(stream, limit)
+        self._watch = _Watched(stream)
         raw = [f"c{n}" for n in range(len(columns))]
         self._names = [raw[n] for n, c in enumerate(columns) if c]
         try:  # pyarrow parses the first block here
@@ -427,10 +420,6 @@ class BatchReader:
         except (pa.ArrowException, OSError, EOFError) as exc:
             self._watch.close()
             raise ColumnarUnsupported(str(exc)) from None
-
-    @property
-    def bytes(self) -> int:
-        return self._watch.bytes
 
     def __iter__(self) -> Iterator[Any]:
         import pyarrow as pa
@@ -618,8 +607,8 @@ class RecordSource:
         reader._iter = closing()
         return reader
 
-    def open_batches(self, *, known: Iterable[str] = (), limit: int | None = None) -> BatchReader:
-        """Start a columnar pass (see :class:`BatchReader`); ``limit`` stops it after that many bytes.
+    def open_batches(self, *, known: Iterable[str] = ()) -> BatchReader:
+        """Start a columnar pass (see :class:`BatchReader`).
 
         Raises :class:`ColumnarUnsupported` for input only the row reader reads: JSON Lines, Parquet, text
         streams, and CSV whose header it cannot take as it is.
@@ -641,7 +630,7 @@ class RecordSource:
             stream = self._open_binary()
         except OSError as exc:
             raise ColumnarUnsupported(str(exc)) from None
-        return BatchReader(self.name, stream, columns, limit=limit)
+        return BatchReader(self.name, stream, columns)
 
     def close(self) -> None:
         if self._owned is not None:
