@@ -338,14 +338,16 @@ def _write_columns(batch: EventColumns, report: IngestReport, store: Store) -> N
     """Store one checked batch in one transaction, its events sorted by (user, item) so that the store's
     index on them is updated in order rather than at random places."""
     users, items = _Distinct(batch.users), _Distinct(batch.items)
+    # stable: of events alike but for their weight, the first in the file is stored, as the row path does
     order = np.argsort(users.ranks * len(items.values) + items.ranks, kind="stable")
-    times = batch.times.take(order).to_pylist() if batch.times is not None else [None] * len(order)
+    # NaN for an unknown time: SQLite stores a NaN bound as a REAL as NULL
+    times = batch.times.to_numpy(zero_copy_only=False)[order].tolist() if batch.times is not None else None
     added, duplicates, new_users, new_items = store.add_interaction_columns(
         users.rows(order),
         items.rows(order),
-        batch.events.take(order).to_pylist(),
-        times,
-        batch.weights.take(order).to_pylist(),
+        _Distinct(batch.events).rows(order),
+        times if times is not None else [None] * len(order),
+        batch.weights.to_numpy(zero_copy_only=False)[order].tolist(),
         user_ids=users.sorted_values(),
         item_ids=items.sorted_values(),
     )
