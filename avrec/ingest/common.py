@@ -472,7 +472,10 @@ def _ingest_bulk(spec: TableSpec[Any], bulk: BulkSpec[Any], src: RecordSource, r
     writer = bulk.writer()
     try:
         reader = src.open_batches(known=spec.known)
-        _check_header(spec, src.name, reader.columns)
+        if src.format == "csv":
+            _check_header(spec, src.name, reader.columns)
+        elif any(c not in reader.columns for c in spec.required):
+            raise ColumnarUnsupported("rows without a required key")  # the row path names each one
         rows = 0
         for batch in reader:
             writer.add(bulk.convert(batch))

@@ -29,6 +29,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -344,13 +345,23 @@ class ColumnarUnsupported(Exception):
 BATCH_BYTES = 16 << 20
 
 
-class _Watched:
-    """A binary stream as pyarrow reads it, noting what the columnar CSV reader would read differently
-    from the row reader (any quote, a bare carriage return)."""
+#: JSON Lines the columnar reader leaves to the row reader: arrays and nested objects (pyarrow parses them
+#: recursively, and they are no part of an interaction), two objects on one line, and control characters
+#: (Python's json refuses them inside strings; pyarrow does not).
+_JSONL_UNUSUAL = re.compile(rb"\[|\{[^}\n]*\{|\}[ \t]*\{|[\x00-\x09\x0b\x0c\x0e-\x1f]")
 
-    def __init__(self, inner: IO[bytes]) -> None:
+
+class _Watched:
+    """A binary stream as pyarrow reads it, noting what the columnar reader would read differently from
+    the row reader: in CSV any quote or a bare carriage return; in JSON Lines a bare carriage return or
+    what :data:`_JSONL_UNUSUAL` matches (refused before pyarrow parses it). Counts line ends."""
+
+    def __init__(self, inner: IO[bytes], fmt: str) -> None:
         self._inner = inner
+        self._format = fmt
         self.unusual = ""
+        self.newlines = 0
+        self.ends_with_newline = True
         self._cr_at_end = False
         self.closed = False
 
@@ -358,12 +369,20 @@ class _Watched:
         chunk = self._inner.read(size)
         if chunk:
             self._watch(chunk)
+            if self._format == "jsonl" and self.unusual:
+                raise ColumnarUnsupported(self.unusual)
         return chunk
 
     def _watch(self, chunk: bytes) -> None:
+        self.newlines += chunk.count(b"\n")
+        self.ends_with_newline = chunk.endswith(b"\n")
         if self.unusual:
             return
-        if b'"' in chunk:
+        if self._format == "jsonl":
+            found = _JSONL_UNUSUAL.search(chunk)
+            if found:
+                self.unusual = f"JSON the row reader must read ({found.group()[:1]!r})"
+        elif b'"' in chunk:
             # pyarrow accepts `"a"b` as `ab`; the csv module (strict) refuses it with a line number
             self.unusual = "quoted fields"
         # a bare CR ends a line for pyarrow but not for the row reader (lines end with LF only)
@@ -388,21 +407,48 @@ class _Watched:
 
 
 class BatchReader:
-    """One columnar pass over a CSV input: iterate for pyarrow record batches of string columns, named
-    as :class:`RecordReader` names them (canonical names; columns with an empty name left out).
+    """One columnar pass over a CSV or JSON Lines input: iterate for pyarrow record batches whose columns
+    are named as :class:`RecordReader` names them (canonical names; CSV columns with an empty name left
+    out). CSV columns are all text; JSON columns have the types pyarrow infers.
 
     It gives the same values as the row reader or raises :class:`ColumnarUnsupported`, before or while
-    iterating: for quoted fields, a bare carriage return, blank lines before the header, a row with the
-    wrong number of fields, text that is not UTF-8.
+    iterating: for quoted CSV fields, a bare carriage return, blank lines before a CSV header, a row with
+    the wrong number of fields, text that is not UTF-8, JSON that :data:`_JSONL_UNUSUAL` matches, keys
+    that differ only in case, a value of another type than the same key's earlier values.
     """
 
-    def __init__(self, name: str, stream: IO[bytes], columns: list[str]) -> None:
+    def __init__(self, name: str, stream: IO[bytes], columns: list[str] | None, known: dict[str, str]) -> None:
+        self.name = name
+        self._rows = 0
+        if columns is None:
+            self._watch = _Watched(stream, "jsonl")
+            self._open_jsonl(known)
+        else:
+            self._watch = _Watched(stream, "csv")
+            self._open_csv(columns)
+
+    def _open_jsonl(self, known: dict[str, str]) -> None:
+        import pyarrow as pa
+        import pyarrow.json as pajson
+
+        try:  # pyarrow parses the first block here
+            self._reader = pajson.open_json(
+                pa.PythonFile(self._watch, mode="r"), read_options=pajson.ReadOptions(block_size=BATCH_BYTES)
+            )
+        except (pa.ArrowException, OSError, EOFError, ColumnarUnsupported) as exc:
+            self._watch.close()
+            raise ColumnarUnsupported(str(exc)) from None
+        self.columns = [_canonical(known, k) for k in self._reader.schema.names]
+        if len(set(self.columns)) != len(self.columns):
+            self._watch.close()
+            raise ColumnarUnsupported("keys that differ only in case or spaces")
+        self._names = list(self._reader.schema.names)
+
+    def _open_csv(self, columns: list[str]) -> None:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        self.name = name
         self.columns = [c for c in columns if c]
-        self._watch = _Watched(stream)
         raw = [f"c{n}" for n in range(len(columns))]
         self._names = [raw[n] for n, c in enumerate(columns) if c]
         try:  # pyarrow parses the first block here
@@ -427,8 +473,16 @@ class BatchReader:
         try:
             for batch in self._reader:
                 self._watch.check()
+                if batch.schema.names != self._names:
+                    raise ColumnarUnsupported("keys that appear only after the first block")
+                self._rows += batch.num_rows
                 yield pa.RecordBatch.from_arrays(batch.columns, names=self.columns)
             self._watch.check(final=True)
+            if self._watch._format == "jsonl":
+                # one object per line, none on a blank line (the row reader would count lines otherwise)
+                lines = self._watch.newlines + (0 if self._watch.ends_with_newline else 1)
+                if lines != self._rows or not self._rows:
+                    raise ColumnarUnsupported("blank lines, several objects on a line, or no object at all")
         except (pa.ArrowException, OSError, EOFError) as exc:  # a row that pyarrow cannot read the same way
             raise ColumnarUnsupported(str(exc)) from None
         finally:
@@ -613,8 +667,15 @@ class RecordSource:
         Raises :class:`ColumnarUnsupported` for input only the row reader reads: JSON Lines, Parquet, text
         streams, and CSV whose header it cannot take as it is.
         """
-        if self.format != "csv" or self._text is not None:
+        if self.format not in ("csv", "jsonl") or self._text is not None:
             raise ColumnarUnsupported(f"{self.format} input from {'a text stream' if self._text else 'a file'}")
+        canonical = {k.lower(): k for k in known}
+        if self.format == "jsonl":
+            try:
+                stream = self._open_binary()
+            except OSError as exc:
+                raise ColumnarUnsupported(str(exc)) from None
+            return BatchReader(self.name, stream, None, canonical)
         try:
             with self._open_binary() as fh:
                 head = fh.read(_HEADER_BYTES)
@@ -623,14 +684,14 @@ class RecordSource:
         fields = _csv_header(head)
         if fields is None:
             raise ColumnarUnsupported("a header the row reader must read")
-        columns = _header(self.name, {k.lower(): k for k in known}, fields)
+        columns = _header(self.name, canonical, fields)
         if columns.count("") > 1:
             raise ColumnarUnsupported("several columns without a name")
         try:
             stream = self._open_binary()
         except OSError as exc:
             raise ColumnarUnsupported(str(exc)) from None
-        return BatchReader(self.name, stream, columns)
+        return BatchReader(self.name, stream, columns, canonical)
 
     def close(self) -> None:
         if self._owned is not None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,61 @@ def test_delete_items_without_an_item_index(tmp_path: Path) -> None:
     assert "i3" not in left and "i5" not in left and len(left) == len(per_item) - 2
     assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def varied_jsonl(n: int, iso_times: bool, seed: int = 0) -> str:
+    """JSON Lines the bulk path reads (each key of one JSON type throughout, as pyarrow needs): numeric user
+    ids, text item ids with spaces and non-ASCII, numeric or ISO times, absent and null keys, an unknown key."""
+    rng = random.Random(seed)
+    times = ["2024-05-01T12:00:00Z", "2024-05-01 14:00:00+02:00", " 1714564800 "] if iso_times else [1714564800, 1.5]
+    lines = []
+    for k in range(n):
+        row: dict[str, Any] = {"user_id": rng.randrange(40), "item_id": rng.choice([" i", "Ünï", "i"]) + str(k % 60)}
+        if k % 4:
+            row["timestamp"] = rng.choice([*times, None])
+        if k % 5:
+            row["event"] = rng.choice(["view", "LIKE", None, "skip"])
+        if k % 7 == 0:
+            row["weight"] = rng.choice([0.5, 2, None])
+        row["device"] = "tv"
+        lines.append(json.dumps(row, ensure_ascii=bool(k % 2)) + "\n")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("iso_times", [False, True])
+def test_jsonl_bulk_path_stores_what_the_row_path_stores(
+    tmp_path: Path, calls: dict[str, int], iso_times: bool
+) -> None:
+    text = varied_jsonl(4000, iso_times)
+    path = tmp_path / "log.jsonl"
+    path.write_text(text, encoding="utf-8")
+    bulk_store, row_store = Store(tmp_path / "bulk"), Store(tmp_path / "rows")
+    bulk = ingest_interactions(bulk_store, path)
+    assert calls == {"rows": 0, "batches": 1}, "read column-wise"
+    rows = ingest_interactions(row_store, io.StringIO(text))
+    assert counts(bulk) == counts(rows) and bulk.ignored_columns == ["device"]
+    assert stored(bulk_store) == stored(row_store)
+
+
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        ('{"user_id": "u7", "item_id": ""}\n', "line 3002: empty item_id"),
+        ('{"user_id": "u7", "item_id": "i", "weight": NaN}\n', "line 3002: weight must be a finite number"),
+        ('{"user_id": "u7", "item_id": "i", "timestamp": true}\n', "line 3002: bad timestamp"),
+        ('{"user_id": "u7", "item_id": "\\ud800"}\n', "line 3002: item_id holds"),
+        ('{"user_id": "u7", "item_id": ["i"]}\n', "line 3002: item_id must be text or a number"),
+        ('{"user_id": "u7"\n', "line 3002: malformed JSON"),
+        ('{"item_id": "i7"}\n', "line 3002: missing user_id"),
+    ],
+)
+def test_bad_jsonl_lines_are_named(tmp_path: Path, bad: str, says: str) -> None:
+    lines = [json.dumps({"user_id": f"u{k % 13}", "item_id": f"i{k}", "timestamp": k}) + "\n" for k in range(5000)]
+    lines.insert(3001, bad)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(lines))
+    store = Store(tmp_path / "s")
+    with pytest.raises(RejectedFileError) as info:
+        ingest_interactions(store, path)
+    assert says in str(info.value) and info.value.report.bad_count == 1
+    assert store.interaction_count() == 0
