@@ -544,7 +544,8 @@ class Store:
             missing = [i for i in wanted if i not in found]
             for table, column in _children_of(conn, "items"):
                 before = conn.total_changes
-                conn.execute(f'DELETE FROM "{table}" WHERE "{column}" {chosen}', (doomed,))
+                child_delete = f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT value FROM json_each(?))'
+                conn.execute(child_delete, (doomed,))
                 if table in counts:
                     counts[table] += conn.total_changes - before
             before = conn.total_changes
@@ -866,6 +867,8 @@ def _children_of(conn: sqlite3.Connection, parent: str) -> list[tuple[str, str]]
     for table in tables:
         for fk in conn.execute("SELECT \"table\", \"from\" FROM pragma_foreign_key_list(?)", (table,)):
             if fk[0] == parent:
+                if not (table.isidentifier() and str(fk[1]).isidentifier()):  # never quoted into SQL otherwise
+                    raise StoreError(f"unexpected table or column name in the schema: {table!r}.{fk[1]!r}")
                 out.append((table, str(fk[1])))
     return out
 
