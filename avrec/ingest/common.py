@@ -29,15 +29,15 @@ are written as they come and bad ones reported.
 
 The bulk path (large logs)
 --------------------------
-A table with a :class:`BulkSpec` (interaction logs) is first tried column-wise: pyarrow parses a CSV or
-JSON Lines file in batches of about 16 MiB (:class:`~avrec.ingest.records.BatchReader`) and the value
+A table with a :class:`BulkSpec` (interaction logs) is first tried column-wise: pyarrow reads a CSV, JSON
+Lines or Parquet file in batches (about 16 MiB of text) (:class:`~avrec.ingest.records.BatchReader`) and the value
 checks below run on whole columns (``id_column``, ``number_column``, ``distinct_map``: plain values
 vectorised, any other value through the same row parser as the row path, once per distinct value). The
 file is read once: the writer keeps the checked batches (in memory, or spilled to Arrow files under the
 store when large) and writes only after the last batch passed, so a bad row anywhere still means nothing
 was written, and nothing appended meanwhile is written unchecked. Whenever this path cannot promise the
 row path's result -- a value a check refuses, quoted CSV fields, a row with the wrong number of fields,
-text that is not UTF-8, nested JSON, Parquet, a text stream -- it stops before writing anything and the
+text that is not UTF-8, nested JSON, a text stream -- it stops before writing anything and the
 file is read row by row instead, which finds every bad row with its line number and message. A bad file
 therefore costs one fast pass more; a good one is read at columnar speed.
 """
@@ -474,7 +474,7 @@ def _ingest_bulk(spec: TableSpec[Any], bulk: BulkSpec[Any], src: RecordSource, r
     writer = bulk.writer()
     try:
         reader = src.open_batches(known=spec.known)
-        if src.format == "csv":
+        if src.format in ("csv", "parquet"):
             _check_header(spec, src.name, reader.columns)
         elif any(c not in reader.columns for c in spec.required):
             raise ColumnarUnsupported("rows without a required key")  # the row path names each one

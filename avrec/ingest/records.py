@@ -57,6 +57,8 @@ EXTENSIONS: dict[str, str] = {
 _BOM = b"\xef\xbb\xbf"
 _PARQUET_MAGIC = b"PAR1"
 _PARQUET_BATCH = 8192
+#: Rows per batch of the columnar Parquet reader.
+_PARQUET_BULK_ROWS = 1 << 19
 _SNIFF_BYTES = 4096
 #: The longest CSV header the columnar reader takes (a longer one goes to the row reader).
 _HEADER_BYTES = 1 << 16
@@ -417,15 +419,29 @@ class BatchReader:
     that differ only in case, a value of another type than the same key's earlier values.
     """
 
-    def __init__(self, name: str, stream: IO[bytes], columns: list[str] | None, known: dict[str, str]) -> None:
+    def __init__(self, name: str, stream: IO[bytes], fmt: str, columns: list[str], known: dict[str, str]) -> None:
         self.name = name
         self._rows = 0
-        if columns is None:
-            self._watch = _Watched(stream, "jsonl")
+        self._watch = _Watched(stream, fmt)
+        if fmt == "jsonl":
             self._open_jsonl(known)
+        elif fmt == "parquet":
+            self._open_parquet(columns)
         else:
-            self._watch = _Watched(stream, "csv")
             self._open_csv(columns)
+
+    def _open_parquet(self, columns: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            pfile = pq.ParquetFile(self._watch._inner)
+            self._reader = pfile.iter_batches(batch_size=_PARQUET_BULK_ROWS)
+        except (pa.ArrowException, OSError, EOFError) as exc:
+            self._watch.close()
+            raise ColumnarUnsupported(str(exc)) from None
+        self.columns = columns
+        self._names = list(pfile.schema_arrow.names)
 
     def _open_jsonl(self, known: dict[str, str]) -> None:
         import pyarrow as pa
@@ -664,18 +680,30 @@ class RecordSource:
     def open_batches(self, *, known: Iterable[str] = ()) -> BatchReader:
         """Start a columnar pass (see :class:`BatchReader`).
 
-        Raises :class:`ColumnarUnsupported` for input only the row reader reads: JSON Lines, Parquet, text
-        streams, and CSV whose header it cannot take as it is.
+        Raises :class:`ColumnarUnsupported` for input only the row reader reads: text streams, CSV whose
+        header it cannot take as it is, a Parquet file pyarrow cannot open.
         """
-        if self.format not in ("csv", "jsonl") or self._text is not None:
-            raise ColumnarUnsupported(f"{self.format} input from {'a text stream' if self._text else 'a file'}")
+        if self._text is not None:
+            raise ColumnarUnsupported("a text stream")
         canonical = {k.lower(): k for k in known}
-        if self.format == "jsonl":
+        if self.format in ("jsonl", "parquet"):
             try:
                 stream = self._open_binary()
             except OSError as exc:
                 raise ColumnarUnsupported(str(exc)) from None
-            return BatchReader(self.name, stream, None, canonical)
+            columns: list[str] = []
+            if self.format == "parquet":
+                import pyarrow.parquet as pq
+
+                try:
+                    names = list(pq.read_schema(stream).names)
+                except Exception as exc:  # pyarrow raises several types for a corrupt file
+                    stream.close()
+                    raise ColumnarUnsupported(str(exc)) from None
+                stream.close()
+                columns = _header(self.name, canonical, names)
+                stream = self._open_binary()
+            return BatchReader(self.name, stream, self.format, columns, canonical)
         try:
             with self._open_binary() as fh:
                 head = fh.read(_HEADER_BYTES)
@@ -691,7 +719,7 @@ class RecordSource:
             stream = self._open_binary()
         except OSError as exc:
             raise ColumnarUnsupported(str(exc)) from None
-        return BatchReader(self.name, stream, columns, canonical)
+        return BatchReader(self.name, stream, "csv", columns, canonical)
 
     def close(self) -> None:
         if self._owned is not None:
