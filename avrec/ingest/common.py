@@ -380,6 +380,8 @@ def id_column(values: Any, column: str) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_large_string(values.type):
+        values = values.cast(pa.string())
     if pa.types.is_string(values.type) and values.null_count == 0:
         if pc.all(pc.match_substring_regex(values, _PLAIN_ID)).as_py() is not False:
             return values
@@ -395,6 +397,8 @@ def number_column(values: Any, parse: Callable[[Any], float | None]) -> Any:
     import pyarrow.compute as pc
 
     cast = None
+    if pa.types.is_large_string(values.type):
+        values = values.cast(pa.string())
     if pa.types.is_string(values.type) and values.null_count == 0:
         empty = pc.equal(values, "")
         plain = pc.or_(empty, pc.match_substring_regex(values, _PLAIN_NUMBER))

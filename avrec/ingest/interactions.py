@@ -207,7 +207,7 @@ class _EventWriter:
 
     def discard(self) -> None:
         if self._checked is not None:
-            self._checked.__exit__()
+            self._checked.cleanup()
 
 
 def _user_ranges(user_counts: list[Any], part_events: int) -> tuple[Any, np.ndarray]:
@@ -301,14 +301,17 @@ class _ArrowFiles:
         self._close(number)
         Path(self._path(number)).unlink(missing_ok=True)
 
-    def __enter__(self) -> _ArrowFiles:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def cleanup(self) -> None:
         for number in list(self._writers):
             with contextlib.suppress(Exception):
                 self._close(number)
         self._dir.cleanup()
+
+    def __enter__(self) -> _ArrowFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
 
 
 class _Distinct:
