@@ -24,15 +24,16 @@ from avrec.progress import NullProgress, Progress
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
 from avrec.serving.index import InnerProductIndex, candidates, open_index
-from avrec.serving.ranking import Recommendation, best_for, rank_scores
+from avrec.serving.ranking import Recommendation, allowed_scores, best_for, recommendations
 from avrec.store import Store
 
 if TYPE_CHECKING:
     from avrec.serving.served import Served, UserBatch
 
-BLOCK = 256
-
-
+#: Users whose histories are read from the store at a time (one query per `avrec.store.db.HISTORY_BLOCK`).
+BLOCK = 1024
+#: Scores (users x items) computed and ranked at a time: the block stays in the processor's cache.
+SCORE_CELLS = 1 << 21
 
 @dataclass
 class Request:
@@ -269,17 +270,25 @@ def _rank(
     if ann is not None:
         yield from _rank_ann(served, batch, k, include_seen, ann, bad)
         return
-    scores = served.model.score(batch.histories, batch.rows, batch.features)
-    scores = np.asarray(scores, dtype=np.float64)
-    if query_scores is not None:
-        scores = scores + query_scores[None, :]
-    for r, uid in enumerate(batch.user_ids):
-        row = scores[r]
-        if r in batch.unusable or (row.size and not np.isfinite(row).any()):
-            bad.add(uid)
-            continue
-        seen = () if include_seen else batch.seen[r]
-        yield from rank_scores(uid, row, k, served.item_ids, pool=pool, seen=seen)
+    n_items = len(served.item_ids)
+    step = max(1, SCORE_CELLS // max(n_items, 1))
+    for start in range(0, len(batch.user_ids), step):
+        stop = start + step
+        features = batch.features[start:stop] if batch.features is not None else None
+        scores = np.asarray(served.model.score(batch.histories[start:stop], batch.rows[start:stop], features))
+        if query_scores is not None:
+            scores = scores.astype(np.float64) + query_scores[None, :]
+        elif not scores.flags.writeable:
+            scores = scores.copy()
+        finite = np.isfinite(scores)
+        usable = finite.any(axis=1) | (n_items == 0)
+        ids = batch.user_ids[start:stop]
+        for r, uid in enumerate(ids):
+            if start + r in batch.unusable or not usable[r]:
+                bad.add(uid)
+                finite[r] = False
+        allowed_scores(scores, pool=pool, seen=None if include_seen else batch.seen[start:stop], finite=finite)
+        yield from recommendations(ids, scores, k, served.item_ids, served.id_rank)
 
 
 def _rank_ann(
@@ -290,11 +299,12 @@ def _rank_ann(
         return
     user_side, items = embeddings
     queries = user_side(batch.histories, batch.rows, batch.features)
+    seen_rows = batch.seen
     for r, uid in enumerate(batch.user_ids):
         if r in batch.unusable or not np.all(np.isfinite(queries[r])):
             bad.add(uid)
             continue
-        seen = () if include_seen else batch.seen[r]
+        seen = () if include_seen else seen_rows.indices[seen_rows.indptr[r] : seen_rows.indptr[r + 1]].tolist()
         rows, scores = candidates(queries[r], items, k, len(seen), ann)
         yield from best_for(uid, rows, scores, k, seen, served.item_ids)
 

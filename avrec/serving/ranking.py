@@ -1,17 +1,23 @@
 """One recommendation row and the one top-k selection every ranking in avrec shares (numpy only).
 
 `best_first` selects the k best of each row (it is what `avrec.model.metrics.top_k` ranks evaluation
-lists with); `top_k` turns one user's selection into rows, ties broken by item id; `rank_scores` decides
-what may be recommended (a finite score, in the candidate pool, not seen) for the local engine and Spark
-alike; `best_for` does the same for the candidates of a user vector (`avrec.serving.index.candidates`).
+lists with). `allowed_scores` decides what may be recommended (a finite score, in the candidate pool, not
+seen) for a block of users and `select_block` chooses each user's k best, ties broken by item id: one
+argpartition and one lexsort per block (`recommend` for many users). `rank_scores` is the same for one
+row (Spark), `top_k` for a user's candidate rows, `best_for` for the candidates of a user vector
+(`avrec.serving.index.candidates`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,77 @@ def best_first(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
+def id_order(item_ids: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Each item's position in item-id order: what ties between equal scores are broken by."""
+    ids = [str(i) for i in item_ids]
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+    return rank
+
+
+def select_block(scores: np.ndarray, k: int, id_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of each row's k best scores, best first, ties by item id (`id_rank`, see `id_order`),
+    and how many each row has. `scores` (users x items) holds -inf where an item may not be recommended
+    and no NaN or +inf (`allowed_scores` makes it so); a row with fewer than k allowed items has fewer
+    columns, the rest of its row is -1.
+
+    One `argpartition` per block of users; the order of the k chosen is one `lexsort`. Only a row whose
+    k-th best score is tied with a score left out is resolved on its own, so every row is the same
+    selection however the users are blocked."""
+    n, m = scores.shape
+    k = min(k, m)
+    if n == 0 or k == 0:
+        return np.zeros((n, 0), dtype=np.int64), np.zeros(n, dtype=np.int64)
+    part = np.argpartition(scores, m - k, axis=1)[:, m - k :] if k < m else np.tile(np.arange(m), (n, 1))
+    vals = np.take_along_axis(scores, part, axis=1)
+    if k < m:
+        kth = vals.min(axis=1)
+        ties = np.flatnonzero(
+            ((scores == kth[:, None]).sum(axis=1) > (vals == kth[:, None]).sum(axis=1)) & (kth > -np.inf)
+        )
+        for r in ties.tolist():  # the boundary falls inside a run of equal scores: lowest item ids first
+            row = scores[r]
+            above = np.flatnonzero(row > kth[r])
+            tied = np.flatnonzero(row == kth[r])
+            part[r] = np.concatenate([above, tied[np.argsort(id_rank[tied], kind="stable")[: k - len(above)]]])
+            vals[r] = row[part[r]]
+    order = np.lexsort((id_rank[part], -vals))
+    cols = np.take_along_axis(part, order, axis=1)
+    allowed = np.take_along_axis(vals, order, axis=1) > -np.inf
+    cols[~allowed] = -1
+    return cols, allowed.sum(axis=1)
+
+
+def allowed_scores(
+    scores: np.ndarray,
+    *,
+    pool: np.ndarray | None = None,
+    seen: sp.csr_matrix | None = None,
+    finite: np.ndarray | None = None,
+) -> np.ndarray:
+    """`scores` (users x items, changed in place and returned) with -inf wherever an item may not be
+    recommended: a score that is not a finite number, an item outside `pool` (a boolean mask over the
+    items), an item the user has seen (`seen`: a users x items sparse matrix whose pattern is each
+    user's items). `finite` is `np.isfinite(scores)` when the caller has it already."""
+    scores[~(np.isfinite(scores) if finite is None else finite)] = -np.inf
+    if pool is not None:
+        scores[:, ~pool] = -np.inf
+    if seen is not None and seen.nnz:
+        scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
+    return scores
+
+
+def recommendations(
+    user_ids: Sequence[str], scores: np.ndarray, k: int, item_ids: Sequence[str] | np.ndarray, id_rank: np.ndarray
+) -> Iterator[Recommendation]:
+    """Each user's top k of a block of `allowed_scores`, as rows (`select_block`)."""
+    cols, counts = select_block(scores, k, id_rank)
+    picked = np.take_along_axis(scores, np.maximum(cols, 0), axis=1).astype(np.float64).tolist()
+    for r, (uid, n) in enumerate(zip(user_ids, counts.tolist(), strict=True)):
+        for rank, (col, score) in enumerate(zip(cols[r, :n].tolist(), picked[r][:n]), start=1):
+            yield Recommendation(uid, str(item_ids[col]), rank, score)
+
+
 def rank_scores(
     uid: str,
     row: np.ndarray,
@@ -44,13 +121,13 @@ def rank_scores(
 ) -> Iterator[Recommendation]:
     """Top k of one user's scores over every item (`row`, float64): only finite scores, items in `pool`
     (a boolean mask) if given, never an item in `seen` (rows the user interacted with at all)."""
-    allowed = np.isfinite(row)
+    scores = np.array(row, dtype=np.float64)[None, :]
+    scores[~np.isfinite(scores)] = -np.inf
     if pool is not None:
-        allowed &= pool
+        scores[:, ~pool] = -np.inf
     if seen:
-        allowed[list(seen)] = False
-    rows = np.flatnonzero(allowed)
-    return top_k(uid, row[rows], rows, k, item_ids)
+        scores[0, list(seen)] = -np.inf
+    return recommendations([uid], scores, k, item_ids, id_order(item_ids))
 
 
 def top_k(
@@ -58,13 +135,11 @@ def top_k(
 ) -> Iterator[Recommendation]:
     """The best k of `rows` (item rows) by `scores` (theirs, same order), best first; ties by item id."""
     if rows.size == 0:
-        return
-    take = min(k, rows.size)
-    part = best_first(scores[None, :], take)[0] if take < rows.size else np.arange(rows.size)
-    named = [(float(scores[p]), str(item_ids[rows[p]])) for p in part.tolist()]
-    named.sort(key=lambda pair: (-pair[0], pair[1]))
-    for rank, (score, item) in enumerate(named, start=1):
-        yield Recommendation(uid, item, rank, score)
+        return iter(())
+    names = [str(item_ids[r]) for r in rows.tolist()]
+    block = np.array(scores, dtype=np.float64)[None, :]
+    block[~np.isfinite(block)] = -np.inf
+    return recommendations([uid], block, k, names, id_order(names))
 
 
 def best_for(

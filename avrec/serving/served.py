@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ import scipy.sparse as sp
 from avrec.errors import ModelError, UnknownIdError
 from avrec.model import Recommender, load_model
 from avrec.progress import Progress
+from avrec.serving.ranking import id_order
 from avrec.store import ModelRecord, Store
 from avrec.training.dataset import history_matrix
 from avrec.training.userfeatures import encode
@@ -29,6 +31,11 @@ class Served:
     def __post_init__(self) -> None:
         self.item_pos = {item: j for j, item in enumerate(self.item_ids)}
         self.user_pos = {user: r for r, user in enumerate(self.user_ids)}
+
+    @functools.cached_property
+    def id_rank(self) -> np.ndarray:
+        """Each item's position in item-id order (ties between equal scores go to the lower id)."""
+        return id_order(self.item_ids)
 
     @property
     def feature_names(self) -> list[str]:
@@ -54,7 +61,8 @@ class UserBatch:
     histories: sp.csr_matrix
     rows: np.ndarray  # training-user row, -1 for users the model has not seen
     features: sp.csr_matrix | None
-    seen: list[set[int]]
+    #: users x items: the pattern of each row is the items that user interacted with at all
+    seen: sp.csr_matrix
     #: rows of users whose stored events weigh more than a model can use: they cannot be scored
     unusable: frozenset[int] = frozenset()
 
@@ -81,7 +89,8 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
         )
         attrs = store.user_attrs(user_ids[:1]).get(user_ids[0], {}) if user_ids else {}
         feats = encode([attrs], served.feature_names) if served.feature_names else None
-        return UserBatch(user_ids or ["-"], hist, np.array([-1]), feats, [set(cols)])
+        seen = sp.csr_matrix(hist, dtype=bool)
+        return UserBatch(user_ids or ["-"], hist, np.array([-1]), feats, seen)
     for uid in user_ids:
         if not known_user(store, served, uid):
             raise UnknownIdError(

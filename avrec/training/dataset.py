@@ -101,29 +101,31 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
 
 def history_matrix(
     store: Store, user_ids: Sequence[str], item_pos: Mapping[str, int]
-) -> tuple[sp.csr_matrix, list[set[int]], frozenset[int]]:
+) -> tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]:
     """Current histories (from the store, including events after the fit) over the model's items:
-    the positive weights, per user every item interacted with at all (skips included), which is
-    what `recommend` leaves out as already seen, and the rows of users with a pair weighing more than
-    :data:`MAX_PAIR_WEIGHT` (left out of the matrix: no model can score them)."""
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    seen: list[set[int]] = []
-    bad: set[int] = set()
-    for r, uid in enumerate(user_ids):
-        mine: set[int] = set()
-        for item, weight in store.user_history(uid):
-            j = item_pos.get(item)
-            if j is None:
-                continue
-            mine.add(j)
-            if not weight <= MAX_PAIR_WEIGHT:  # NaN too
-                bad.add(r)
-            elif weight > 0:
-                rows.append(r)
-                cols.append(j)
-                vals.append(weight)
-        seen.append(mine)
+    the positive summed weights (float32), the items each user interacted with at all (skips included:
+    what `recommend` leaves out as already seen; a boolean matrix of the same shape), and the rows of
+    users with a pair weighing more than :data:`MAX_PAIR_WEIGHT` (left out of the matrix: no model can
+    score them). One row per entry of `user_ids` (a repeated id gets its history again)."""
+    users, items, weights = store.histories(user_ids)
+    first = {uid: r for r, uid in reversed(list(enumerate(user_ids)))}
+    rows = np.fromiter((first[u] for u in users), dtype=np.int64, count=len(users))
+    cols = np.fromiter((item_pos.get(i, -1) for i in items), dtype=np.int64, count=len(items))
+    known = cols >= 0
+    usable = weights <= MAX_PAIR_WEIGHT  # False for NaN too
+    positive = known & usable & (weights > 0)
     shape = (len(user_ids), len(item_pos))
-    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=shape), seen, frozenset(bad)
+    hist = sp.csr_matrix(
+        (weights[positive].astype(np.float32), (rows[positive], cols[positive])), shape=shape, dtype=np.float32
+    )
+    seen = sp.csr_matrix(
+        (np.ones(int(known.sum()), dtype=bool), (rows[known], cols[known])), shape=shape, dtype=bool
+    )
+    hist.sort_indices()
+    seen.sort_indices()
+    bad = {int(r) for r in np.unique(rows[known & ~usable])}
+    repeats = np.asarray([first[uid] for uid in user_ids], dtype=np.int64)
+    if len(first) != len(user_ids):  # a repeated id: its rows copy the first one's
+        hist, seen = hist[repeats], seen[repeats]
+        bad = {r for r, src in enumerate(repeats.tolist()) if src in bad}
+    return hist, seen, frozenset(bad)

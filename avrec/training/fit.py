@@ -13,6 +13,7 @@ import numpy as np
 
 from avrec.errors import InputError, ModelError, StoreError, UsageError
 from avrec.model import Recommender, make_model, model_names
+from avrec.model.als import default_backend
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
 from avrec.serving import uservectors
@@ -79,8 +80,11 @@ def fit(
     tune: bool = False,
     engine: str = "local",
     spark_master: str | None = None,
+    threads: int | None = None,
 ) -> FitReport:
-    """Train `model` on everything the store holds, save it with its Annoy index and make it active."""
+    """Train `model` on everything the store holds, save it with its Annoy index and make it active.
+
+    `threads` caps the ALS kernels' threads (`avrec.model.als.default_backend`; None: their default)."""
     check_model_names([model])
     if engine not in ("local", "spark"):
         raise UsageError(f"unknown engine {engine!r}; choose local or spark")
@@ -120,6 +124,8 @@ def fit(
                 estimator = make_model(model, random_state=seed, **options)
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"params rejected by {model}: {exc}", param="params") from None
+            if isinstance(estimator, LinearHybrid):
+                estimator.als_backend = default_backend(threads)
             if tune and isinstance(estimator, LinearHybrid):
                 try:
                     estimator.tune(data)
@@ -156,7 +162,9 @@ def fit(
 REFIT_SHARE = 0.2
 
 
-def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitReport:
+def update(
+    store: Store, *, refused: Mapping[str, object] | None = None, threads: int | None = None
+) -> FitReport:
     """Fold users, items and events that arrived since the active model's fit into a new model version,
     without retraining its factors (`fit --incremental`). Says in `incremental.refit_due` when the data
     has drifted far enough from the last full fit that `avrec fit` should be run.
@@ -176,6 +184,8 @@ def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitR
     with store.writer_lock("fit --incremental"):
         served = load_served(store)
         model = served.model
+        if isinstance(model, LinearHybrid):
+            model.als_backend = default_backend(threads)
         if not hasattr(model, "update"):
             raise UsageError(f"the active model ({served.record.kind}) cannot be updated in place; run `avrec fit`")
         data, _ = load_train_data(store)
