@@ -194,7 +194,7 @@ def recommend(
         quick = uservectors.recommend_one(store, one[0], k, include_seen, use_index, warn) if len(one) == 1 else None
         if quick is not None:
             return iter(quick)
-    from avrec.serving.served import candidate_mask, load_served, user_batch
+    from avrec.serving.served import all_user_batches, candidate_mask, load_served, user_batch
 
     served = served or load_served(store)
     pool = candidate_mask(store, served, candidates, progress or NullProgress())
@@ -208,9 +208,16 @@ def recommend(
         folded = user_batch(store, served, list(users or [])[:1], history=history)
         return _rank(served, folded, k, pool, include_seen, query_scores, ann, bad)
     if all_users:
-        user_list: Iterable[str] = store.user_ids()
-    elif users is not None:
-        user_list = users
+        everyone = store.user_ids()
+        batches = all_user_batches(store, served, everyone, BLOCK)
+
+        def stream_all() -> Iterator[Recommendation]:
+            for batch in batches:
+                yield from _rank(served, batch, k, pool, include_seen, query_scores, ann, bad)
+
+        return stream_all()
+    if users is not None:
+        user_list: Iterable[str] = users
     else:
         raise UsageError("say whom to recommend for: --user, --users FILE or --all-users")
     if skipped is not None:
@@ -280,12 +287,15 @@ def _rank(
             scores = scores.astype(np.float64) + query_scores[None, :]
         elif not scores.flags.writeable:
             scores = scores.copy()
-        finite = np.isfinite(scores)
-        usable = finite.any(axis=1) | (n_items == 0)
         ids = batch.user_ids[start:stop]
+        # One sum per row says whether all its scores are finite (NaN and inf propagate); only a block
+        # where some are not pays for the element-wise test.
+        finite = None if np.isfinite(scores.sum(axis=1)).all() else np.isfinite(scores)
         for r, uid in enumerate(ids):
-            if start + r in batch.unusable or not usable[r]:
+            if start + r in batch.unusable or (finite is not None and n_items and not finite[r].any()):
                 bad.add(uid)
+                if finite is None:
+                    finite = np.ones(scores.shape, dtype=bool)
                 finite[r] = False
         allowed_scores(scores, pool=pool, seen=None if include_seen else batch.seen[start:stop], finite=finite)
         yield from recommendations(ids, scores, k, served.item_ids, served.id_rank)

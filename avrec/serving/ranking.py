@@ -47,19 +47,43 @@ def id_order(item_ids: Sequence[str] | np.ndarray) -> np.ndarray:
     return rank
 
 
+#: `select_block` screens a row's items in groups of this many (one maximum each) before selecting.
+GROUP = 64
+
+
 def select_block(scores: np.ndarray, k: int, id_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The columns of each row's k best scores, best first, ties by item id (`id_rank`, see `id_order`),
     and how many each row has. `scores` (users x items) holds -inf where an item may not be recommended
     and no NaN or +inf (`allowed_scores` makes it so); a row with fewer than k allowed items has fewer
     columns, the rest of its row is -1.
 
-    One `argpartition` per block of users; the order of the k chosen is one `lexsort`. Only a row whose
-    k-th best score is tied with a score left out is resolved on its own, so every row is the same
-    selection however the users are blocked."""
+    The items are screened in groups of `GROUP`: the k-th largest group maximum T of a row is a lower
+    bound of its k-th best score, so its k best (and every score tied with the k-th) lie in the groups
+    whose maximum reaches T; only those (and the items past the last whole group) are partitioned. A
+    row is resolved on its own only when its k-th best score is tied with one left out, so each row is
+    the same selection however the users are blocked."""
     n, m = scores.shape
     k = min(k, m)
     if n == 0 or k == 0:
         return np.zeros((n, 0), dtype=np.int64), np.zeros(n, dtype=np.int64)
+    groups = m // GROUP
+    if groups > 4 * k:
+        gmax = scores[:, : groups * GROUP].reshape(n, groups, GROUP).max(axis=2)
+        floor = np.partition(gmax, groups - k, axis=1)[:, groups - k]
+        wide = int((gmax >= floor[:, None]).sum(axis=1).max())
+        if 4 * wide < groups:
+            best = np.argpartition(gmax, groups - wide, axis=1)[:, groups - wide :]
+            cols = (best[:, :, None] * GROUP + np.arange(GROUP)).reshape(n, wide * GROUP)
+            if groups * GROUP < m:
+                cols = np.hstack([cols, np.tile(np.arange(groups * GROUP, m), (n, 1))])
+            picked, counts = _select(np.take_along_axis(scores, cols, axis=1), k, id_rank[cols])
+            return np.where(picked >= 0, np.take_along_axis(cols, np.maximum(picked, 0), axis=1), -1), counts
+    return _select(scores, k, np.broadcast_to(id_rank, scores.shape))
+
+
+def _select(scores: np.ndarray, k: int, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`select_block` on every column of `scores`; `ranks` holds the id order of each entry (same shape)."""
+    n, m = scores.shape
     part = np.argpartition(scores, m - k, axis=1)[:, m - k :] if k < m else np.tile(np.arange(m), (n, 1))
     vals = np.take_along_axis(scores, part, axis=1)
     if k < m:
@@ -71,9 +95,10 @@ def select_block(scores: np.ndarray, k: int, id_rank: np.ndarray) -> tuple[np.nd
             row = scores[r]
             above = np.flatnonzero(row > kth[r])
             tied = np.flatnonzero(row == kth[r])
-            part[r] = np.concatenate([above, tied[np.argsort(id_rank[tied], kind="stable")[: k - len(above)]]])
+            tied = tied[np.argsort(ranks[r, tied], kind="stable")]
+            part[r] = np.concatenate([above, tied[: k - len(above)]])
             vals[r] = row[part[r]]
-    order = np.lexsort((id_rank[part], -vals))
+    order = np.lexsort((np.take_along_axis(ranks, part, axis=1), -vals))
     cols = np.take_along_axis(part, order, axis=1)
     allowed = np.take_along_axis(vals, order, axis=1) > -np.inf
     cols[~allowed] = -1
@@ -85,13 +110,15 @@ def allowed_scores(
     *,
     pool: np.ndarray | None = None,
     seen: sp.csr_matrix | None = None,
-    finite: np.ndarray | None = None,
+    finite: np.ndarray | None,
 ) -> np.ndarray:
     """`scores` (users x items, changed in place and returned) with -inf wherever an item may not be
     recommended: a score that is not a finite number, an item outside `pool` (a boolean mask over the
     items), an item the user has seen (`seen`: a users x items sparse matrix whose pattern is each
-    user's items). `finite` is `np.isfinite(scores)` when the caller has it already."""
-    scores[~(np.isfinite(scores) if finite is None else finite)] = -np.inf
+    user's items). `finite` is `np.isfinite(scores)` when the caller has it already, None when the caller
+    knows every score is finite."""
+    if finite is not None:
+        scores[~finite] = -np.inf
     if pool is not None:
         scores[:, ~pool] = -np.inf
     if seen is not None and seen.nnz:

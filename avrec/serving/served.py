@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +14,7 @@ from avrec.model import Recommender, load_model
 from avrec.progress import Progress
 from avrec.serving.ranking import id_order
 from avrec.store import ModelRecord, Store
-from avrec.training.dataset import history_matrix
+from avrec.training.dataset import all_histories, history_matrix
 from avrec.training.userfeatures import encode
 
 
@@ -104,6 +104,27 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
         attrs = store.user_attrs(user_ids)
         feats = encode([attrs.get(uid, {}) for uid in user_ids], served.feature_names)
     return UserBatch(user_ids, hist, rows, feats, seen, unusable)
+
+
+def all_user_batches(store: Store, served: Served, user_ids: list[str], size: int) -> Iterator[UserBatch]:
+    """`user_batch` for `size` users at a time, of distinct users the store holds, their histories read at
+    once in one scan of the store's events (`avrec.training.dataset.all_histories`): for a batch over most
+    users. The scan happens before the first batch is asked for, so a failing store fails here."""
+    hist, seen, unusable = all_histories(store, user_ids, served.item_pos)
+    rows = np.asarray([served.user_pos.get(uid, -1) for uid in user_ids], dtype=np.int64)
+
+    def batches() -> Iterator[UserBatch]:
+        for start in range(0, len(user_ids), size):
+            ids = user_ids[start : start + size]
+            stop = start + len(ids)
+            feats = None
+            if served.feature_names:
+                attrs = store.user_attrs(ids)
+                feats = encode([attrs.get(uid, {}) for uid in ids], served.feature_names)
+            bad = frozenset(r - start for r in unusable if start <= r < stop)
+            yield UserBatch(ids, hist[start:stop], rows[start:stop], feats, seen[start:stop], bad)
+
+    return batches()
 
 
 def candidate_mask(

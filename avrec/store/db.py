@@ -456,6 +456,14 @@ class Store:
                 weights.append(w)
         return users, items, np.asarray(weights, dtype=np.float64)
 
+    def interaction_chunks(self, size: int = 1 << 16) -> Iterator[tuple[list[str], list[str], np.ndarray]]:
+        """Every event as (user ids, item ids, weights), `size` events at a time, in the order the table
+        holds them: one sequential scan, in bounded memory."""
+        cur = self.conn.execute("SELECT user_id, item_id, weight FROM interactions")
+        while rows := cur.fetchmany(size):
+            users, items, weights = zip(*rows, strict=True)
+            yield list(users), list(items), np.asarray(weights, dtype=np.float64)
+
     def last_event_id(self) -> int:
         """Events are numbered in the order they were stored; this is the newest number (0: none)."""
         return int(self.conn.execute("SELECT max(id) FROM interactions").fetchone()[0] or 0)

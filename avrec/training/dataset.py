@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,23 +110,52 @@ def history_matrix(
     score them). One row per entry of `user_ids` (a repeated id gets its history again)."""
     users, items, weights = store.histories(user_ids)
     first = {uid: r for r, uid in reversed(list(enumerate(user_ids)))}
-    rows = np.fromiter((first[u] for u in users), dtype=np.int64, count=len(users))
-    cols = np.fromiter((item_pos.get(i, -1) for i in items), dtype=np.int64, count=len(items))
-    known = cols >= 0
-    usable = weights <= MAX_PAIR_WEIGHT  # False for NaN too
-    positive = known & usable & (weights > 0)
+    rows = np.fromiter(map(first.__getitem__, users), dtype=np.int64, count=len(users))
+    cols = np.fromiter(map(item_pos.get, items, repeat(-1)), dtype=np.int64, count=len(items))
+    hist, seen, bad = _history_arrays(rows, cols, weights, (len(user_ids), len(item_pos)))
+    if len(first) != len(user_ids):  # a repeated id: its rows copy the first one's
+        repeats = np.asarray([first[uid] for uid in user_ids], dtype=np.int64)
+        hist, seen = hist[repeats], seen[repeats]
+        bad = frozenset(r for r, src in enumerate(repeats.tolist()) if src in bad)
+    return hist, seen, bad
+
+
+def all_histories(
+    store: Store, user_ids: Sequence[str], item_pos: Mapping[str, int]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]:
+    """`history_matrix` of many users (distinct ids) from one sequential scan of the store's events, in
+    chunks (memory: three numbers per event): for a batch over most users, many times faster than
+    looking each block of users up."""
+    user_pos = {uid: r for r, uid in enumerate(user_ids)}
+    rows, cols, weights = [], [], []
+    for users, items, w in store.interaction_chunks():
+        r = np.fromiter(map(user_pos.get, users, repeat(-1)), dtype=np.int64, count=len(users))
+        c = np.fromiter(map(item_pos.get, items, repeat(-1)), dtype=np.int64, count=len(items))
+        keep = r >= 0
+        rows.append(r[keep])
+        cols.append(c[keep])
+        weights.append(w[keep])
+    if not rows:
+        rows, cols, weights = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     shape = (len(user_ids), len(item_pos))
+    return _history_arrays(np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), shape)
+
+
+def _history_arrays(
+    rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]:
+    """(positive weights, seen pattern, unusable rows) of events given as (row, column or -1, weight);
+    a (row, column) pair's events are summed first, as the store's `user_history` sums them."""
+    known = cols >= 0
+    total = sp.csr_matrix((weights[known], (rows[known], cols[known])), shape=shape, dtype=np.float64)
+    total.sum_duplicates()  # keeps pairs that sum to zero: seen all the same
+    w = total.data
+    usable = w <= MAX_PAIR_WEIGHT  # False for NaN too
+    seen = sp.csr_matrix((np.ones(len(w), dtype=bool), total.indices, total.indptr), shape=shape)
+    keep = usable & (w > 0)
+    pair_rows = np.repeat(np.arange(shape[0]), np.diff(total.indptr))
     hist = sp.csr_matrix(
-        (weights[positive].astype(np.float32), (rows[positive], cols[positive])), shape=shape, dtype=np.float32
-    )
-    seen = sp.csr_matrix(
-        (np.ones(int(known.sum()), dtype=bool), (rows[known], cols[known])), shape=shape, dtype=bool
+        (w[keep].astype(np.float32), (pair_rows[keep], total.indices[keep])), shape=shape, dtype=np.float32
     )
     hist.sort_indices()
-    seen.sort_indices()
-    bad = {int(r) for r in np.unique(rows[known & ~usable])}
-    repeats = np.asarray([first[uid] for uid in user_ids], dtype=np.int64)
-    if len(first) != len(user_ids):  # a repeated id: its rows copy the first one's
-        hist, seen = hist[repeats], seen[repeats]
-        bad = {r for r, src in enumerate(repeats.tolist()) if src in bad}
-    return hist, seen, frozenset(bad)
+    return hist, seen, frozenset(np.unique(pair_rows[~usable]).tolist())

@@ -17,7 +17,6 @@ from avrec.model.als import default_backend
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
 from avrec.serving import uservectors
-from avrec.serving.blocks import blocks_of
 from avrec.serving.index import InnerProductIndex
 from avrec.store import ModelRecord, Store
 from avrec.store.files import owned_key
@@ -261,7 +260,7 @@ def _write_user_table(
     store: Store, record: ModelRecord, estimator: Recommender, embeddings: tuple[UserSideFn, np.ndarray]
 ) -> None:
     """Every known user's vector as `recommend` computes it from the store right now (`avrec.serving.uservectors`)."""
-    from avrec.serving.served import Served, user_batch
+    from avrec.serving.served import Served, all_user_batches
 
     user_side, items = embeddings
     served = Served(estimator, record, list(estimator.item_ids), list(estimator.user_ids), str(store.root))
@@ -271,8 +270,7 @@ def _write_user_table(
     with store.snapshot():
         last_event = store.last_event_id()
         attrs = store.user_attrs_text()
-        for ids in blocks_of(served.user_ids, 1024):
-            batch = user_batch(store, served, ids)
+        for batch in all_user_batches(store, served, served.user_ids, 1024):
             blocks.append(np.asarray(user_side(batch.histories, batch.rows, batch.features), dtype=np.float32))
     uservectors.write(
         store.user_vectors_dir(record.model_key),
