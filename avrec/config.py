@@ -44,8 +44,8 @@ class Settings:
     visual_model: str = field(default_factory=lambda: os.environ.get("AVREC_VISUAL_MODEL", "auto"))
     # auto: the aisfx sound-effects embedding when installed, else the acoustic descriptors; or aisfx | acoustic.
     audio_model: str = field(default_factory=lambda: os.environ.get("AVREC_AUDIO_MODEL", "auto"))
-    # auto: shot boundaries from TransNetV2 when installed (videos up to 10 minutes), else the ffmpeg scene
-    # score; or transnet | scene.
+    # auto: shot boundaries from TransNetV2 on a CUDA GPU when installed (videos up to 10 minutes), else the
+    # ffmpeg scene score; transnet: TransNetV2 on any device; scene: the ffmpeg scene score.
     shots: str = field(default_factory=lambda: os.environ.get("AVREC_SHOTS", "auto"))
     clip_model: str = field(default_factory=lambda: os.environ.get("AVREC_CLIP_MODEL", "ViT-B-32"))
     clip_pretrained: str | None = field(default_factory=lambda: os.environ.get("AVREC_CLIP_PRETRAINED"))

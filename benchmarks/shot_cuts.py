@@ -1,6 +1,6 @@
 """Cut detection: TransNetV2 (avrec's shot boundaries) versus the ffmpeg scene score, on clips with known cuts.
 
-    python benchmarks/shot_cuts.py [--videos 6] [--segments 5] [--threshold 0.3] [--seed 0]
+    python benchmarks/shot_cuts.py [--videos 6] [--segments 5] [--threshold 0.3] [--seed 0] [--device cpu]
 
 Each test video is `--segments` pieces joined end to end with ffmpeg, cut from ffmpeg's synthetic sources
 and the redistributable clips in sample_media/ at random offsets and lengths (30-110 frames at 25 fps).
@@ -9,7 +9,8 @@ Joins are hard cuts, except a `--dissolves` share that are 12-frame cross-fades 
 for frame-difference methods, as are the sources that move fast inside one piece (Mandelbrot zoom, Game
 of Life, the Big Buck Bunny clips). A detection counts when it is within 2 frames of a hard cut, or inside
 a cross-fade (+-2 frames); each true transition matches at most one detection. Prints precision, recall
-and F1 of both methods, for all transitions and for hard cuts and dissolves apart.
+and F1 of both methods, for all transitions and for hard cuts and dissolves apart, and what each costs per
+minute of video (TransNetV2 on `--device`, with the small decode it needs; the ffmpeg scene score).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from avrec.encoders.base import resolve_device
 from avrec.encoders.shots import ShotDetector
 from avrec.media.ffmpeg import ffmpeg_exe
 from avrec.media.shots import decode_small
@@ -132,22 +134,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dissolves", type=float, default=0.3, help="share of joins that are cross-fades")
     parser.add_argument("--flashes", type=float, default=0.3, help="share of pieces with a white flash")
+    parser.add_argument("--device", default="cpu", help="torch device for TransNetV2: cpu, cuda or auto")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    detector = ShotDetector()
+    device = resolve_device(args.device)
+    detector = ShotDetector(device=device)
     kinds = (None, "cut", "dissolve")
     totals = {(m, k): [0, 0, 0] for m in ("transnet", "ffmpeg") for k in kinds}
     frames = 0
-    seconds = 0.0
+    seconds = {"decode": 0.0, "transnet": 0.0, "ffmpeg": 0.0}
     with tempfile.TemporaryDirectory(prefix="avrec-cuts-") as tmp:
         for v in range(args.videos):
             path, truth = make_video(rng, Path(tmp), f"v{v}", args.segments, args.dissolves, args.flashes)
+            started = time.perf_counter()
             small = decode_small(path)
+            seconds["decode"] += time.perf_counter() - started
             frames += len(small)
             started = time.perf_counter()
             found = detector.cuts(small)
-            seconds += time.perf_counter() - started
-            for name, got in (("transnet", found), ("ffmpeg", ffmpeg_scene_cuts(path, args.threshold))):
+            seconds["transnet"] += time.perf_counter() - started
+            started = time.perf_counter()
+            scene = ffmpeg_scene_cuts(path, args.threshold)
+            seconds["ffmpeg"] += time.perf_counter() - started
+            for name, got in (("transnet", found), ("ffmpeg", scene)):
                 for kind in kinds:
                     for i, x in enumerate(score(got, truth, kind)):
                         totals[(name, kind)][i] += x
@@ -159,7 +168,10 @@ def main() -> None:
         print(f"{label}:")
         print(f"  TransNetV2       {_prf(*totals[('transnet', kind)])}")
         print(f"  ffmpeg scene>{args.threshold:<4g}{_prf(*totals[('ffmpeg', kind)])}")
-    print(f"TransNetV2 speed {frames / seconds:8.1f} frames/s on this machine (CPU)")
+    minutes = frames / FPS / 60.0
+    print(f"cost per minute of {FPS} fps video on {device}: TransNetV2 {seconds['transnet'] / minutes:.2f} s "
+          f"({frames / seconds['transnet']:.1f} frames/s) + its 48x27 decode {seconds['decode'] / minutes:.2f} s; "
+          f"ffmpeg scene score (decode included) {seconds['ffmpeg'] / minutes:.2f} s")
 
 
 if __name__ == "__main__":

