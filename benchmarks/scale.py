@@ -149,15 +149,30 @@ def run_size(name: str, work: Path, args: argparse.Namespace, env: dict[str, str
     avrec = [sys.executable, "-m", "avrec", "--store", str(store), "--threads", str(args.threads), "--quiet"]
     peer_out = work / f"peer-{name}.csv"
     peer = [
-        args.peer_python, "-c", PEER, str(log), str(args.threads), str(args.factors), str(args.iterations),
-        str(args.k), str(peer_out),
+        args.peer_python,
+        "-c",
+        PEER,
+        str(log),
+        str(args.threads),
+        str(args.factors),
+        str(args.iterations),
+        str(args.k),
+        str(peer_out),
     ]
     print(f"[{name}] ingest ...", file=sys.stderr, flush=True)
     result.stages["ingest"] = run_child([*avrec, "ingest", "interactions", str(log)], env=env)
     print(f"[{name}] peer pipeline ...", file=sys.stderr, flush=True)
     result.peer = json.loads(run_child(peer, env=env).stdout.strip().splitlines()[-1])
     print(f"[{name}] fit ...", file=sys.stderr, flush=True)
-    fit_args = ["fit", "--model", "mf", "--param", f"factors={args.factors}", "--param", f"iterations={args.iterations}"]
+    fit_args = [
+        "fit",
+        "--model",
+        "mf",
+        "--param",
+        f"factors={args.factors}",
+        "--param",
+        f"iterations={args.iterations}",
+    ]
     fit = run_child([*avrec, *fit_args, "--format", "json"], env=env)
     result.stages["fit"] = fit
     result.fit_report = json.loads(fit.stdout)
@@ -195,9 +210,18 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> dict[str, Any
     rows = []
     for r in results:
         f = r.figures()
-        rows.append({"size": r.name, "events": r.events, **{k: round(v, 3) for k, v in f.items()},
-                     "pairs": r.peer["pairs"], "users": r.peer["users"], "items": r.peer["items"],
-                     "avrec_rows": r.rows["avrec"], "peer_rows": r.rows["peer"]})
+        rows.append(
+            {
+                "size": r.name,
+                "events": r.events,
+                **{k: round(v, 3) for k, v in f.items()},
+                "pairs": r.peer["pairs"],
+                "users": r.peer["users"],
+                "items": r.peer["items"],
+                "avrec_rows": r.rows["avrec"],
+                "peer_rows": r.rows["peer"],
+            }
+        )
     print(f"threads {args.threads}, factors {args.factors}, iterations {args.iterations}, k {args.k}")
     print()
     head = ("size", "stage", "avrec s", "peer s", "ratio", "avrec MB", "peer MB", "mem ratio")
@@ -205,22 +229,57 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> dict[str, Any
     print("|" + "---|" * len(head))
     for row in rows:
         lines = [
-            ("ingest / read+CSR", row["avrec_ingest_s"], row["peer_read_s"], row["avrec_ingest_mb"], row["peer_read_mb"]),
-            ("fit mf / read+CSR+ALS", row["avrec_fit_s"], row["peer_read_fit_s"], row["avrec_fit_mb"], row["peer_fit_mb"]),
+            (
+                "ingest / read+CSR",
+                row["avrec_ingest_s"],
+                row["peer_read_s"],
+                row["avrec_ingest_mb"],
+                row["peer_read_mb"],
+            ),
+            (
+                "fit mf / read+CSR+ALS",
+                row["avrec_fit_s"],
+                row["peer_read_fit_s"],
+                row["avrec_fit_mb"],
+                row["peer_fit_mb"],
+            ),
             ("  training only / ALS fit", row["avrec_train_s"], row["peer_fit_s"], math.nan, math.nan),
-            ("recommend --all-users / rec call", row["avrec_rec_s"], row["peer_rec_s"], row["avrec_rec_mb"], row["peer_rec_mb"]),
+            (
+                "recommend --all-users / rec call",
+                row["avrec_rec_s"],
+                row["peer_rec_s"],
+                row["avrec_rec_mb"],
+                row["peer_rec_mb"],
+            ),
             ("  same / rec call + write CSV", row["avrec_rec_s"], row["peer_rec_write_s"], math.nan, math.nan),
         ]
         for stage, a, p, am, pm in lines:
-            cells = [row["size"], stage, f"{a:.2f}", f"{p:.2f}", f"{a / p:.2f}" if p else "-",
-                     "" if math.isnan(am) else f"{am:.0f}", "" if math.isnan(pm) else f"{pm:.0f}",
-                     "" if math.isnan(am) or not pm else f"{am / pm:.2f}"]
+            cells = [
+                row["size"],
+                stage,
+                f"{a:.2f}",
+                f"{p:.2f}",
+                f"{a / p:.2f}" if p else "-",
+                "" if math.isnan(am) else f"{am:.0f}",
+                "" if math.isnan(pm) else f"{pm:.0f}",
+                "" if math.isnan(am) or not pm else f"{am / pm:.2f}",
+            ]
             print("| " + " | ".join(cells) + " |")
     exponents: dict[str, float] = {}
     if len(rows) > 1:
         events = [float(r["events"]) for r in rows]
-        for key in ("avrec_ingest_s", "avrec_fit_s", "avrec_train_s", "avrec_rec_s", "avrec_fit_mb",
-                    "peer_read_s", "peer_read_fit_s", "peer_fit_s", "peer_rec_s", "peer_fit_mb"):
+        for key in (
+            "avrec_ingest_s",
+            "avrec_fit_s",
+            "avrec_train_s",
+            "avrec_rec_s",
+            "avrec_fit_mb",
+            "peer_read_s",
+            "peer_read_fit_s",
+            "peer_fit_s",
+            "peer_rec_s",
+            "peer_fit_mb",
+        ):
             exponents[key] = round(slope(events, [float(r[key]) for r in rows]), 3)
         print()
         print("growth exponents (slope of log value against log events; 1.0 is linear):")
@@ -229,8 +288,14 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> dict[str, Any
     for row in rows:
         if row["avrec_rows"] != row["peer_rows"]:
             print(f"note: {row['size']}: avrec wrote {row['avrec_rows']} rows, the peer {row['peer_rows']}")
-    return {"threads": args.threads, "factors": args.factors, "iterations": args.iterations, "k": args.k,
-            "rows": rows, "exponents": exponents}
+    return {
+        "threads": args.threads,
+        "factors": args.factors,
+        "iterations": args.iterations,
+        "k": args.k,
+        "rows": rows,
+        "exponents": exponents,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

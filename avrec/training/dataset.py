@@ -16,15 +16,9 @@ from avrec.training.userfeatures import encode, fit_feature_names
 
 
 def codes(values: Sequence[str], vocabulary: Sequence[str]) -> np.ndarray:
-    """Index of each value in `vocabulary` (sorted), -1 where absent."""
-    vocab = np.asarray(vocabulary, dtype=object)
-    if len(vocab) == 0:
-        return np.full(len(values), -1, dtype=np.int64)
-    arr = np.asarray(values, dtype=object)
-    pos = np.searchsorted(vocab, arr)
-    pos = np.clip(pos, 0, len(vocab) - 1)
-    found = vocab[pos] == arr
-    return np.where(found, pos, -1).astype(np.int64)
+    """Index of each value in `vocabulary`, -1 where absent (one hash look-up per value)."""
+    position = {v: j for j, v in enumerate(vocabulary)}
+    return np.fromiter(map(position.get, values, repeat(-1)), dtype=np.int64, count=len(values))
 
 
 def load_content(store: Store, item_ids: Sequence[str]) -> dict[str, ContentMatrix]:
@@ -68,16 +62,36 @@ def _check_weights(matrix: sp.csr_matrix, user_ids: Sequence[str], item_ids: Seq
 
 def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     """Everything the store holds as training data, plus a matrix of the same pattern holding the
-    latest event time (epoch seconds, 0 when unknown) of each (user, item) cell."""
+    latest event time (epoch seconds, 0 when unknown) of each (user, item) cell.
+
+    The events are read a chunk at a time and kept as numbers (user and item codes, weight, time), so
+    memory grows by a few dozen bytes per event rather than by two Python strings each."""
     with store.snapshot():
-        users, items, weights, times = store.interactions()
         item_ids = store.item_ids()
+        vocabulary = sorted(store.user_ids())
+        user_code = {v: j for j, v in enumerate(vocabulary)}
+        item_code = {v: j for j, v in enumerate(item_ids)}
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for users, items, w, t in store.interaction_chunks():
+            u = np.fromiter(map(user_code.get, users, repeat(-1)), dtype=np.int64, count=len(users))
+            i = np.fromiter(map(item_code.get, items, repeat(-1)), dtype=np.int64, count=len(items))
+            for j in np.flatnonzero(u < 0).tolist():  # not in the users table (a store written by hand)
+                u[j] = user_code.setdefault(users[j], len(user_code))
+            parts.append((u, i, w, t))
         attrs = store.user_attrs()
         content = load_content(store, item_ids)
+    u, i, weights, times = (np.concatenate(c) for c in zip(*parts, strict=True)) if parts else _no_events()
+    if len(user_code) > len(vocabulary):  # codes handed out above: put them in id order too
+        names = sorted(user_code)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[np.asarray([user_code[n] for n in names], dtype=np.int64)] = np.arange(len(names))
+        u, vocabulary = rank[u], names
     positive = weights > 0
-    user_ids = sorted({u for u, p in zip(users, positive) if p})
-    u = codes(users, user_ids)
-    i = codes(items, item_ids)
+    active = np.unique(u[positive])
+    user_ids = [vocabulary[c] for c in active.tolist()]
+    row = np.full(len(vocabulary) + 1, -1, dtype=np.int64)
+    row[active] = np.arange(len(active))
+    u = row[u]
     keep = positive & (u >= 0) & (i >= 0)
     shape = (len(user_ids), len(item_ids))
     # Summed in float64, checked, then stored in float32: two 3e38 events on a pair must not become inf.
@@ -98,6 +112,11 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     features = encode([attrs.get(uid, {}) for uid in user_ids], names) if names else None
     data = TrainData(user_ids, item_ids, matrix, content, features, names)
     return data, when
+
+
+def _no_events() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty, np.zeros(0), np.zeros(0)
 
 
 def history_matrix(
@@ -128,7 +147,7 @@ def all_histories(
     looking each block of users up."""
     user_pos = {uid: r for r, uid in enumerate(user_ids)}
     rows, cols, weights = [], [], []
-    for users, items, w in store.interaction_chunks():
+    for users, items, w, _ in store.interaction_chunks():
         r = np.fromiter(map(user_pos.get, users, repeat(-1)), dtype=np.int64, count=len(users))
         c = np.fromiter(map(item_pos.get, items, repeat(-1)), dtype=np.int64, count=len(items))
         keep = r >= 0
