@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 #: Users whose histories are read from the store at a time (one query per `avrec.store.db.HISTORY_BLOCK`).
 BLOCK = 1024
-#: Scores (users x items) computed and ranked at a time: the block stays in the processor's cache.
-SCORE_CELLS = 1 << 21
+#: Scores (users x items) computed and ranked at a time (32 MB of float32): enough users for the matrix
+#: product to run at full speed, few enough that each pass over the block stays cheap.
+SCORE_CELLS = 1 << 23
 
 @dataclass
 class Request:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import enum
 import functools
+import io
 import itertools
 import json
 import math
@@ -158,11 +159,25 @@ def emit_records(
     get = operator.attrgetter(*columns)
     n = 0
     if fmt is Format.csv:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        cell = _csv_cell
+        csv.writer(out, lineterminator="\n").writerow(columns)
+        quoted: dict[str, str] = {}
+
+        def field(v: Any) -> str:
+            if type(v) is str:
+                text = quoted.get(v)
+                if text is None:  # as csv.writer writes it (quoted when it holds a comma, quote or newline)
+                    buf = io.StringIO()
+                    csv.writer(buf, lineterminator="\n").writerow([v, ""])
+                    text = quoted[v] = buf.getvalue()[:-2]
+                    if len(quoted) > 1 << 20:
+                        quoted.clear()
+                return text
+            if type(v) is int:
+                return str(v)
+            return _csv_field(_csv_cell(v))
+
         for chunk in _chunks(rows, 4096):
-            writer.writerows([[v if type(v) is str else cell(v) for v in get(r)] for r in chunk])
+            out.write("".join(",".join(map(field, get(r))) + "\n" for r in chunk))
             n += len(chunk)
     else:
         names = [json.dumps(c, ensure_ascii=False) for c in columns]
@@ -188,6 +203,15 @@ def emit_records(
             n += len(chunk)
     out.flush()
     return n
+
+
+def _csv_field(text: str) -> str:
+    """`text` as csv.writer writes it in a row of several fields."""
+    if not any(c in text for c in ',"\r\n'):
+        return text
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([text, ""])
+    return buf.getvalue()[:-2]
 
 
 def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -11,8 +11,7 @@ row (Spark), `top_k` for a user's candidate rows, `best_for` for the candidates 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -20,8 +19,9 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 
-@dataclass(frozen=True)
-class Recommendation:
+class Recommendation(NamedTuple):
+    """One row of `recommend` (a named tuple: batches make millions of them)."""
+
     user_id: str
     item_id: str
     rank: int
@@ -57,23 +57,26 @@ def select_block(scores: np.ndarray, k: int, id_rank: np.ndarray) -> tuple[np.nd
     and no NaN or +inf (`allowed_scores` makes it so); a row with fewer than k allowed items has fewer
     columns, the rest of its row is -1.
 
-    The items are screened in groups of `GROUP`: the k-th largest group maximum T of a row is a lower
-    bound of its k-th best score, so its k best (and every score tied with the k-th) lie in the groups
-    whose maximum reaches T; only those (and the items past the last whole group) are partitioned. A
-    row is resolved on its own only when its k-th best score is tied with one left out, so each row is
-    the same selection however the users are blocked."""
+    The items are screened in groups of `GROUP` (every (m // GROUP)-th item, so a group's maxima over a
+    block are element-wise maxima of contiguous runs): the k-th largest group maximum T of a row is a
+    lower bound of its k-th best score, so its k best (and every score tied with the k-th) lie in the
+    groups whose maximum reaches T; only those (and the items past the last whole group) are
+    partitioned. A row is resolved on its own only when its k-th best score is tied with one left out,
+    so each row is the same selection however the users are blocked."""
     n, m = scores.shape
     k = min(k, m)
     if n == 0 or k == 0:
         return np.zeros((n, 0), dtype=np.int64), np.zeros(n, dtype=np.int64)
     groups = m // GROUP
     if groups > 4 * k:
-        gmax = scores[:, : groups * GROUP].reshape(n, groups, GROUP).max(axis=2)
+        # Group g is every `groups`-th item from g: the maxima are element-wise maxima of GROUP contiguous
+        # runs, one vectorised pass.
+        gmax = scores[:, : groups * GROUP].reshape(n, GROUP, groups).max(axis=1)
         floor = np.partition(gmax, groups - k, axis=1)[:, groups - k]
         wide = int((gmax >= floor[:, None]).sum(axis=1).max())
         if 4 * wide < groups:
             best = np.argpartition(gmax, groups - wide, axis=1)[:, groups - wide :]
-            cols = (best[:, :, None] * GROUP + np.arange(GROUP)).reshape(n, wide * GROUP)
+            cols = (best[:, :, None] + groups * np.arange(GROUP)).reshape(n, wide * GROUP)
             if groups * GROUP < m:
                 cols = np.hstack([cols, np.tile(np.arange(groups * GROUP, m), (n, 1))])
             picked, counts = _select(np.take_along_axis(scores, cols, axis=1), k, id_rank[cols])
@@ -148,25 +151,29 @@ def rank_scores(
 ) -> Iterator[Recommendation]:
     """Top k of one user's scores over every item (`row`, float64): only finite scores, items in `pool`
     (a boolean mask) if given, never an item in `seen` (rows the user interacted with at all)."""
-    scores = np.array(row, dtype=np.float64)[None, :]
-    scores[~np.isfinite(scores)] = -np.inf
+    allowed = np.isfinite(row)
     if pool is not None:
-        scores[:, ~pool] = -np.inf
+        allowed &= pool
     if seen:
-        scores[0, list(seen)] = -np.inf
-    return recommendations([uid], scores, k, item_ids, id_order(item_ids))
+        allowed[list(seen)] = False
+    rows = np.flatnonzero(allowed)
+    return top_k(uid, row[rows], rows, k, item_ids)
 
 
 def top_k(
     uid: str, scores: np.ndarray, rows: np.ndarray, k: int, item_ids: Sequence[str] | np.ndarray
 ) -> Iterator[Recommendation]:
-    """The best k of `rows` (item rows) by `scores` (theirs, same order), best first; ties by item id."""
-    if rows.size == 0:
+    """The best k of `rows` (item rows) by `scores` (theirs, same order), best first; ties by item id.
+    Only finite scores count. Ids are compared only for the scores that reach the k-th best."""
+    values = np.asarray(scores, dtype=np.float64)
+    values = np.where(np.isfinite(values), values, -np.inf)
+    take = min(k, values.size)
+    if take == 0:
         return iter(())
-    names = [str(item_ids[r]) for r in rows.tolist()]
-    block = np.array(scores, dtype=np.float64)[None, :]
-    block[~np.isfinite(block)] = -np.inf
-    return recommendations([uid], block, k, names, id_order(names))
+    kth = np.partition(values, values.size - take)[values.size - take]
+    reach = np.flatnonzero(values >= kth) if kth > -np.inf else np.flatnonzero(values > -np.inf)
+    named = sorted((-float(values[p]), str(item_ids[rows[p]])) for p in reach.tolist())[:take]
+    return (Recommendation(uid, item, rank, -neg) for rank, (neg, item) in enumerate(named, start=1))
 
 
 def best_for(

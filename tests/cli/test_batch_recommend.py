@@ -3,6 +3,7 @@ exactly what ranking each user on their own gives."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 from typer.testing import CliRunner
 
+from avrec.cli.output import Format, emit_records, emit_rows
 from avrec.model import als
-from avrec.serving.ranking import GROUP, id_order, select_block
+from avrec.serving.ranking import GROUP, Recommendation, id_order, select_block
 from avrec.serving.served import load_served
 from avrec.store import Store
 from avrec.training.dataset import all_histories, history_matrix
@@ -111,3 +113,18 @@ def test_threads_reach_the_als_kernels(
         result = invoke(runner, fitted_store, "--threads", "1", "fit", "--model", "mf")
     assert result.exit_code == 0, result.output
     assert asked == [1]
+
+
+@pytest.mark.parametrize("fmt", [Format.csv, Format.jsonl, Format.json])
+def test_emit_records_writes_the_bytes_emit_rows_writes(fmt: Format) -> None:
+    ids = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", " lead", "é ü", "\\x1b[31m", "-dash", ""]
+    floats = [0.5, 1 / 3, -0.0, 1e-9, 123456789.0, float("nan"), float("inf"), -2.5e38]
+    rows = [
+        Recommendation(u, ids[(n * 3) % len(ids)], n, floats[n % len(floats)])
+        for n, u in enumerate(ids * 3)
+    ]
+    lean, plain = io.StringIO(), io.StringIO()
+    columns = ("user_id", "item_id", "rank", "score")
+    assert emit_records(iter(rows), columns, fmt, out=lean) == len(rows)
+    emit_rows((r.as_dict() for r in rows), columns, fmt, out=plain)
+    assert lean.getvalue() == plain.getvalue()
