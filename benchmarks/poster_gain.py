@@ -1,0 +1,128 @@
+"""What posters add to text for cold items, on validation splits carved from the anchors' training data.
+
+    python benchmarks/poster_gain.py [--splits 12] [--whiten K]
+
+The anchors' cold split (benchmarks/anchors.py: 20% of ml-100k's items held out, seed 42) is left alone:
+only its training part is used. From it, `--splits` cold-item validation splits are carved (20% of the
+items held out each, seeds 0, 1, ...), and the default hybrid is fitted on each with text only (SBERT
+over title, genres and plot), text + posters (EfficientNet-Lite0 vectors) and posters only. Printed per
+split: NDCG@10 of each, the ratio text + posters / text only, and the held-out item with the most test
+positives whose mean rank (over test users) posters moved down the most. Then the spread of the ratio
+over the splits, and its mean with each of the poster's parts of the score removed in turn (the poster
+profile, the cold-item projection, the content-to-taste map, the popularity predicted from posters), to
+see which part carries the gain or the loss. `--whiten K` replaces the poster vectors by their first K
+principal components, whitened (fitted on the catalog's posters), before everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import ml100k
+import numpy as np
+
+from avrec.model import ContentMatrix, TrainData, make_model
+from avrec.model.hybrid import LinearHybrid
+from avrec.model.metrics import ndcg_at_k, top_k
+from avrec.model.splits import Split, cold_items
+
+
+def ndcg(scores: np.ndarray, split: Split) -> float:
+    users = split.test_users
+    top = top_k(scores, 10, exclude=split.train[users], candidates=split.candidates)
+    return ndcg_at_k(top, split.test[users], 10)
+
+
+def whitened(vectors: np.ndarray, present: np.ndarray, k: int) -> np.ndarray:
+    """The first k principal components of the present rows, each scaled to unit variance (absent rows 0)."""
+    x = np.asarray(vectors, np.float64)[present]
+    centred = x - x.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    scale = s[:k] / np.sqrt(len(x))
+    out = np.zeros((len(vectors), k), np.float32)
+    out[present] = centred @ vt[:k].T / np.maximum(scale, 1e-12)
+    return out
+
+
+def mean_ranks(scores: np.ndarray, candidates: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Each of `items`' rank among `candidates` (1 = first), averaged over the rows of `scores`."""
+    sub = scores[:, candidates]
+    return np.array([float((sub > scores[:, [i]]).sum(axis=1).mean()) + 1.0 for i in items])
+
+
+def visual_parts(model: LinearHybrid, split: Split) -> dict[str, np.ndarray]:
+    """The posters' parts of the default hybrid's scores for the split's test users (users x items)."""
+    users = split.test_users
+    uv, iv = model.user_vectors(split.train[users], users), model.item_matrix()
+    parts: dict[str, np.ndarray] = {}
+    start = 0
+    for name, width in model.layout():
+        if name in ("visual", "taste/visual"):
+            parts[{"visual": "profile", "taste/visual": "taste map"}[name]] = (
+                uv[:, start : start + width] @ iv[:, start : start + width].T
+            )
+        start += width
+    if "visual" in model.projections:
+        parts["cold projection"] = model.user_factors[users] @ model.projections["visual"].T
+    if "visual" in model.prior_parts:
+        weight = model.prior_weight * float(model.blend_scales[2])
+        parts["predicted popularity"] = np.tile(weight * model.prior_parts["visual"], (len(users), 1))
+    return parts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--splits", type=int, default=12)
+    parser.add_argument("--whiten", type=int, default=0, help="whiten the poster vectors to K dimensions")
+    args = parser.parse_args()
+    ml = ml100k.load()
+    positives, _ = ml.positives()
+    text = ContentMatrix(ml100k.text_vectors(ml), np.ones(ml.n_items, bool))
+    vectors, has_poster = ml100k.poster_vectors_effnet(ml)
+    if args.whiten:
+        vectors = whitened(vectors, has_poster, args.whiten)
+    posters = ContentMatrix(vectors, has_poster)
+    train = cold_items(positives, 0.2, 42).train  # the anchors' cold split: its training part only
+    ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
+    ratios: list[float] = []
+    dropped: dict[str, list[float]] = {}
+    header = f"{'split':>5} {'text':>7} {'text+posters':>12} {'posters':>8} {'ratio':>6}"
+    print(f"{header}  most demoted popular held-out item")
+    for seed in range(args.splits):
+        split = cold_items(train, 0.2, seed)
+        users = split.test_users
+        scores: dict[str, np.ndarray] = {}
+        for name, content in (("text", {"text": text}), ("both", {"text": text, "visual": posters}),
+                              ("posters", {"visual": posters})):
+            model = make_model("hybrid")
+            model.fit(TrainData(ids_u, ids_i, split.train, content, ml.user_features, ml.user_feature_names))
+            scores[name] = model.score(split.train[users], users)
+            if name == "both" and isinstance(model, LinearHybrid):
+                for part, block in visual_parts(model, split).items():
+                    dropped.setdefault(part, []).append(ndcg(scores["both"] - block, split))
+        nd = {name: ndcg(s, split) for name, s in scores.items()}
+        ratio = nd["both"] / nd["text"]
+        ratios.append(ratio)
+        for part in dropped:
+            dropped[part][-1] /= nd["text"]
+        cands = split.candidates if split.candidates is not None else np.arange(ml.n_items)
+        counts = np.asarray(split.test[users][:, cands].sum(axis=0)).ravel()
+        popular = cands[np.argsort(-counts)[:5]]
+        ranks = {name: mean_ranks(scores[name], cands, popular) for name in ("text", "both")}
+        worst = int(np.argmax(ranks["both"] - ranks["text"]))
+        print(
+            f"{seed:>5} {nd['text']:>7.4f} {nd['both']:>12.4f} {nd['posters']:>8.4f} {ratio:>6.3f}  "
+            f"{ml.titles[popular[worst]]} (rank {ranks['text'][worst]:.0f} -> {ranks['both'][worst]:.0f})"
+        )
+    r = np.asarray(ratios)
+    q25, q50, q75 = np.percentile(r, [25, 50, 75])
+    print(
+        f"text + posters / text only over {len(r)} validation splits: mean {r.mean():.3f}, quartiles {q25:.3f} "
+        f"{q50:.3f} {q75:.3f}, min {r.min():.3f}, max {r.max():.3f}; at least 1.02 on {(r >= 1.02).sum()} of {len(r)}"
+    )
+    for part, values in dropped.items():
+        print(f"  without the posters' {part:<20} mean ratio {np.mean(values):.3f}")
+
+
+if __name__ == "__main__":
+    main()
