@@ -253,7 +253,7 @@ class LinearHybrid(Recommender):
         self.random_state = random_state
         if als_backend is not None and not isinstance(als_backend, als.ALSBackend):
             raise ValueError("als_backend must have fit_als and solve_users (see avrec.model.als.ALSBackend)")
-        self.als_backend: als.ALSBackend = als_backend or als.LOCAL
+        self.als_backend: als.ALSBackend = als_backend or als.default_backend()
         self.tuned_params_: dict[str, float] = {}
         self._reset()
 
