@@ -24,15 +24,17 @@ from avrec.progress import NullProgress, Progress
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
 from avrec.serving.index import InnerProductIndex, candidates, open_index
-from avrec.serving.ranking import Recommendation, best_for, rank_scores
+from avrec.serving.ranking import Recommendation, allowed_scores, best_for, recommendations
 from avrec.store import Store
 
 if TYPE_CHECKING:
     from avrec.serving.served import Served, UserBatch
 
-BLOCK = 256
-
-
+#: Users whose histories are read from the store at a time (one query per `avrec.store.db.HISTORY_BLOCK`).
+BLOCK = 1024
+#: Scores (users x items) computed and ranked at a time (32 MB of float32): enough users for the matrix
+#: product to run at full speed, few enough that each pass over the block stays cheap.
+SCORE_CELLS = 1 << 23
 
 @dataclass
 class Request:
@@ -193,7 +195,7 @@ def recommend(
         quick = uservectors.recommend_one(store, one[0], k, include_seen, use_index, warn) if len(one) == 1 else None
         if quick is not None:
             return iter(quick)
-    from avrec.serving.served import candidate_mask, load_served, user_batch
+    from avrec.serving.served import all_user_batches, candidate_mask, load_served, user_batch
 
     served = served or load_served(store)
     pool = candidate_mask(store, served, candidates, progress or NullProgress())
@@ -207,9 +209,16 @@ def recommend(
         folded = user_batch(store, served, list(users or [])[:1], history=history)
         return _rank(served, folded, k, pool, include_seen, query_scores, ann, bad)
     if all_users:
-        user_list: Iterable[str] = store.user_ids()
-    elif users is not None:
-        user_list = users
+        everyone = store.user_ids()
+        batches = all_user_batches(store, served, everyone, BLOCK)
+
+        def stream_all() -> Iterator[Recommendation]:
+            for batch in batches:
+                yield from _rank(served, batch, k, pool, include_seen, query_scores, ann, bad)
+
+        return stream_all()
+    if users is not None:
+        user_list: Iterable[str] = users
     else:
         raise UsageError("say whom to recommend for: --user, --users FILE or --all-users")
     if skipped is not None:
@@ -269,17 +278,28 @@ def _rank(
     if ann is not None:
         yield from _rank_ann(served, batch, k, include_seen, ann, bad)
         return
-    scores = served.model.score(batch.histories, batch.rows, batch.features)
-    scores = np.asarray(scores, dtype=np.float64)
-    if query_scores is not None:
-        scores = scores + query_scores[None, :]
-    for r, uid in enumerate(batch.user_ids):
-        row = scores[r]
-        if r in batch.unusable or (row.size and not np.isfinite(row).any()):
-            bad.add(uid)
-            continue
-        seen = () if include_seen else batch.seen[r]
-        yield from rank_scores(uid, row, k, served.item_ids, pool=pool, seen=seen)
+    n_items = len(served.item_ids)
+    step = max(1, SCORE_CELLS // max(n_items, 1))
+    for start in range(0, len(batch.user_ids), step):
+        stop = start + step
+        features = batch.features[start:stop] if batch.features is not None else None
+        scores = np.asarray(served.model.score(batch.histories[start:stop], batch.rows[start:stop], features))
+        if query_scores is not None:
+            scores = scores.astype(np.float64) + query_scores[None, :]
+        elif not scores.flags.writeable:
+            scores = scores.copy()
+        ids = batch.user_ids[start:stop]
+        # One sum per row says whether all its scores are finite (NaN and inf propagate); only a block
+        # where some are not pays for the element-wise test.
+        finite = None if np.isfinite(scores.sum(axis=1)).all() else np.isfinite(scores)
+        for r, uid in enumerate(ids):
+            if start + r in batch.unusable or (finite is not None and n_items and not finite[r].any()):
+                bad.add(uid)
+                if finite is None:
+                    finite = np.ones(scores.shape, dtype=bool)
+                finite[r] = False
+        allowed_scores(scores, pool=pool, seen=None if include_seen else batch.seen[start:stop], finite=finite)
+        yield from recommendations(ids, scores, k, served.item_ids, served.id_rank)
 
 
 def _rank_ann(
@@ -290,11 +310,12 @@ def _rank_ann(
         return
     user_side, items = embeddings
     queries = user_side(batch.histories, batch.rows, batch.features)
+    seen_rows = batch.seen
     for r, uid in enumerate(batch.user_ids):
         if r in batch.unusable or not np.all(np.isfinite(queries[r])):
             bad.add(uid)
             continue
-        seen = () if include_seen else batch.seen[r]
+        seen = () if include_seen else seen_rows.indices[seen_rows.indptr[r] : seen_rows.indptr[r + 1]].tolist()
         rows, scores = candidates(queries[r], items, k, len(seen), ann)
         yield from best_for(uid, rows, scores, k, seen, served.item_ids)
 

@@ -75,6 +75,7 @@ def fit(
                     "--model": model, "--seed": seed, "--param": param, "--holdout": holdout, "--tune": tune,
                     "--engine": engine, "--spark-master": spark_master,
                 },
+                threads=settings.threads,
             )
             if report.incremental and report.incremental["refit_due"]:
                 CliProgress(settings.quiet, bar=False).warn(
@@ -90,5 +91,6 @@ def fit(
                 tune=tune,
                 engine=engine or "local",
                 spark_master=spark_master,
+                threads=settings.threads,
             )
     emit_object(report.as_dict(), resolve(output_format, piped_default=Format.json))

@@ -9,7 +9,7 @@ import typer
 
 from avrec.cli.app import settings_of
 from avrec.cli.common import MAX_K, open_store, report_dict
-from avrec.cli.output import Format, emit_object, emit_rows, resolve
+from avrec.cli.output import Format, emit_object, emit_records, emit_rows, resolve
 from avrec.cli.progress import CliProgress
 from avrec.serving.index import ANN_MIN_ITEMS
 
@@ -94,5 +94,5 @@ def recommend(
             emit_rows((c.as_dict() for c in cats), CATEGORY_COLUMNS, fmt, title=f"recommended {by}")
             return
         answer = serve(store, settings, request, CliProgress(settings.quiet, bar=False))
-        emit_rows((r.as_dict() for r in answer.rows), COLUMNS, fmt, title="recommendations")
+        emit_records(answer.rows, COLUMNS, fmt, title="recommendations")
     answer.finish()

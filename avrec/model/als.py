@@ -12,6 +12,8 @@ the decomposition `explain` reports.
 
 from __future__ import annotations
 
+import importlib.util
+from types import ModuleType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -206,3 +208,87 @@ class LocalALS:
 
 
 LOCAL = LocalALS()
+
+
+def _implicit_kernels() -> ModuleType | None:
+    """implicit's compiled CPU ALS kernels (`implicit.cpu._als`), or None when the package is missing or
+    does not load (then the kernels of this module do the same work)."""
+    try:
+        from implicit.cpu import _als
+    except ImportError:
+        return None
+    return _als
+
+
+def _confidence(conf: sp.csr_matrix) -> sp.csr_matrix:
+    """implicit's input: the confidence c = 1 + (c - 1) on observed pairs, float32 CSR with sorted indices."""
+    c = sp.csr_matrix(conf, dtype=np.float32, copy=True)
+    c.sort_indices()
+    c.data += np.float32(1.0)
+    return c
+
+
+class ImplicitALS:
+    """The same two kernels run by implicit's compiled CPU code (benfred/implicit, OpenMP over users):
+    its conjugate-gradient half-step is `half_step`'s algorithm (warm start, `cg_steps` iterations, the same
+    loss), one row at a time, so it needs none of the (nnz x factors) gathered copies `half_step` makes; its
+    per-user Cholesky solve in float64 is `solve_users`' exact least squares. Both agree with this module's
+    kernels to float rounding (tests/model/test_als_backends.py), so fold-in and `explain` stay exact.
+
+    `threads`: OpenMP threads for both kernels; None uses implicit's default (`OMP_NUM_THREADS`, else every
+    core). Per-row regularization (`reg_exponent` != 0) is not in implicit's kernels: that fit runs locally.
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be a positive integer or None, got {threads}")
+        self.threads = threads
+
+    @property
+    def _num_threads(self) -> int:
+        return self.threads or 0  # 0: implicit's (OpenMP's) default
+
+    def fit_als(
+        self,
+        conf: sp.csr_matrix,
+        factors: int,
+        reg: float,
+        iterations: int,
+        cg_steps: int,
+        rng: np.random.Generator,
+        reg_exponent: float = 0.0,
+        exact_users: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        kernels = _implicit_kernels()
+        if kernels is None or reg_exponent != 0.0:
+            return fit_als(conf, factors, reg, iterations, cg_steps, rng, reg_exponent, exact_users)
+        n_users, n_items = conf.shape
+        cui = _confidence(conf)
+        ciu = cui.T.tocsr()
+        # The same start as `fit_als`, so the two back-ends follow the same path from the same seed.
+        x = (rng.standard_normal((n_users, factors)) * 0.01).astype(np.float32)
+        y = (rng.standard_normal((n_items, factors)) * 0.01).astype(np.float32)
+        for _ in range(iterations):
+            kernels.least_squares_cg(cui, x, y, float(reg), num_threads=self._num_threads, cg_steps=cg_steps)
+            kernels.least_squares_cg(ciu, y, x, float(reg), num_threads=self._num_threads, cg_steps=cg_steps)
+        if not exact_users:
+            return x, y
+        return self.solve_users(y, conf, reg).astype(np.float32), y
+
+    def solve_users(self, y: np.ndarray, conf: sp.csr_matrix, reg: float) -> np.ndarray:
+        kernels = _implicit_kernels()
+        if kernels is None:
+            return solve_users(y, conf, reg)
+        x = np.zeros((conf.shape[0], y.shape[1]), dtype=np.float64)
+        if conf.shape[0]:
+            y64 = np.ascontiguousarray(y, dtype=np.float64)
+            kernels.least_squares(_confidence(conf), x, y64, float(reg), num_threads=self._num_threads)
+        return x
+
+
+def default_backend(threads: int | None = None) -> ALSBackend:
+    """implicit's kernels when the package is installed (faster, and memory in proportion to the data),
+    else this module's; `threads` as `ImplicitALS` takes it (the local kernels follow the BLAS limit)."""
+    if importlib.util.find_spec("implicit") is not None:
+        return ImplicitALS(threads)
+    return LOCAL

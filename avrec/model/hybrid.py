@@ -5,7 +5,7 @@ score(u, i) = x_u . y_i                                   collaborative (implici
             + sum_m w_m <p_u^m, c_i^m>                     text / visual / audio content profiles
             + w_user <a_u, L_i>                            user attributes
             + b_i                                          popularity bias
-            + w_ease s_e (w_u B)_i                         EASE (catalogs up to EASE_IN_HYBRID_MAX_ITEMS)
+            + w_ease s_e (w_u B)_i                         EASE, on the catalog's most popular items
             + w_taste s_t sum_m (t_u C_m) . V_i^m          content-to-taste map, per modality
             + w_prior s_p pi_i                             popularity prior (observed, or from content)
 
@@ -27,6 +27,10 @@ score(u, i) = x_u . y_i                                   collaborative (implici
   - B: EASE's item-item weights (`avrec.model.ease`) on the interaction magnitudes w_u (BM25 is not applied;
     heavy-tailed counts count as 1 each, see `_direct_weights`),
     penalty `ease_regularization` x the mean diagonal of W'W. A sum over history items; zero for cold items.
+    B spans the `ease_head` items with the most events (`ease_items`, at most `EASE_IN_HYBRID_MAX_ITEMS`, and
+    fewer on large catalogs: see `ease_head_size`); history items and candidates outside it get no EASE
+    term (ALS and the content blocks cover them). Memory: B is 4 x head^2 bytes (64 MB at 4,096 items), the
+    block's item side (an identity on the head) 4 x n_items x head bytes, at most `EASE_ITEM_SIDE_CELLS` x 4.
   - t_u = w_u (B + I): the user's history and its EASE completion; C_m the normalised content of modality m
     and V = C (C_w'C_w + `taste_reg` I)^-1 over the modalities side by side (`visual_scale`, `audio_scale`
     weigh them against text): a per-user ridge regression from content to t_u, so a cold item is scored by
@@ -80,9 +84,15 @@ from avrec.model.data import TrainData
 from avrec.model.ease import ease_weights, mean_gram_diagonal
 from avrec.model.weighting import Confidence, binary
 
-#: The hybrid adds an EASE block up to this many items (its user side is one column per item); above it the
-#: collaborative part is ALS alone.
+#: The hybrid's EASE block spans at most this many items, those with the most events (B: 64 MB at 4,096).
 EASE_IN_HYBRID_MAX_ITEMS = 4096
+#: ... and at most this many cells n_items x head in its item side (an identity on the head, 4 bytes a cell:
+#: 64 MB), so the item matrix that `recommend` reads stays as wide as at 4,096 items on any catalog.
+EASE_ITEM_SIDE_CELLS = 4096 * 4096
+#: ... and no more items than hold this share of the events: EASE's penalty leaves the rarest items' weights
+#: near zero, and the inverse costs the cube of the head (on validation splits of MovieLens 100K the 98% head,
+#: 70% of the items with events, scored as well as all of them at a third of the time).
+EASE_EVENT_SHARE = 0.98
 #: The hybrid's blend of the direct blocks, chosen on validation splits carved from training data (see
 #: benchmarks/choose_blend.py); `LinearHybrid`'s own defaults leave them off (mf, content).
 HYBRID_DEFAULTS: dict[str, float] = {
@@ -98,6 +108,7 @@ SCALE_SAMPLE = 256
 
 __all__ = [
     "EASE_IN_HYBRID_MAX_ITEMS",
+    "EASE_ITEM_SIDE_CELLS",
     "MODALITIES",
     "ContentModel",
     "HybridModel",
@@ -105,6 +116,22 @@ __all__ = [
     "MatrixFactorization",
     "auto_regularization",
 ]
+
+
+def ease_head_size(n_items: int) -> int:
+    """How many of the most popular items the hybrid's EASE block spans in a catalog of `n_items`."""
+    return int(min(n_items, EASE_IN_HYBRID_MAX_ITEMS, EASE_ITEM_SIDE_CELLS // max(n_items, 1)))
+
+
+def ease_head(counts: np.ndarray) -> np.ndarray:
+    """The items (ascending rows) the hybrid's EASE block spans: the most events first (ties: lower row),
+    as many as hold `EASE_EVENT_SHARE` of the events, at most `ease_head_size`. Items without events are
+    never in it (their rows and columns of B would be zero)."""
+    order = np.argsort(-counts, kind="stable")
+    order = order[counts[order] > 0]
+    held = np.cumsum(counts[order], dtype=np.float64)
+    enough = int(np.searchsorted(held, EASE_EVENT_SHARE * held[-1]) + 1) if len(held) else 0
+    return np.sort(order[: min(enough, ease_head_size(len(counts)))]).astype(np.int64)
 
 
 def auto_regularization(interactions: sp.spmatrix) -> float:
@@ -226,7 +253,7 @@ class LinearHybrid(Recommender):
         self.random_state = random_state
         if als_backend is not None and not isinstance(als_backend, als.ALSBackend):
             raise ValueError("als_backend must have fit_als and solve_users (see avrec.model.als.ALSBackend)")
-        self.als_backend: als.ALSBackend = als_backend or als.LOCAL
+        self.als_backend: als.ALSBackend = als_backend or als.default_backend()
         self.tuned_params_: dict[str, float] = {}
         self._reset()
 
@@ -246,6 +273,7 @@ class LinearHybrid(Recommender):
         # popularity prior (its observed/intercept part and its per-modality predicted parts), and each
         # block's scale (the std of the ALS part of the score over that of the block, on training users).
         self.ease = np.zeros((0, 0), np.float32)
+        self.ease_items = np.zeros(0, np.int64)  # the items B spans (model rows, ascending)
         self.direct_content: dict[str, np.ndarray] = {}
         self.taste: dict[str, np.ndarray] = {}
         self.prior_base = np.zeros(0, np.float32)
@@ -388,8 +416,11 @@ class LinearHybrid(Recommender):
         reference = None
         if scales is None and sample.size:
             reference = self.user_factors[sample] @ self.item_factors.T
-        if n_items <= EASE_IN_HYBRID_MAX_ITEMS and (self.ease_weight or self.taste_weight) and magnitude.nnz:
-            self.ease = ease_weights(magnitude, self.ease_regularization * mean_gram_diagonal(magnitude))
+        events = np.asarray((magnitude != 0).sum(axis=0), dtype=np.float64).ravel()
+        if (self.ease_weight or self.taste_weight) and events.any():
+            self.ease_items = ease_head(events)
+            penalty = self.ease_regularization * mean_gram_diagonal(magnitude)
+            self.ease = ease_weights(sp.csr_matrix(magnitude[:, self.ease_items]), penalty)
         warm = self.item_counts > 0
         modality_scales = self._modality_scales()
         if blocks and warm.any() and (self.taste_weight or self.prior_weight):
@@ -436,15 +467,28 @@ class LinearHybrid(Recommender):
             out = out + part
         return out
 
+    def _ease_scores(self, magnitude: sp.csr_matrix) -> np.ndarray:
+        """w_u B over the EASE head (users x head)."""
+        return np.asarray(magnitude[:, self.ease_items] @ self.ease)
+
+    def _ease_positions(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each item's row in B and whether the EASE head holds it."""
+        head = self.ease_items
+        at = np.minimum(np.searchsorted(head, items), max(len(head) - 1, 0))
+        return at, (head[at] == items) if len(head) else np.zeros(len(items), bool)
+
     def _taste_rows(self, magnitude: sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
         """Each user's taste over the items: their history plus its EASE completion (when fitted)."""
         if self.ease.size:
-            return np.asarray(magnitude @ self.ease) + magnitude.toarray()
+            rows = magnitude.toarray()
+            rows[:, self.ease_items] += self._ease_scores(magnitude)
+            return rows
         return magnitude
 
     def _direct_raw(self, magnitude: sp.csr_matrix) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Unweighted EASE and taste scores for some histories (to measure their spread)."""
-        ease = np.asarray(magnitude @ self.ease) if self.ease.size else None
+        """Unweighted EASE and taste scores for some histories (to measure their spread; EASE's over the
+        items it spans)."""
+        ease = self._ease_scores(magnitude) if self.ease.size else None
         taste = None
         if self.taste:
             t = self._taste_rows(magnitude)
@@ -658,7 +702,7 @@ class LinearHybrid(Recommender):
         ease_scale, taste_scale, prior_scale = (float(x) for x in self.blend_scales)
         out: dict[str, np.ndarray] = {"prior": np.full((magnitude.shape[0], 1), self.prior_weight * prior_scale)}
         if self.ease.size:
-            out["ease"] = self.ease_weight * ease_scale * np.asarray(magnitude @ self.ease)
+            out["ease"] = self.ease_weight * ease_scale * self._ease_scores(magnitude)
         if self.taste:
             t = self._taste_rows(magnitude)
             for m, c in self.direct_content.items():
@@ -681,7 +725,9 @@ class LinearHybrid(Recommender):
             layout = self._layout()
             names = {name for name, _ in layout}
             if "ease" in names:
-                blocks["ease"] = np.eye(self.ease.shape[0], dtype=np.float32)
+                head = np.zeros((self.n_items, len(self.ease_items)), np.float32)
+                head[self.ease_items, np.arange(len(self.ease_items))] = 1.0
+                blocks["ease"] = head
             blocks.update({f"taste/{m}": v for m, v in self.taste.items()})
             if "prior" in names:
                 blocks["prior"] = self._prior()[:, None]
@@ -773,8 +819,13 @@ class LinearHybrid(Recommender):
         names = {name for name, _ in self._layout()}
         ease_scale, taste_scale, prior_scale = (float(x) for x in self.blend_scales)
         weights = magnitude.astype(np.float64)
-        if "ease" in names and self.item_counts[i] > 0:  # EASE gives an item without events nothing
-            terms = self.ease_weight * ease_scale * weights * self.ease[items, i].astype(np.float64)
+        # each history item's row of B (zero for items outside the EASE head)
+        at, in_head = self._ease_positions(items)
+        b_rows = np.zeros((len(items), len(self.ease_items)))
+        b_rows[in_head] = self.ease[at[in_head]]
+        target, target_in_head = self._ease_positions(np.array([i]))
+        if "ease" in names and target_in_head[0]:
+            terms = self.ease_weight * ease_scale * weights * b_rows[:, target[0]]
             parts["collaborative"] = parts.get("collaborative", 0.0) + float(terms.sum())
             per["collaborative"] = per.get("collaborative", np.zeros(len(items))) + terms
         for m, v in self.taste.items():
@@ -783,7 +834,7 @@ class LinearHybrid(Recommender):
             q = self.direct_content[m].astype(np.float64) @ v[i].astype(np.float64)
             spread = q[items]
             if self.ease.size:
-                spread = spread + self.ease[items].astype(np.float64) @ q
+                spread = spread + b_rows @ q[self.ease_items]
             terms = self.taste_weight * taste_scale * weights * spread
             parts[m] = parts.get(m, 0.0) + float(terms.sum())
             per[m] = per.get(m, np.zeros(len(items))) + terms
@@ -814,6 +865,7 @@ class LinearHybrid(Recommender):
         for m, mean in self.content_means.items():
             state[f"content_mean/{m}"] = mean
         state["ease"], state["prior_base"], state["blend_scales"] = self.ease, self.prior_base, self.blend_scales
+        state["ease_items"] = self.ease_items
         direct = {"direct_content": self.direct_content, "taste": self.taste, "prior_parts": self.prior_parts}
         for prefix, arrays in direct.items():
             state.update({f"{prefix}/{m}": a for m, a in arrays.items()})
@@ -850,6 +902,8 @@ class LinearHybrid(Recommender):
                 self.prior_parts[m] = state[f"prior_parts/{m}"]
         # models saved before the direct blocks have none of these arrays
         self.ease = state.get("ease", self.ease)
+        # models saved before the EASE head spanned every item
+        self.ease_items = state.get("ease_items", np.arange(self.ease.shape[0], dtype=np.int64))
         self.prior_base = state.get("prior_base", self.prior_base)
         self.blend_scales = state.get("blend_scales", self.blend_scales)
         if "user_features/data" in state:

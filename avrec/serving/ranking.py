@@ -1,21 +1,27 @@
 """One recommendation row and the one top-k selection every ranking in avrec shares (numpy only).
 
 `best_first` selects the k best of each row (it is what `avrec.model.metrics.top_k` ranks evaluation
-lists with); `top_k` turns one user's selection into rows, ties broken by item id; `rank_scores` decides
-what may be recommended (a finite score, in the candidate pool, not seen) for the local engine and Spark
-alike; `best_for` does the same for the candidates of a user vector (`avrec.serving.index.candidates`).
+lists with). `allowed_scores` decides what may be recommended (a finite score, in the candidate pool, not
+seen) for a block of users and `select_block` chooses each user's k best, ties broken by item id: one
+argpartition and one lexsort per block (`recommend` for many users). `rank_scores` is the same for one
+row (Spark), `top_k` for a user's candidate rows, `best_for` for the candidates of a user vector
+(`avrec.serving.index.candidates`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
-@dataclass(frozen=True)
-class Recommendation:
+
+class Recommendation(NamedTuple):
+    """One row of `recommend` (a named tuple: batches make millions of them)."""
+
     user_id: str
     item_id: str
     rank: int
@@ -31,6 +37,107 @@ def best_first(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+def id_order(item_ids: Sequence[str] | np.ndarray) -> np.ndarray:
+    """Each item's position in item-id order: what ties between equal scores are broken by."""
+    ids = [str(i) for i in item_ids]
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+    return rank
+
+
+#: `select_block` screens a row's items in groups of this many (one maximum each) before selecting.
+GROUP = 64
+
+
+def select_block(scores: np.ndarray, k: int, id_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of each row's k best scores, best first, ties by item id (`id_rank`, see `id_order`),
+    and how many each row has. `scores` (users x items) holds -inf where an item may not be recommended
+    and no NaN or +inf (`allowed_scores` makes it so); a row with fewer than k allowed items has fewer
+    columns, the rest of its row is -1.
+
+    The items are screened in groups of `GROUP` (every (m // GROUP)-th item, so a group's maxima over a
+    block are element-wise maxima of contiguous runs): the k-th largest group maximum T of a row is a
+    lower bound of its k-th best score, so its k best (and every score tied with the k-th) lie in the
+    groups whose maximum reaches T; only those (and the items past the last whole group) are
+    partitioned. A row is resolved on its own only when its k-th best score is tied with one left out,
+    so each row is the same selection however the users are blocked."""
+    n, m = scores.shape
+    k = min(k, m)
+    if n == 0 or k == 0:
+        return np.zeros((n, 0), dtype=np.int64), np.zeros(n, dtype=np.int64)
+    groups = m // GROUP
+    if groups > 4 * k:
+        # Group g is every `groups`-th item from g: the maxima are element-wise maxima of GROUP contiguous
+        # runs, one vectorised pass.
+        gmax = scores[:, : groups * GROUP].reshape(n, GROUP, groups).max(axis=1)
+        floor = np.partition(gmax, groups - k, axis=1)[:, groups - k]
+        wide = int((gmax >= floor[:, None]).sum(axis=1).max())
+        if 4 * wide < groups:
+            best = np.argpartition(gmax, groups - wide, axis=1)[:, groups - wide :]
+            cols = (best[:, :, None] + groups * np.arange(GROUP)).reshape(n, wide * GROUP)
+            if groups * GROUP < m:
+                cols = np.hstack([cols, np.tile(np.arange(groups * GROUP, m), (n, 1))])
+            picked, counts = _select(np.take_along_axis(scores, cols, axis=1), k, id_rank[cols])
+            return np.where(picked >= 0, np.take_along_axis(cols, np.maximum(picked, 0), axis=1), -1), counts
+    return _select(scores, k, np.broadcast_to(id_rank, scores.shape))
+
+
+def _select(scores: np.ndarray, k: int, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`select_block` on every column of `scores`; `ranks` holds the id order of each entry (same shape)."""
+    n, m = scores.shape
+    part = np.argpartition(scores, m - k, axis=1)[:, m - k :] if k < m else np.tile(np.arange(m), (n, 1))
+    vals = np.take_along_axis(scores, part, axis=1)
+    if k < m:
+        kth = vals.min(axis=1)
+        ties = np.flatnonzero(
+            ((scores == kth[:, None]).sum(axis=1) > (vals == kth[:, None]).sum(axis=1)) & (kth > -np.inf)
+        )
+        for r in ties.tolist():  # the boundary falls inside a run of equal scores: lowest item ids first
+            row = scores[r]
+            above = np.flatnonzero(row > kth[r])
+            tied = np.flatnonzero(row == kth[r])
+            tied = tied[np.argsort(ranks[r, tied], kind="stable")]
+            part[r] = np.concatenate([above, tied[: k - len(above)]])
+            vals[r] = row[part[r]]
+    order = np.lexsort((np.take_along_axis(ranks, part, axis=1), -vals))
+    cols = np.take_along_axis(part, order, axis=1)
+    allowed = np.take_along_axis(vals, order, axis=1) > -np.inf
+    cols[~allowed] = -1
+    return cols, allowed.sum(axis=1)
+
+
+def allowed_scores(
+    scores: np.ndarray,
+    *,
+    pool: np.ndarray | None = None,
+    seen: sp.csr_matrix | None = None,
+    finite: np.ndarray | None,
+) -> np.ndarray:
+    """`scores` (users x items, changed in place and returned) with -inf wherever an item may not be
+    recommended: a score that is not a finite number, an item outside `pool` (a boolean mask over the
+    items), an item the user has seen (`seen`: a users x items sparse matrix whose pattern is each
+    user's items). `finite` is `np.isfinite(scores)` when the caller has it already, None when the caller
+    knows every score is finite."""
+    if finite is not None:
+        scores[~finite] = -np.inf
+    if pool is not None:
+        scores[:, ~pool] = -np.inf
+    if seen is not None and seen.nnz:
+        scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
+    return scores
+
+
+def recommendations(
+    user_ids: Sequence[str], scores: np.ndarray, k: int, item_ids: Sequence[str] | np.ndarray, id_rank: np.ndarray
+) -> Iterator[Recommendation]:
+    """Each user's top k of a block of `allowed_scores`, as rows (`select_block`)."""
+    cols, counts = select_block(scores, k, id_rank)
+    picked = np.take_along_axis(scores, np.maximum(cols, 0), axis=1).astype(np.float64).tolist()
+    for r, (uid, n) in enumerate(zip(user_ids, counts.tolist(), strict=True)):
+        for rank, (col, score) in enumerate(zip(cols[r, :n].tolist(), picked[r][:n]), start=1):
+            yield Recommendation(uid, str(item_ids[col]), rank, score)
 
 
 def rank_scores(
@@ -56,15 +163,17 @@ def rank_scores(
 def top_k(
     uid: str, scores: np.ndarray, rows: np.ndarray, k: int, item_ids: Sequence[str] | np.ndarray
 ) -> Iterator[Recommendation]:
-    """The best k of `rows` (item rows) by `scores` (theirs, same order), best first; ties by item id."""
-    if rows.size == 0:
-        return
-    take = min(k, rows.size)
-    part = best_first(scores[None, :], take)[0] if take < rows.size else np.arange(rows.size)
-    named = [(float(scores[p]), str(item_ids[rows[p]])) for p in part.tolist()]
-    named.sort(key=lambda pair: (-pair[0], pair[1]))
-    for rank, (score, item) in enumerate(named, start=1):
-        yield Recommendation(uid, item, rank, score)
+    """The best k of `rows` (item rows) by `scores` (theirs, same order), best first; ties by item id.
+    Only finite scores count. Ids are compared only for the scores that reach the k-th best."""
+    values = np.asarray(scores, dtype=np.float64)
+    values = np.where(np.isfinite(values), values, -np.inf)
+    take = min(k, values.size)
+    if take == 0:
+        return iter(())
+    kth = np.partition(values, values.size - take)[values.size - take]
+    reach = np.flatnonzero(values >= kth) if kth > -np.inf else np.flatnonzero(values > -np.inf)
+    named = sorted((-float(values[p]), str(item_ids[rows[p]])) for p in reach.tolist())[:take]
+    return (Recommendation(uid, item, rank, -neg) for rank, (neg, item) in enumerate(named, start=1))
 
 
 def best_for(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,8 +12,9 @@ import scipy.sparse as sp
 from avrec.errors import ModelError, UnknownIdError
 from avrec.model import Recommender, load_model
 from avrec.progress import Progress
+from avrec.serving.ranking import id_order
 from avrec.store import ModelRecord, Store
-from avrec.training.dataset import history_matrix
+from avrec.training.dataset import all_histories, history_matrix
 from avrec.training.userfeatures import encode
 
 
@@ -29,6 +31,11 @@ class Served:
     def __post_init__(self) -> None:
         self.item_pos = {item: j for j, item in enumerate(self.item_ids)}
         self.user_pos = {user: r for r, user in enumerate(self.user_ids)}
+
+    @functools.cached_property
+    def id_rank(self) -> np.ndarray:
+        """Each item's position in item-id order (ties between equal scores go to the lower id)."""
+        return id_order(self.item_ids)
 
     @property
     def feature_names(self) -> list[str]:
@@ -54,7 +61,8 @@ class UserBatch:
     histories: sp.csr_matrix
     rows: np.ndarray  # training-user row, -1 for users the model has not seen
     features: sp.csr_matrix | None
-    seen: list[set[int]]
+    #: users x items: the pattern of each row is the items that user interacted with at all
+    seen: sp.csr_matrix
     #: rows of users whose stored events weigh more than a model can use: they cannot be scored
     unusable: frozenset[int] = frozenset()
 
@@ -81,7 +89,8 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
         )
         attrs = store.user_attrs(user_ids[:1]).get(user_ids[0], {}) if user_ids else {}
         feats = encode([attrs], served.feature_names) if served.feature_names else None
-        return UserBatch(user_ids or ["-"], hist, np.array([-1]), feats, [set(cols)])
+        seen = sp.csr_matrix(hist, dtype=bool)
+        return UserBatch(user_ids or ["-"], hist, np.array([-1]), feats, seen)
     for uid in user_ids:
         if not known_user(store, served, uid):
             raise UnknownIdError(
@@ -95,6 +104,27 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
         attrs = store.user_attrs(user_ids)
         feats = encode([attrs.get(uid, {}) for uid in user_ids], served.feature_names)
     return UserBatch(user_ids, hist, rows, feats, seen, unusable)
+
+
+def all_user_batches(store: Store, served: Served, user_ids: list[str], size: int) -> Iterator[UserBatch]:
+    """`user_batch` for `size` users at a time, of distinct users the store holds, their histories read at
+    once in one scan of the store's events (`avrec.training.dataset.all_histories`): for a batch over most
+    users. The scan happens before the first batch is asked for, so a failing store fails here."""
+    hist, seen, unusable = all_histories(store, user_ids, served.item_pos)
+    rows = np.asarray([served.user_pos.get(uid, -1) for uid in user_ids], dtype=np.int64)
+
+    def batches() -> Iterator[UserBatch]:
+        for start in range(0, len(user_ids), size):
+            ids = user_ids[start : start + size]
+            stop = start + len(ids)
+            feats = None
+            if served.feature_names:
+                attrs = store.user_attrs(ids)
+                feats = encode([attrs.get(uid, {}) for uid in ids], served.feature_names)
+            bad = frozenset(r - start for r in unusable if start <= r < stop)
+            yield UserBatch(ids, hist[start:stop], rows[start:stop], feats, seen[start:stop], bad)
+
+    return batches()
 
 
 def candidate_mask(

@@ -37,6 +37,8 @@ APPLICATION_ID = 0x61767263
 #: `store_state` keys of model versions being written (see `Store.claim_model_key`).
 PENDING_PREFIX = "pending_model:"
 BUSY_TIMEOUT_MS = 60_000
+#: Users per query of `Store.histories` (well under SQLite's limit on bound parameters).
+HISTORY_BLOCK = 500
 MODALITIES = ("text", "visual", "audio")
 
 
@@ -414,16 +416,26 @@ class Store:
         """All events as (user_ids, item_ids, weights, timestamps with NaN for unknown)."""
         users: list[str] = []
         items: list[str] = []
-        weights: list[float] = []
-        times: list[float] = []
-        cur = self.conn.execute("SELECT user_id, item_id, weight, ts FROM interactions ORDER BY id")
-        for u, i, w, t in cur:
-            users.append(u)
-            items.append(i)
+        weights: list[np.ndarray] = [np.zeros(0)]
+        times: list[np.ndarray] = [np.zeros(0)]
+        for u, i, w, t in self.interaction_chunks():
+            users += u
+            items += i
             weights.append(w)
-            times.append(np.nan if t is None else t)
-        # float64: an old store may hold weights beyond float32 (ingest bounds them now); the caller checks
-        return users, items, np.asarray(weights, dtype=np.float64), np.asarray(times, dtype=np.float64)
+            times.append(t)
+        return users, items, np.concatenate(weights), np.concatenate(times)
+
+    def interaction_chunks(
+        self, size: int = 1 << 16
+    ) -> Iterator[tuple[list[str], list[str], np.ndarray, np.ndarray]]:
+        """`interactions`, `size` events at a time, in the order they were stored: one sequential scan, in
+        bounded memory. Weights are float64: an old store may hold weights beyond float32 (ingest bounds
+        them now); the caller checks."""
+        cur = self.conn.execute("SELECT user_id, item_id, weight, ts FROM interactions ORDER BY id")
+        while rows := cur.fetchmany(size):
+            users, items, weights, times = zip(*rows, strict=True)
+            # float64 with None (no timestamp) as NaN
+            yield list(users), list(items), np.asarray(weights, dtype=np.float64), np.array(times, dtype=np.float64)
 
     def user_history(self, user_id: str) -> list[tuple[str, float]]:
         """(item_id, summed weight) of a user's events, heaviest first."""
@@ -433,6 +445,26 @@ class Store:
             (user_id,),
         ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
+
+    def histories(self, user_ids: Sequence[str]) -> tuple[list[str], list[str], np.ndarray]:
+        """`user_history` of many users at once: (user ids, item ids, summed weights), one entry per
+        (user, item) pair, in no particular order; one query per `HISTORY_BLOCK` users instead of one each."""
+        users: list[str] = []
+        items: list[str] = []
+        weights: list[float] = []
+        wanted = list(dict.fromkeys(user_ids))
+        for start in range(0, len(wanted), HISTORY_BLOCK):
+            block = wanted[start : start + HISTORY_BLOCK]
+            cur = self.conn.execute(
+                "SELECT user_id, item_id, sum(weight) FROM interactions "
+                f"WHERE user_id IN ({','.join('?' * len(block))}) GROUP BY user_id, item_id",
+                block,
+            )
+            for u, i, w in cur:
+                users.append(u)
+                items.append(i)
+                weights.append(w)
+        return users, items, np.asarray(weights, dtype=np.float64)
 
     def last_event_id(self) -> int:
         """Events are numbered in the order they were stored; this is the newest number (0: none)."""

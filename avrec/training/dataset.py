@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,15 +16,9 @@ from avrec.training.userfeatures import encode, fit_feature_names
 
 
 def codes(values: Sequence[str], vocabulary: Sequence[str]) -> np.ndarray:
-    """Index of each value in `vocabulary` (sorted), -1 where absent."""
-    vocab = np.asarray(vocabulary, dtype=object)
-    if len(vocab) == 0:
-        return np.full(len(values), -1, dtype=np.int64)
-    arr = np.asarray(values, dtype=object)
-    pos = np.searchsorted(vocab, arr)
-    pos = np.clip(pos, 0, len(vocab) - 1)
-    found = vocab[pos] == arr
-    return np.where(found, pos, -1).astype(np.int64)
+    """Index of each value in `vocabulary`, -1 where absent (one hash look-up per value)."""
+    position = {v: j for j, v in enumerate(vocabulary)}
+    return np.fromiter(map(position.get, values, repeat(-1)), dtype=np.int64, count=len(values))
 
 
 def load_content(store: Store, item_ids: Sequence[str]) -> dict[str, ContentMatrix]:
@@ -67,16 +62,36 @@ def _check_weights(matrix: sp.csr_matrix, user_ids: Sequence[str], item_ids: Seq
 
 def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     """Everything the store holds as training data, plus a matrix of the same pattern holding the
-    latest event time (epoch seconds, 0 when unknown) of each (user, item) cell."""
+    latest event time (epoch seconds, 0 when unknown) of each (user, item) cell.
+
+    The events are read a chunk at a time and kept as numbers (user and item codes, weight, time), so
+    memory grows by a few dozen bytes per event rather than by two Python strings each."""
     with store.snapshot():
-        users, items, weights, times = store.interactions()
         item_ids = store.item_ids()
+        vocabulary = sorted(store.user_ids())
+        user_code = {v: j for j, v in enumerate(vocabulary)}
+        item_code = {v: j for j, v in enumerate(item_ids)}
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for users, items, w, t in store.interaction_chunks():
+            u = np.fromiter(map(user_code.get, users, repeat(-1)), dtype=np.int64, count=len(users))
+            i = np.fromiter(map(item_code.get, items, repeat(-1)), dtype=np.int64, count=len(items))
+            for j in np.flatnonzero(u < 0).tolist():  # not in the users table (a store written by hand)
+                u[j] = user_code.setdefault(users[j], len(user_code))
+            parts.append((u, i, w, t))
         attrs = store.user_attrs()
         content = load_content(store, item_ids)
+    u, i, weights, times = (np.concatenate(c) for c in zip(*parts, strict=True)) if parts else _no_events()
+    if len(user_code) > len(vocabulary):  # codes handed out above: put them in id order too
+        names = sorted(user_code)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[np.asarray([user_code[n] for n in names], dtype=np.int64)] = np.arange(len(names))
+        u, vocabulary = rank[u], names
     positive = weights > 0
-    user_ids = sorted({u for u, p in zip(users, positive) if p})
-    u = codes(users, user_ids)
-    i = codes(items, item_ids)
+    active = np.unique(u[positive])
+    user_ids = [vocabulary[c] for c in active.tolist()]
+    row = np.full(len(vocabulary) + 1, -1, dtype=np.int64)
+    row[active] = np.arange(len(active))
+    u = row[u]
     keep = positive & (u >= 0) & (i >= 0)
     shape = (len(user_ids), len(item_ids))
     # Summed in float64, checked, then stored in float32: two 3e38 events on a pair must not become inf.
@@ -99,31 +114,67 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     return data, when
 
 
+def _no_events() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty, np.zeros(0), np.zeros(0)
+
+
 def history_matrix(
     store: Store, user_ids: Sequence[str], item_pos: Mapping[str, int]
-) -> tuple[sp.csr_matrix, list[set[int]], frozenset[int]]:
+) -> tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]:
     """Current histories (from the store, including events after the fit) over the model's items:
-    the positive weights, per user every item interacted with at all (skips included), which is
-    what `recommend` leaves out as already seen, and the rows of users with a pair weighing more than
-    :data:`MAX_PAIR_WEIGHT` (left out of the matrix: no model can score them)."""
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    seen: list[set[int]] = []
-    bad: set[int] = set()
-    for r, uid in enumerate(user_ids):
-        mine: set[int] = set()
-        for item, weight in store.user_history(uid):
-            j = item_pos.get(item)
-            if j is None:
-                continue
-            mine.add(j)
-            if not weight <= MAX_PAIR_WEIGHT:  # NaN too
-                bad.add(r)
-            elif weight > 0:
-                rows.append(r)
-                cols.append(j)
-                vals.append(weight)
-        seen.append(mine)
+    the positive summed weights (float32), the items each user interacted with at all (skips included:
+    what `recommend` leaves out as already seen; a boolean matrix of the same shape), and the rows of
+    users with a pair weighing more than :data:`MAX_PAIR_WEIGHT` (left out of the matrix: no model can
+    score them). One row per entry of `user_ids` (a repeated id gets its history again)."""
+    users, items, weights = store.histories(user_ids)
+    first = {uid: r for r, uid in reversed(list(enumerate(user_ids)))}
+    rows = np.fromiter(map(first.__getitem__, users), dtype=np.int64, count=len(users))
+    cols = np.fromiter(map(item_pos.get, items, repeat(-1)), dtype=np.int64, count=len(items))
+    hist, seen, bad = _history_arrays(rows, cols, weights, (len(user_ids), len(item_pos)))
+    if len(first) != len(user_ids):  # a repeated id: its rows copy the first one's
+        repeats = np.asarray([first[uid] for uid in user_ids], dtype=np.int64)
+        hist, seen = hist[repeats], seen[repeats]
+        bad = frozenset(r for r, src in enumerate(repeats.tolist()) if src in bad)
+    return hist, seen, bad
+
+
+def all_histories(
+    store: Store, user_ids: Sequence[str], item_pos: Mapping[str, int]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]:
+    """`history_matrix` of many users (distinct ids) from one sequential scan of the store's events, in
+    chunks (memory: three numbers per event): for a batch over most users, many times faster than
+    looking each block of users up."""
+    user_pos = {uid: r for r, uid in enumerate(user_ids)}
+    rows, cols, weights = [], [], []
+    for users, items, w, _ in store.interaction_chunks():
+        r = np.fromiter(map(user_pos.get, users, repeat(-1)), dtype=np.int64, count=len(users))
+        c = np.fromiter(map(item_pos.get, items, repeat(-1)), dtype=np.int64, count=len(items))
+        keep = r >= 0
+        rows.append(r[keep])
+        cols.append(c[keep])
+        weights.append(w[keep])
+    if not rows:
+        rows, cols, weights = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     shape = (len(user_ids), len(item_pos))
-    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=shape), seen, frozenset(bad)
+    return _history_arrays(np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), shape)
+
+
+def _history_arrays(
+    rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]:
+    """(positive weights, seen pattern, unusable rows) of events given as (row, column or -1, weight);
+    a (row, column) pair's events are summed first, as the store's `user_history` sums them."""
+    known = cols >= 0
+    total = sp.csr_matrix((weights[known], (rows[known], cols[known])), shape=shape, dtype=np.float64)
+    total.sum_duplicates()  # keeps pairs that sum to zero: seen all the same
+    w = total.data
+    usable = w <= MAX_PAIR_WEIGHT  # False for NaN too
+    seen = sp.csr_matrix((np.ones(len(w), dtype=bool), total.indices, total.indptr), shape=shape)
+    keep = usable & (w > 0)
+    pair_rows = np.repeat(np.arange(shape[0]), np.diff(total.indptr))
+    hist = sp.csr_matrix(
+        (w[keep].astype(np.float32), (pair_rows[keep], total.indices[keep])), shape=shape, dtype=np.float32
+    )
+    hist.sort_indices()
+    return hist, seen, frozenset(np.unique(pair_rows[~usable]).tolist())

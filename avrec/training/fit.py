@@ -13,10 +13,10 @@ import numpy as np
 
 from avrec.errors import InputError, ModelError, StoreError, UsageError
 from avrec.model import Recommender, make_model, model_names
+from avrec.model.als import default_backend
 from avrec.model.base import UserSideFn
 from avrec.model.hybrid import LinearHybrid
 from avrec.serving import uservectors
-from avrec.serving.blocks import blocks_of
 from avrec.serving.index import InnerProductIndex
 from avrec.store import ModelRecord, Store
 from avrec.store.files import owned_key
@@ -79,8 +79,11 @@ def fit(
     tune: bool = False,
     engine: str = "local",
     spark_master: str | None = None,
+    threads: int | None = None,
 ) -> FitReport:
-    """Train `model` on everything the store holds, save it with its Annoy index and make it active."""
+    """Train `model` on everything the store holds, save it with its Annoy index and make it active.
+
+    `threads` caps the ALS kernels' threads (`avrec.model.als.default_backend`; None: their default)."""
     check_model_names([model])
     if engine not in ("local", "spark"):
         raise UsageError(f"unknown engine {engine!r}; choose local or spark")
@@ -120,6 +123,8 @@ def fit(
                 estimator = make_model(model, random_state=seed, **options)
             except (TypeError, ValueError) as exc:
                 raise UsageError(f"params rejected by {model}: {exc}", param="params") from None
+            if isinstance(estimator, LinearHybrid):
+                estimator.als_backend = default_backend(threads)
             if tune and isinstance(estimator, LinearHybrid):
                 try:
                     estimator.tune(data)
@@ -156,7 +161,9 @@ def fit(
 REFIT_SHARE = 0.2
 
 
-def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitReport:
+def update(
+    store: Store, *, refused: Mapping[str, object] | None = None, threads: int | None = None
+) -> FitReport:
     """Fold users, items and events that arrived since the active model's fit into a new model version,
     without retraining its factors (`fit --incremental`). Says in `incremental.refit_due` when the data
     has drifted far enough from the last full fit that `avrec fit` should be run.
@@ -176,6 +183,8 @@ def update(store: Store, *, refused: Mapping[str, object] | None = None) -> FitR
     with store.writer_lock("fit --incremental"):
         served = load_served(store)
         model = served.model
+        if isinstance(model, LinearHybrid):
+            model.als_backend = default_backend(threads)
         if not hasattr(model, "update"):
             raise UsageError(f"the active model ({served.record.kind}) cannot be updated in place; run `avrec fit`")
         data, _ = load_train_data(store)
@@ -251,7 +260,7 @@ def _write_user_table(
     store: Store, record: ModelRecord, estimator: Recommender, embeddings: tuple[UserSideFn, np.ndarray]
 ) -> None:
     """Every known user's vector as `recommend` computes it from the store right now (`avrec.serving.uservectors`)."""
-    from avrec.serving.served import Served, user_batch
+    from avrec.serving.served import Served, all_user_batches
 
     user_side, items = embeddings
     served = Served(estimator, record, list(estimator.item_ids), list(estimator.user_ids), str(store.root))
@@ -261,8 +270,7 @@ def _write_user_table(
     with store.snapshot():
         last_event = store.last_event_id()
         attrs = store.user_attrs_text()
-        for ids in blocks_of(served.user_ids, 1024):
-            batch = user_batch(store, served, ids)
+        for batch in all_user_batches(store, served, served.user_ids, 1024):
             blocks.append(np.asarray(user_side(batch.histories, batch.rows, batch.features), dtype=np.float32))
     uservectors.write(
         store.user_vectors_dir(record.model_key),

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from avrec.model import TrainData, make_model
 from avrec.model import hybrid as hybrid_module
 from avrec.model.content import ContentRidge
+from avrec.model.ease import ease_weights, mean_gram_diagonal
 from avrec.model.hybrid import HybridModel
 
 
@@ -32,14 +34,49 @@ def test_weights_zero_switch_the_blocks_off(data: TrainData) -> None:
     assert plain.ease.size == 0
 
 
-def test_catalog_above_the_limit_falls_back_to_als(data: TrainData, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hybrid_module, "EASE_IN_HYBRID_MAX_ITEMS", data.n_items - 1)
+def test_large_catalog_gets_ease_on_its_most_popular_items(data: TrainData, monkeypatch: pytest.MonkeyPatch) -> None:
+    head = 12
+    monkeypatch.setattr(hybrid_module, "EASE_IN_HYBRID_MAX_ITEMS", head)
     model = fitted(data)
-    names = {name for name, _ in model.layout()}
-    assert "ease" not in names and "taste/text" in names and model.ease.size == 0
+    counts = model.item_counts
+    assert len(model.ease_items) == head and model.ease.shape == (head, head)
+    assert dict(model.layout())["ease"] == head
+    # the head is the items with the most events
+    assert counts[model.ease_items].min() >= np.sort(np.delete(counts, model.ease_items)).max()
+    # B is EASE on the head's columns alone, with the penalty of the whole catalog
+    magnitude = model.weights.magnitude(data.interactions)
+    penalty = model.ease_regularization * mean_gram_diagonal(magnitude)
+    np.testing.assert_allclose(model.ease, ease_weights(magnitude[:, model.ease_items], penalty), atol=1e-6)
     h = data.interactions[:3]
     exact = model.user_vectors(h, np.arange(3)) @ model.item_matrix().T
-    np.testing.assert_allclose(exact, model.score(h, np.arange(3)))
+    np.testing.assert_allclose(exact, model.score(h, np.arange(3)), rtol=1e-5, atol=1e-5)
+    outside = int(np.setdiff1d(np.flatnonzero(counts > 0), model.ease_items)[0])
+    without = fitted(data, ease_weight=0.0)
+    for item in (int(model.ease_items[0]), outside):
+        exp = model.explain(data.interactions[0], 0, item)
+        assert abs(sum(exp.parts.values()) - exp.score) < 1e-4
+        assert abs(exp.score - float(model.score(data.interactions[0], np.array([0]))[0, item])) < 1e-4
+        # an item outside the head gets no EASE term
+        plain = without.explain(data.interactions[0], 0, item).parts["collaborative"]
+        assert (exp.parts["collaborative"] == pytest.approx(plain, abs=1e-6)) == (item == outside)
+
+
+def test_ease_head_follows_the_events_even_when_bm25_weighs_them_zero() -> None:
+    # two users, two items: every item is in half the histories or more, so its BM25 weight is zero
+    inter = sp.csr_matrix(np.array([[1, 1], [0, 1]], np.float32))
+    model = make_model("hybrid", factors=2, iterations=2).fit(TrainData(["u1", "u2"], ["i1", "i2"], inter))
+    assert isinstance(model, HybridModel)
+    np.testing.assert_array_equal(model.ease_items, [0, 1])
+    assert np.isfinite(model.score(inter, np.arange(2))).all()
+
+
+def test_ease_head_shrinks_on_large_catalogs() -> None:
+    assert hybrid_module.ease_head_size(1_682) == 1_682
+    assert hybrid_module.ease_head_size(4_096) == hybrid_module.EASE_IN_HYBRID_MAX_ITEMS
+    for n_items in (17_632, 100_000):
+        head = hybrid_module.ease_head_size(n_items)
+        assert 0 < head <= hybrid_module.EASE_IN_HYBRID_MAX_ITEMS
+        assert head * n_items <= hybrid_module.EASE_ITEM_SIDE_CELLS < (head + 1) * n_items
 
 
 def test_each_block_scores_what_its_formula_says(data: TrainData) -> None:
@@ -49,7 +86,8 @@ def test_each_block_scores_what_its_formula_says(data: TrainData) -> None:
     users = np.arange(5)
     ease = fitted(data, taste_weight=0.0, prior_weight=0.0)
     magnitude = ease.weights.magnitude(h).toarray()
-    expected = ease.ease_weight * ease.blend_scales[0] * magnitude @ ease.ease
+    expected = np.zeros((5, data.n_items))
+    expected[:, ease.ease_items] = ease.ease_weight * ease.blend_scales[0] * magnitude[:, ease.ease_items] @ ease.ease
     np.testing.assert_allclose(ease.score(h, users) - base.score(h, users), expected, atol=1e-4)
     prior = fitted(data, ease_weight=0.0, taste_weight=0.0)
     cold = prior.item_counts == 0

@@ -29,7 +29,7 @@ from avrec.engines.spark.session import (
 )
 from avrec.errors import UsageError
 from avrec.model import Recommender, TrainData, make_model
-from avrec.model.als import LOCAL
+from avrec.model.als import default_backend
 from avrec.model.hybrid import LinearHybrid
 from avrec.serving.blocks import blocks_of
 
@@ -147,7 +147,7 @@ def fit_spark(
         try:
             estimator.fit(data)
         finally:
-            estimator.als_backend = LOCAL  # the session ends here; the fitted model must not hold on to it
+            estimator.als_backend = default_backend()  # the session ends here; the fitted model must not hold on to it
         seconds = time.perf_counter() - started
     if backend.info.als_seconds == 0.0:
         raise RuntimeError("the model fitted without calling its factorization; nothing ran on Spark")
