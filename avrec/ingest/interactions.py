@@ -177,6 +177,8 @@ class _EventWriter:
         import pyarrow.compute as pc
 
         self._user_counts.append(pc.value_counts(batch.users))
+        if len(self._user_counts) >= 8:  # keep one count per user, not one per user and batch
+            self._user_counts = [_sum_counts(self._user_counts)]
         self.total += len(batch.users)
         if self._checked is None and self.total <= PART_EVENTS:
             self._held.append(batch)
@@ -213,15 +215,26 @@ class _EventWriter:
 def _user_ranges(user_counts: list[Any], part_events: int) -> tuple[Any, np.ndarray]:
     """(every user, sorted; the range of each): ranges of consecutive users holding about `part_events`
     events each (a user is never split, so one with more events makes a larger range)."""
+    import pyarrow.compute as pc
+
+    counts = _sum_counts(user_counts)
+    per_user = counts.take(pc.sort_indices(counts.field("values")))
+    per_user_events = per_user.field("counts").to_numpy()
+    before = np.cumsum(per_user_events) - per_user_events
+    return per_user.field("values"), before // part_events
+
+
+def _sum_counts(user_counts: list[Any]) -> Any:
+    """`pc.value_counts` results of several batches as one: (values, counts) per distinct user."""
     import pyarrow as pa
 
     users = pa.concat_arrays([c.field("values") for c in user_counts])
     events = pa.concat_arrays([c.field("counts") for c in user_counts])
-    counts = pa.Table.from_arrays([users, events], names=["user", "events"])
-    per_user = counts.group_by("user").aggregate([("events", "sum")]).sort_by("user")
-    per_user_events = per_user.column("events_sum").to_numpy()
-    before = np.cumsum(per_user_events) - per_user_events
-    return per_user.column("user").combine_chunks(), before // part_events
+    summed = pa.table([users, events], names=["values", "counts"]).group_by("values").aggregate([("counts", "sum")])
+    return pa.StructArray.from_arrays(
+        [summed.column("values").combine_chunks(), summed.column("counts_sum").combine_chunks()],
+        names=["values", "counts"],
+    )
 
 
 def _route(table: Any, users: Any, part_of: np.ndarray, parts: _ArrowFiles) -> None:
@@ -241,14 +254,14 @@ def _route(table: Any, users: Any, part_of: np.ndarray, parts: _ArrowFiles) -> N
 
 
 class _ArrowFiles:
-    """Numbered Arrow IPC files in a temporary folder under the store; a failed write is a StoreError that
-    says to free space (what was stored before is kept)."""
+    """Numbered Arrow IPC files, each an anonymous temporary file under the store folder (already unlinked,
+    so a killed ingest leaves nothing behind); a failed write is a StoreError that says to free space (what
+    was stored before is kept)."""
 
     def __init__(self, root: Path) -> None:
         self._root = root
-        self._dir = self._guard(lambda: tempfile.TemporaryDirectory(prefix=".ingest-", dir=root))
+        self._files: dict[int, Any] = {}
         self._writers: dict[int, Any] = {}
-        self._closed: set[int] = set()
 
     def _guard(self, work: Any) -> Any:
         try:
@@ -259,53 +272,57 @@ class _ArrowFiles:
                 "its disk and run the command again; what was stored before is kept"
             ) from None
 
-    def _path(self, number: int) -> str:
-        return str(Path(self._dir.name) / f"{number:06d}.arrow")
-
     def write(self, number: int, rows: Any) -> None:
         import pyarrow as pa
 
         def write() -> None:
             if number not in self._writers:
-                self._writers[number] = pa.ipc.new_stream(self._path(number), rows.schema)
+                self._files[number] = tempfile.TemporaryFile(dir=self._root)  # closed in remove() / cleanup()
+                sink = pa.PythonFile(self._files[number], mode="w")
+                self._writers[number] = pa.ipc.new_stream(sink, rows.schema)
             self._writers[number].write(rows)
 
         self._guard(write)
 
     def numbers(self) -> list[int]:
-        return sorted(self._writers)
+        return sorted(self._files)
 
-    def _close(self, number: int) -> None:
-        if number in self._writers and number not in self._closed:
-            self._closed.add(number)
-            self._guard(self._writers[number].close)
+    def _source(self, number: int) -> Any:
+        """The file, written to the end and rewound, for reading."""
+        import pyarrow as pa
+
+        writer = self._writers.pop(number, None)
+        if writer is not None:
+            self._guard(writer.close)
+        fh = self._files[number]
+        self._guard(fh.flush)
+        fh.seek(0)
+        return pa.PythonFile(fh, mode="r")
 
     def read(self, number: int) -> Iterator[Any]:
         """The file's record batches, one at a time (memory: one batch)."""
         import pyarrow as pa
 
-        self._close(number)
-        with pa.OSFile(self._path(number)) as source:
-            reader = pa.ipc.open_stream(source)
-            for batch in reader:
-                yield pa.Table.from_batches([batch])
+        for batch in pa.ipc.open_stream(self._source(number)):
+            yield pa.Table.from_batches([batch])
 
     def read_all(self, number: int) -> Any:
         import pyarrow as pa
 
-        self._close(number)
-        with pa.OSFile(self._path(number)) as source:  # read into memory: the file goes next
-            return pa.ipc.open_stream(source).read_all()
+        return pa.ipc.open_stream(self._source(number)).read_all()
 
     def remove(self, number: int) -> None:
-        self._close(number)
-        Path(self._path(number)).unlink(missing_ok=True)
+        writer = self._writers.pop(number, None)
+        fh = self._files.pop(number, None)
+        with contextlib.suppress(Exception):
+            if writer is not None:
+                writer.close()
+        if fh is not None:
+            fh.close()
 
     def cleanup(self) -> None:
-        for number in list(self._writers):
-            with contextlib.suppress(Exception):
-                self._close(number)
-        self._dir.cleanup()
+        for number in list(self._files):
+            self.remove(number)
 
     def __enter__(self) -> _ArrowFiles:
         return self
