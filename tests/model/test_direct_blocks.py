@@ -24,7 +24,7 @@ def fitted(data: TrainData, **params: float) -> HybridModel:
 
 def test_layout_has_the_direct_blocks(data: TrainData) -> None:
     names = [name for name, _ in fitted(data).layout()]
-    assert {"ease", "taste/text", "taste/visual", "prior"} <= set(names)
+    assert {"ease", "taste/text", "taste/visual", "prior", hybrid_module.NEIGHBOUR_BLOCK} <= set(names)
     assert np.all(fitted(data).blend_scales > 0)
 
 
@@ -139,7 +139,7 @@ def test_saved_model_keeps_the_blocks(data: TrainData, tmp_path: Path) -> None:
 def test_neighbour_block_scores_each_cold_item_by_its_nearest_warm_posters(data: TrainData) -> None:
     """The block adds w |h_u|^-e sum_j h_uj max(0, cos(c_i, c_j)) over i's k nearest warm items (by the
     normalised visual vectors, among the EASE head), for cold items only."""
-    base = fitted(data)
+    base = fitted(data, neighbour_weight=0.0)
     model = fitted(data, neighbour_weight=0.3, neighbour_k=2)
     assert dict(model.layout())[hybrid_module.NEIGHBOUR_BLOCK] == len(model.neighbour_items)
     vectors = normalise_content(data.content["visual"].vectors, data.content["visual"].present)
@@ -160,7 +160,7 @@ def test_neighbour_block_scores_each_cold_item_by_its_nearest_warm_posters(data:
 
 def test_neighbour_block_is_explained_under_the_posters(data: TrainData, tmp_path: Path) -> None:
     model = fitted(data, neighbour_weight=1.0, neighbour_k=1)
-    without = fitted(data)
+    without = fitted(data, neighbour_weight=0.0)
     cold = int(np.flatnonzero(model.neighbours[:, 0] >= 0)[0])
     nearest_item = int(model.neighbours[cold, 0])
     users = np.flatnonzero(data.interactions[:, nearest_item].toarray().ravel())
