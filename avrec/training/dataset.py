@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
@@ -60,13 +61,36 @@ def _check_weights(matrix: sp.csr_matrix, user_ids: Sequence[str], item_ids: Seq
     )
 
 
+@dataclass
+class StoreData:
+    """What `load_store_data` read from one snapshot of the store."""
+
+    data: TrainData
+    #: the latest event time (epoch seconds, 0 when unknown) of each (user, item) cell of the training data
+    when: sp.csr_matrix
+    #: `all_histories` of the training users over the training items, as `recommend` reads them
+    histories: tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]
+    #: the newest event id and every user's attribute text, as the histories saw them
+    last_event_id: int
+    attrs_text: dict[str, str]
+
+
 def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     """Everything the store holds as training data, plus a matrix of the same pattern holding the
-    latest event time (epoch seconds, 0 when unknown) of each (user, item) cell.
+    latest event time (epoch seconds, 0 when unknown) of each (user, item) cell."""
+    loaded = load_store_data(store)
+    return loaded.data, loaded.when
+
+
+def load_store_data(store: Store) -> StoreData:
+    """`load_train_data`, plus the training users' current histories as `recommend` reads them (from the
+    same scan, for the user vectors `fit` stores).
 
     The events are read a chunk at a time and kept as numbers (user and item codes, weight, time), so
     memory grows by a few dozen bytes per event rather than by two Python strings each."""
     with store.snapshot():
+        last_event_id = store.last_event_id()
+        attrs_text = store.user_attrs_text()
         item_ids = store.item_ids()
         vocabulary = sorted(store.user_ids())
         user_code = {v: j for j, v in enumerate(vocabulary)}
@@ -111,7 +135,9 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     names = fit_feature_names([attrs[u] for u in user_ids if attrs.get(u)])
     features = encode([attrs.get(uid, {}) for uid in user_ids], names) if names else None
     data = TrainData(user_ids, item_ids, matrix, content, features, names)
-    return data, when
+    known = u >= 0  # every event of a training user, whatever its weight: as `history_matrix` sums them
+    histories = _history_arrays(u[known], i[known], weights[known], shape)
+    return StoreData(data, when, histories, last_event_id, attrs_text)
 
 
 def _no_events() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
