@@ -16,16 +16,28 @@ yet are created bare. Other columns are ignored and named in the report.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from avrec.config import DEFAULT_EVENT_WEIGHTS
-from avrec.errors import UsageError
+from avrec.errors import StoreError, UsageError
 from avrec.ingest.common import (
     MAX_WEIGHT,
+    BulkSpec,
     IngestReport,
+    NeedsRows,
     RowError,
     TableSpec,
+    distinct_map,
+    id_column,
+    number_column,
     parse_id,
     parse_number,
     parse_timestamp,
@@ -37,6 +49,10 @@ from avrec.store import Interaction, Store
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp", "event", "weight")
 BATCH_SIZE = 10_000
+#: Events the bulk path writes per transaction. A larger log is cut into ranges of users holding about this
+#: many events each, written in user order, so that each part of the store's index on (user, item, ...) is
+#: written once, in order, instead of once per batch of the file.
+PART_EVENTS = 1_000_000
 UNKNOWN_EVENT = "*"
 
 
@@ -68,22 +84,298 @@ class InteractionParser:
         user_id = parse_id(row, "user_id")
         item_id = parse_id(row, "item_id")
         ts = parse_timestamp(row.get("timestamp"))
-        event_value = row.get("event")
-        if event_value is None:
-            event = ""
-        elif isinstance(event_value, str):
-            event = event_value.strip().lower()
-        else:
-            raise RowError(f"event must be text, found {event_value!r}")
-        storable(event, "event")
+        event = _event(row.get("event"))
         weight = parse_number(row.get("weight"), "weight")
         if weight is None:
-            weight = self.weights.get(event, self.default_weight) if event else self.default_weight
+            weight = self.event_weight(event)
         elif weight < 0:
             raise RowError(f"weight must be >= 0, found {row.get('weight')!r}")
         elif weight > MAX_WEIGHT:
             raise RowError(f"weight {row.get('weight')!r} is larger than {MAX_WEIGHT:g}, the most one event may weigh")
         return Interaction(user_id=user_id, item_id=item_id, event=event, ts=ts, weight=weight)
+
+    def event_weight(self, event: str) -> float:
+        return self.weights.get(event, self.default_weight) if event else self.default_weight
+
+    def columns(self, batch: Any) -> EventColumns:
+        """The same checks as ``__call__`` on a pyarrow record batch, column by column; raises NeedsRows
+        where ``__call__`` would raise RowError for some row."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        names = set(batch.schema.names)
+        n = batch.num_rows
+        users = id_column(batch.column("user_id"), "user_id")
+        items = id_column(batch.column("item_id"), "item_id")
+        times = number_column(batch.column("timestamp"), parse_timestamp) if "timestamp" in names else None
+        if "event" in names:
+            events = distinct_map(batch.column("event"), _event, pa.string())
+            event_weights = distinct_map(events, self.event_weight, pa.float64())
+        else:
+            events = pa.array([""]).take(pa.array(np.zeros(n, dtype=np.int32)))
+            event_weights = pa.array(np.full(n, self.default_weight))
+        weights = event_weights
+        if "weight" in names:
+            given = number_column(batch.column("weight"), lambda v: parse_number(v, "weight"))
+            if given.null_count < n:
+                if not pc.all(pc.and_kleene(pc.greater_equal(given, 0.0), pc.less_equal(given, MAX_WEIGHT))).as_py():
+                    raise NeedsRows("a weight out of range")
+                weights = pc.coalesce(given, event_weights)
+        return EventColumns(users, items, events, times, weights)
+
+
+def _event(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise RowError(f"event must be text, found {value!r}")
+    return storable(value.strip().lower(), "event")
+
+
+@dataclass
+class EventColumns:
+    """A checked batch of events as pyarrow arrays: ids and events as text, times (null when unknown)
+    and weights as float64."""
+
+    users: Any
+    items: Any
+    events: Any
+    times: Any | None
+    weights: Any
+
+    def table(self) -> Any:
+        import pyarrow as pa
+
+        times = self.times if self.times is not None else pa.nulls(len(self.users), pa.float64())
+        names = ["user_id", "item_id", "event", "ts", "weight"]
+        return pa.record_batch([self.users, self.items, self.events, times, self.weights], names=names)
+
+    @classmethod
+    def of(cls, table: Any) -> EventColumns:
+        """From a table or record batch made by :meth:`table` (chunks joined)."""
+        if hasattr(table, "combine_chunks"):
+            table = table.combine_chunks()
+        columns = [c.combine_chunks() if hasattr(c, "combine_chunks") else c for c in table.columns]
+        return cls(*columns)
+
+
+class _EventWriter:
+    """The bulk path's writer. A log of up to :data:`PART_EVENTS` events is held in memory as it is checked
+    and written in one transaction. A larger one is spilled, as it is checked, into an Arrow file under the
+    store folder; once the whole log has passed, its events are sorted out into ranges of users (one Arrow
+    file each) and written range by range, in user order. Either way the input is read once: what is
+    written is exactly what was checked."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.total = 0
+        self._user_counts: list[Any] = []
+        self._held: list[EventColumns] = []
+        self._checked: _ArrowFiles | None = None
+
+    def add(self, batch: EventColumns) -> None:
+        import pyarrow.compute as pc
+
+        self._user_counts.append(pc.value_counts(batch.users))
+        if len(self._user_counts) >= 8:  # keep one count per user, not one per user and batch
+            self._user_counts = [_sum_counts(self._user_counts)]
+        self.total += len(batch.users)
+        if self._checked is None and self.total <= PART_EVENTS:
+            self._held.append(batch)
+            return
+        if self._checked is None:
+            self._checked = _ArrowFiles(self.store.root)
+            for held in self._held:
+                self._checked.write(0, held.table())
+            self._held = []
+        self._checked.write(0, batch.table())
+
+    def finish(self, report: IngestReport) -> None:
+        import pyarrow as pa
+
+        if self._checked is None:
+            if self._held:
+                held = pa.Table.from_batches([b.table() for b in self._held])
+                _write_columns(EventColumns.of(held), report, self.store)
+            return
+        users, part_of = _user_ranges(self._user_counts, PART_EVENTS)
+        with self._checked as checked, _ArrowFiles(self.store.root) as parts:
+            for table in checked.read(0):
+                _route(table, users, part_of, parts)
+            checked.remove(0)
+            for part in parts.numbers():
+                _write_columns(EventColumns.of(parts.read_all(part)), report, self.store)
+                parts.remove(part)
+
+    def discard(self) -> None:
+        if self._checked is not None:
+            self._checked.cleanup()
+
+
+def _user_ranges(user_counts: list[Any], part_events: int) -> tuple[Any, np.ndarray]:
+    """(every user, sorted; the range of each): ranges of consecutive users holding about `part_events`
+    events each (a user is never split, so one with more events makes a larger range)."""
+    import pyarrow.compute as pc
+
+    counts = _sum_counts(user_counts)
+    per_user = counts.take(pc.sort_indices(counts.field("values")))
+    per_user_events = per_user.field("counts").to_numpy()
+    before = np.cumsum(per_user_events) - per_user_events
+    return per_user.field("values"), before // part_events
+
+
+def _sum_counts(user_counts: list[Any]) -> Any:
+    """`pc.value_counts` results of several batches as one: (values, counts) per distinct user."""
+    import pyarrow as pa
+
+    users = pa.concat_arrays([c.field("values") for c in user_counts])
+    events = pa.concat_arrays([c.field("counts") for c in user_counts])
+    summed = pa.table([users, events], names=["values", "counts"]).group_by("values").aggregate([("counts", "sum")])
+    return pa.StructArray.from_arrays(
+        [summed.column("values").combine_chunks(), summed.column("counts_sum").combine_chunks()],
+        names=["values", "counts"],
+    )
+
+
+def _route(table: Any, users: Any, part_of: np.ndarray, parts: _ArrowFiles) -> None:
+    """Append each event of `table` to the Arrow file of its user's range."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    part = part_of[pc.index_in(table.column("user_id"), value_set=users).to_numpy()]
+    order = np.argsort(part, kind="stable")
+    sizes = np.bincount(part, minlength=int(part_of[-1]) + 1 if len(part_of) else 0)
+    ordered = table.take(pa.array(order))
+    start = 0
+    for number, size in enumerate(sizes.tolist()):
+        if size:
+            parts.write(number, ordered.slice(start, size))
+            start += size
+
+
+class _ArrowFiles:
+    """Numbered Arrow IPC files, each an anonymous temporary file under the store folder (already unlinked,
+    so a killed ingest leaves nothing behind); a failed write is a StoreError that says to free space (what
+    was stored before is kept)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._files: dict[int, Any] = {}
+        self._writers: dict[int, Any] = {}
+
+    def _guard(self, work: Any) -> Any:
+        try:
+            return work()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write a temporary file under {self._root} ({exc.strerror or exc}): free some space on "
+                "its disk and run the command again; what was stored before is kept"
+            ) from None
+
+    def write(self, number: int, rows: Any) -> None:
+        import pyarrow as pa
+
+        def write() -> None:
+            if number not in self._writers:
+                self._files[number] = tempfile.TemporaryFile(dir=self._root)  # closed in remove() / cleanup()
+                sink = pa.PythonFile(self._files[number], mode="w")
+                self._writers[number] = pa.ipc.new_stream(sink, rows.schema)
+            self._writers[number].write(rows)
+
+        self._guard(write)
+
+    def numbers(self) -> list[int]:
+        return sorted(self._files)
+
+    def _source(self, number: int) -> Any:
+        """The file, written to the end and rewound, for reading."""
+        import pyarrow as pa
+
+        writer = self._writers.pop(number, None)
+        if writer is not None:
+            self._guard(writer.close)
+        fh = self._files[number]
+        self._guard(fh.flush)
+        fh.seek(0)
+        return pa.PythonFile(fh, mode="r")
+
+    def read(self, number: int) -> Iterator[Any]:
+        """The file's record batches, one at a time (memory: one batch)."""
+        import pyarrow as pa
+
+        for batch in pa.ipc.open_stream(self._source(number)):
+            yield pa.Table.from_batches([batch])
+
+    def read_all(self, number: int) -> Any:
+        import pyarrow as pa
+
+        return pa.ipc.open_stream(self._source(number)).read_all()
+
+    def remove(self, number: int) -> None:
+        writer = self._writers.pop(number, None)
+        fh = self._files.pop(number, None)
+        with contextlib.suppress(Exception):
+            if writer is not None:
+                writer.close()
+        if fh is not None:
+            fh.close()
+
+    def cleanup(self) -> None:
+        for number in list(self._files):
+            self.remove(number)
+
+    def __enter__(self) -> _ArrowFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+class _Distinct:
+    """A text column as codes: each row's index into `values` (distinct, first-seen order) and its rank
+    among them in sorted order."""
+
+    def __init__(self, column: Any) -> None:
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(column)
+        self.values = np.array(encoded.dictionary.to_pylist(), dtype=object)
+        self.codes = encoded.indices.to_numpy()
+        self.sorted_order = pc.sort_indices(encoded.dictionary).to_numpy()
+        rank = np.empty(len(self.values), dtype=np.int64)
+        rank[self.sorted_order] = np.arange(len(self.values))
+        self.ranks = rank[self.codes]
+
+    def rows(self, order: np.ndarray) -> list[str]:
+        """The rows' values in `order` (the same str objects, shared: no copy per row)."""
+        return list(self.values[self.codes[order]].tolist())
+
+    def sorted_values(self) -> list[str]:
+        return list(self.values[self.sorted_order].tolist())
+
+
+def _write_columns(batch: EventColumns, report: IngestReport, store: Store) -> None:
+    """Store one checked batch in one transaction, its events sorted by (user, item) so that the store's
+    index on them is updated in order rather than at random places."""
+    users, items = _Distinct(batch.users), _Distinct(batch.items)
+    # stable: of events alike but for their weight, the first in the file is stored, as the row path does
+    order = np.argsort(users.ranks * len(items.values) + items.ranks, kind="stable")
+    # NaN for an unknown time: SQLite stores a NaN bound as a REAL as NULL
+    times = batch.times.to_numpy(zero_copy_only=False)[order].tolist() if batch.times is not None else None
+    added, duplicates, new_users, new_items = store.add_interaction_columns(
+        users.rows(order),
+        items.rows(order),
+        _Distinct(batch.events).rows(order),
+        times if times is not None else [None] * len(order),
+        batch.weights.to_numpy(zero_copy_only=False)[order].tolist(),
+        user_ids=users.sorted_values(),
+        item_ids=items.sorted_values(),
+    )
+    report.stored += added
+    report.new += added
+    report.duplicates += duplicates
+    report.new_users += new_users
+    report.new_items += new_items
 
 
 def _write(batch: list[Interaction], report: IngestReport, store: Store) -> None:
@@ -109,13 +401,15 @@ def ingest_interactions(
     Bad rows (empty ids, bad timestamps, NaN/infinite/negative weights, malformed lines) reject the
     whole file unless ``skip_bad_rows``; see :func:`avrec.ingest.ingest_catalog`.
     """
+    parser = InteractionParser(event_weights)
     spec = TableSpec(
         kind="interactions",
         required=("user_id", "item_id"),
         known=INTERACTION_COLUMNS,
-        parse=InteractionParser(event_weights),
+        parse=parser,
         write=lambda batch, report: _write(batch, report, store),
         batch_size=BATCH_SIZE,
         report_unknown_columns=True,
+        bulk=BulkSpec(parser.columns, lambda: _EventWriter(store)),
     )
     return run_ingest(spec, source, format=format, skip_bad_rows=skip_bad_rows, spool_dir=store.root)

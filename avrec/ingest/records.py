@@ -29,6 +29,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -56,7 +57,11 @@ EXTENSIONS: dict[str, str] = {
 _BOM = b"\xef\xbb\xbf"
 _PARQUET_MAGIC = b"PAR1"
 _PARQUET_BATCH = 8192
+#: Rows per batch of the columnar Parquet reader.
+_PARQUET_BULK_ROWS = 1 << 19
 _SNIFF_BYTES = 4096
+#: The longest CSV header the columnar reader takes (a longer one goes to the row reader).
+_HEADER_BYTES = 1 << 16
 _CSV_FIELD_LIMIT = 16 << 20
 #: The longest JSON Lines record read (the same bound as a CSV field).
 _JSONL_LINE_LIMIT = 16 << 20
@@ -147,6 +152,22 @@ def _short(value: object, limit: int = 60) -> str:
 _TRUNCATED = " (the last line has no line end: is the file truncated?)"
 
 
+def _canonical(known: dict[str, str], key: str) -> str:
+    key = key.strip()
+    return known.get(key.lower(), key)
+
+
+def _header(name: str, known: dict[str, str], fields: list[str]) -> list[str]:
+    """Canonical column names of a header; a name given twice is an InputError."""
+    columns = [_canonical(known, f) for f in fields]
+    seen: set[str] = set()
+    for col in columns:
+        if col and col in seen:
+            raise InputError(f"{name}: the header names column {col!r} twice")
+        seen.add(col)
+    return columns
+
+
 class RecordReader:
     """One pass over an input: iterate it for ``(line, row)`` records.
 
@@ -190,17 +211,10 @@ class RecordReader:
         return self._iter
 
     def _canonical(self, key: str) -> str:
-        key = key.strip()
-        return self.known.get(key.lower(), key)
+        return _canonical(self.known, key)
 
     def _header(self, fields: list[str]) -> list[str]:
-        columns = [self._canonical(f) for f in fields]
-        seen: set[str] = set()
-        for col in columns:
-            if col and col in seen:
-                raise InputError(f"{self.name}: the header names column {col!r} twice")
-            seen.add(col)
-        return columns
+        return _header(self.name, self.known, fields)
 
     # -- CSV ------------------------------------------------------------------------------------
 
@@ -322,6 +336,187 @@ class RecordReader:
                     yield number, {name: values[raw] for name, raw in zip(names, raw_names, strict=True)}
         except (OSError, ValueError) as exc:  # pyarrow's ArrowIOError / ArrowInvalid
             raise InputError(f"{self.name}: Parquet file is damaged after row {number}: {exc}") from None
+
+
+class ColumnarUnsupported(Exception):
+    """This input (or this pass over it) needs the row reader: its records are read one at a time, with
+    their exact line numbers and messages. Raised by :meth:`RecordSource.open_batches` and its batches."""
+
+
+#: Bytes parsed at a time by the columnar reader: one batch of a CSV log is about 600,000 events.
+BATCH_BYTES = 16 << 20
+
+
+#: JSON Lines the columnar reader leaves to the row reader: arrays and nested objects (pyarrow parses them
+#: recursively, and they are no part of an interaction), two objects on one line, and control characters
+#: (Python's json refuses them inside strings; pyarrow does not).
+_JSONL_UNUSUAL = re.compile(rb"\[|\{[^}\n]*\{|\}[ \t]*\{|[\x00-\x09\x0b\x0c\x0e-\x1f]")
+
+
+class _Watched:
+    """A binary stream as pyarrow reads it, noting what the columnar reader would read differently from
+    the row reader: in CSV any quote or a bare carriage return; in JSON Lines a bare carriage return or
+    what :data:`_JSONL_UNUSUAL` matches (refused before pyarrow parses it). Counts line ends."""
+
+    def __init__(self, inner: IO[bytes], fmt: str) -> None:
+        self._inner = inner
+        self._format = fmt
+        self.unusual = ""
+        self.newlines = 0
+        self.ends_with_newline = True
+        self._cr_at_end = False
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._inner.read(size)
+        if chunk:
+            self._watch(chunk)
+            if self._format == "jsonl" and self.unusual:
+                raise ColumnarUnsupported(self.unusual)
+        return chunk
+
+    def _watch(self, chunk: bytes) -> None:
+        self.newlines += chunk.count(b"\n")
+        self.ends_with_newline = chunk.endswith(b"\n")
+        if self.unusual:
+            return
+        if self._format == "jsonl":
+            found = _JSONL_UNUSUAL.search(chunk)
+            if found:
+                self.unusual = f"JSON the row reader must read ({found.group()[:1]!r})"
+        elif b'"' in chunk:
+            # pyarrow accepts `"a"b` as `ab`; the csv module (strict) refuses it with a line number
+            self.unusual = "quoted fields"
+        # a bare CR ends a line for pyarrow but not for the row reader (lines end with LF only)
+        bare = chunk.count(b"\r") - chunk.count(b"\r\n")
+        if self._cr_at_end:
+            bare += 0 if chunk.startswith(b"\n") else 1
+        if chunk.endswith(b"\r"):
+            bare -= 1  # decided by the next chunk
+            self._cr_at_end = True
+        else:
+            self._cr_at_end = False
+        if bare:
+            self.unusual = "a carriage return that does not end a line"
+
+    def check(self, *, final: bool = False) -> None:
+        if self.unusual or (final and self._cr_at_end):
+            raise ColumnarUnsupported(self.unusual or "a carriage return at the end")
+
+    def close(self) -> None:
+        self.closed = True
+        self._inner.close()
+
+
+class BatchReader:
+    """One columnar pass over a CSV or JSON Lines input: iterate for pyarrow record batches whose columns
+    are named as :class:`RecordReader` names them (canonical names; CSV columns with an empty name left
+    out). CSV columns are all text; JSON columns have the types pyarrow infers.
+
+    It gives the same values as the row reader or raises :class:`ColumnarUnsupported`, before or while
+    iterating: for quoted CSV fields, a bare carriage return, blank lines before a CSV header, a row with
+    the wrong number of fields, text that is not UTF-8, JSON that :data:`_JSONL_UNUSUAL` matches, keys
+    that differ only in case, a value of another type than the same key's earlier values.
+    """
+
+    def __init__(self, name: str, stream: IO[bytes], fmt: str, columns: list[str], known: dict[str, str]) -> None:
+        self.name = name
+        self._rows = 0
+        self._watch = _Watched(stream, fmt)
+        if fmt == "jsonl":
+            self._open_jsonl(known)
+        elif fmt == "parquet":
+            self._open_parquet(columns)
+        else:
+            self._open_csv(columns)
+
+    def _open_parquet(self, columns: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            pfile = pq.ParquetFile(self._watch._inner)
+            self._reader = pfile.iter_batches(batch_size=_PARQUET_BULK_ROWS)
+        except (pa.ArrowException, OSError, EOFError) as exc:
+            self._watch.close()
+            raise ColumnarUnsupported(str(exc)) from None
+        self.columns = columns
+        self._names = list(pfile.schema_arrow.names)
+
+    def _open_jsonl(self, known: dict[str, str]) -> None:
+        import pyarrow as pa
+        import pyarrow.json as pajson
+
+        try:  # pyarrow parses the first block here
+            self._reader = pajson.open_json(
+                pa.PythonFile(self._watch, mode="r"), read_options=pajson.ReadOptions(block_size=BATCH_BYTES)
+            )
+        except (pa.ArrowException, OSError, EOFError, ColumnarUnsupported) as exc:
+            self._watch.close()
+            raise ColumnarUnsupported(str(exc)) from None
+        self.columns = [_canonical(known, k) for k in self._reader.schema.names]
+        if len(set(self.columns)) != len(self.columns):
+            self._watch.close()
+            raise ColumnarUnsupported("keys that differ only in case or spaces")
+        self._names = list(self._reader.schema.names)
+
+    def _open_csv(self, columns: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        self.columns = [c for c in columns if c]
+        raw = [f"c{n}" for n in range(len(columns))]
+        self._names = [raw[n] for n, c in enumerate(columns) if c]
+        try:  # pyarrow parses the first block here
+            self._reader = pacsv.open_csv(
+                pa.PythonFile(self._watch, mode="r"),
+                read_options=pacsv.ReadOptions(column_names=raw, skip_rows=1, block_size=BATCH_BYTES),
+                parse_options=pacsv.ParseOptions(newlines_in_values=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(raw, pa.string()),
+                    include_columns=self._names,
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (pa.ArrowException, OSError, EOFError) as exc:
+            self._watch.close()
+            raise ColumnarUnsupported(str(exc)) from None
+
+    def __iter__(self) -> Iterator[Any]:
+        import pyarrow as pa
+
+        try:
+            for batch in self._reader:
+                self._watch.check()
+                if batch.schema.names != self._names:
+                    raise ColumnarUnsupported("keys that appear only after the first block")
+                self._rows += batch.num_rows
+                yield pa.RecordBatch.from_arrays(batch.columns, names=self.columns)
+            self._watch.check(final=True)
+            if self._watch._format == "jsonl":
+                # one object per line, none on a blank line (the row reader would count lines otherwise)
+                lines = self._watch.newlines + (0 if self._watch.ends_with_newline else 1)
+                if lines != self._rows or not self._rows:
+                    raise ColumnarUnsupported("blank lines, several objects on a line, or no object at all")
+        except (pa.ArrowException, OSError, EOFError) as exc:  # a row that pyarrow cannot read the same way
+            raise ColumnarUnsupported(str(exc)) from None
+        finally:
+            self._watch.close()
+
+
+def _csv_header(head: bytes) -> list[str] | None:
+    """The fields of a CSV header line the columnar reader can take as it is (no quotes, UTF-8), else None."""
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :]
+    line, newline, _ = head.partition(b"\n")
+    if not newline or b'"' in line or b"\r" in line.rstrip(b"\r"):
+        return None
+    try:
+        text = line.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+    return text.split(",") if text.strip() else None
 
 
 class RecordSource:
@@ -481,6 +676,50 @@ class RecordSource:
 
         reader._iter = closing()
         return reader
+
+    def open_batches(self, *, known: Iterable[str] = ()) -> BatchReader:
+        """Start a columnar pass (see :class:`BatchReader`).
+
+        Raises :class:`ColumnarUnsupported` for input only the row reader reads: text streams, CSV whose
+        header it cannot take as it is, a Parquet file pyarrow cannot open.
+        """
+        if self._text is not None:
+            raise ColumnarUnsupported("a text stream")
+        canonical = {k.lower(): k for k in known}
+        if self.format in ("jsonl", "parquet"):
+            try:
+                stream = self._open_binary()
+            except OSError as exc:
+                raise ColumnarUnsupported(str(exc)) from None
+            columns: list[str] = []
+            if self.format == "parquet":
+                import pyarrow.parquet as pq
+
+                try:
+                    names = list(pq.read_schema(stream).names)
+                except Exception as exc:  # pyarrow raises several types for a corrupt file
+                    stream.close()
+                    raise ColumnarUnsupported(str(exc)) from None
+                stream.close()
+                columns = _header(self.name, canonical, names)
+                stream = self._open_binary()
+            return BatchReader(self.name, stream, self.format, columns, canonical)
+        try:
+            with self._open_binary() as fh:
+                head = fh.read(_HEADER_BYTES)
+        except (OSError, EOFError) as exc:
+            raise ColumnarUnsupported(str(exc)) from None
+        fields = _csv_header(head)
+        if fields is None:
+            raise ColumnarUnsupported("a header the row reader must read")
+        columns = _header(self.name, canonical, fields)
+        if columns.count("") > 1:
+            raise ColumnarUnsupported("several columns without a name")
+        try:
+            stream = self._open_binary()
+        except OSError as exc:
+            raise ColumnarUnsupported(str(exc)) from None
+        return BatchReader(self.name, stream, "csv", columns, canonical)
 
     def close(self) -> None:
         if self._owned is not None:

@@ -37,6 +37,9 @@ APPLICATION_ID = 0x61767263
 #: `store_state` keys of model versions being written (see `Store.claim_model_key`).
 PENDING_PREFIX = "pending_model:"
 BUSY_TIMEOUT_MS = 60_000
+#: Page cache of a connection that has written a bulk batch (`add_interaction_columns`); SQLite's default
+#: is 2 MiB, and an index larger than its cache is re-read from the file for every batch.
+BULK_CACHE_KIB = 512 * 1024
 #: Users per query of `Store.histories` (well under SQLite's limit on bound parameters).
 HISTORY_BLOCK = 500
 MODALITIES = ("text", "visual", "audio")
@@ -412,6 +415,51 @@ class Store:
             added = conn.total_changes - before
         return added, len(rows) - added, new_users, new_items
 
+    def add_interaction_columns(
+        self,
+        users: Sequence[str],
+        items: Sequence[str],
+        events: Sequence[str],
+        times: Sequence[float | None],
+        weights: Sequence[float],
+        *,
+        user_ids: Iterable[str],
+        item_ids: Iterable[str],
+    ) -> tuple[int, int, int, int]:
+        """`add_interactions` for a large batch given as columns (one event per position), in one transaction.
+
+        `user_ids` and `item_ids` must name every user and item of the batch (distinct, best sorted): they
+        are created first, in the same transaction, so the foreign keys hold without checking them row by
+        row. Events are best sorted by user and item, the order of the store's index on them.
+        Returns (added, duplicates, new_users, new_items).
+        """
+        now = time.time()
+        self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        self.conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set it before
+        try:
+            with self.atomic() as conn:
+                before = conn.total_changes
+                conn.executemany(
+                    "INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES (?, ?, ?)",
+                    ((u, now, now) for u in user_ids),
+                )
+                new_users = conn.total_changes - before
+                before = conn.total_changes
+                conn.executemany(
+                    "INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES (?, ?, ?)",
+                    ((i, now, now) for i in item_ids),
+                )
+                new_items = conn.total_changes - before
+                before = conn.total_changes
+                conn.executemany(
+                    "INSERT OR IGNORE INTO interactions(user_id, item_id, event, ts, weight) VALUES (?, ?, ?, ?, ?)",
+                    zip(users, items, events, times, weights, strict=True),
+                )
+                added = conn.total_changes - before
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
+        return added, len(users) - added, new_users, new_items
+
     def interactions(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
         """All events as (user_ids, item_ids, weights, timestamps with NaN for unknown)."""
         users: list[str] = []
@@ -512,36 +560,43 @@ class Store:
         return counts, missing
 
     def delete_items(self, item_ids: Sequence[str]) -> tuple[dict[str, int], list[str]]:
-        """Delete items with their events, media record, vectors, frames and transcript, in one transaction."""
+        """Delete items with their events, media record, vectors, frames and transcript, in one transaction.
+
+        Each table that refers to items is cleared in one pass over it, and the foreign keys are not
+        checked row by row: `interactions` has no index on `item_id` (migration 3), so letting SQLite
+        cascade would scan it once per deleted item.
+        """
         traces = ("interactions", "media", "vectors", "frames", "transcripts")
         counts = dict.fromkeys(("items", *traces), 0)
-        missing: list[str] = []
-        with self._deleting() as conn:
-            for item_id in dict.fromkeys(item_ids):
-                if conn.execute("SELECT 1 FROM items WHERE item_id = ?", (item_id,)).fetchone() is None:
-                    missing.append(item_id)
-                    continue
-                found = conn.execute(
-                    "SELECT (SELECT count(*) FROM interactions WHERE item_id = ?1),"
-                    " (SELECT count(*) FROM media WHERE item_id = ?1),"
-                    " (SELECT count(*) FROM vectors WHERE item_id = ?1),"
-                    " (SELECT count(*) FROM frames WHERE item_id = ?1),"
-                    " (SELECT count(*) FROM transcripts WHERE item_id = ?1)",
-                    (item_id,),
-                ).fetchone()
-                for name, n in zip(traces, found, strict=True):
-                    counts[name] += int(n)
-                conn.execute("DELETE FROM items WHERE item_id = ?", (item_id,))  # the rest goes by ON DELETE CASCADE
-                counts["items"] += 1
+        wanted = list(dict.fromkeys(item_ids))
+        doomed = json.dumps(wanted, ensure_ascii=False)
+        with self._deleting(foreign_keys=False) as conn:
+            chosen = "IN (SELECT value FROM json_each(?))"
+            found = {r[0] for r in conn.execute(f"SELECT item_id FROM items WHERE item_id {chosen}", (doomed,))}
+            missing = [i for i in wanted if i not in found]
+            for table, column in _children_of(conn, "items"):
+                before = conn.total_changes
+                child_delete = f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT value FROM json_each(?))'
+                conn.execute(child_delete, (doomed,))
+                if table in counts:
+                    counts[table] += conn.total_changes - before
+            before = conn.total_changes
+            conn.execute(f"DELETE FROM items WHERE item_id {chosen}", (doomed,))
+            counts["items"] = conn.total_changes - before
         return counts, missing
 
     @contextlib.contextmanager
-    def _deleting(self) -> Iterator[sqlite3.Connection]:
+    def _deleting(self, *, foreign_keys: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction whose deleted rows are overwritten, then the WAL moved into the database and
-        emptied (best effort: a reader may hold it), so deleted bytes do not linger in either file."""
+        emptied (best effort: a reader may hold it), so deleted bytes do not linger in either file.
+        With `foreign_keys` False the caller deletes the children itself."""
         self.conn.execute("PRAGMA secure_delete = ON")
-        with self.atomic() as conn:
-            yield conn
+        self.conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        try:
+            with self.atomic() as conn:
+                yield conn
+        finally:
+            self.conn.execute("PRAGMA foreign_keys = ON")
         with contextlib.suppress(sqlite3.Error):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -834,6 +889,20 @@ class Store:
 def _selector_text(user_id: str | None, item_id: str | None, event: str | None) -> str:
     parts = [f"{k}={v!r}" for k, v in (("user_id", user_id), ("item_id", item_id), ("event", event)) if v is not None]
     return " ".join(parts)
+
+
+def _children_of(conn: sqlite3.Connection, parent: str) -> list[tuple[str, str]]:
+    """(table, column) of every foreign key that refers to `parent`, read from the schema itself, so a
+    table a later migration adds is covered too."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    out = []
+    for table in tables:
+        for fk in conn.execute("SELECT \"table\", \"from\" FROM pragma_foreign_key_list(?)", (table,)):
+            if fk[0] == parent:
+                if not (table.isidentifier() and str(fk[1]).isidentifier()):  # never quoted into SQL otherwise
+                    raise StoreError(f"unexpected table or column name in the schema: {table!r}.{fk[1]!r}")
+                out.append((table, str(fk[1])))
+    return out
 
 
 def database_error(db_path: Path, exc: sqlite3.Error) -> StoreError:

@@ -1,0 +1,351 @@
+"""The column-wise (bulk) path of interaction ingest: same result as the row path, the same bad-row reports
+(line numbers found deep inside a large batch), duplicates, and the cases it hands to the row path."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from avrec.errors import InputError
+from avrec.ingest import RejectedFileError, ingest_interactions
+from avrec.ingest.interactions import InteractionParser
+from avrec.store import Store
+
+HEADER = "user_id,item_id,timestamp,event,weight\n"
+
+
+def stored(store: Store) -> list[tuple[Any, ...]]:
+    query = "SELECT user_id, item_id, event, ts, weight FROM interactions"
+    return sorted((tuple(r) for r in store.conn.execute(query)), key=repr)
+
+
+def counts(report: Any) -> tuple[Any, ...]:
+    return (report.rows_read, report.stored, report.duplicates, report.new_users, report.new_items,
+            report.ignored_columns)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many rows the row parser and how many batches the column parser checked."""
+    seen = {"rows": 0, "batches": 0}
+    row, columns = InteractionParser.__call__, InteractionParser.columns
+
+    def count_row(self: InteractionParser, r: Any) -> Any:
+        seen["rows"] += 1
+        return row(self, r)
+
+    def count_batch(self: InteractionParser, b: Any) -> Any:
+        seen["batches"] += 1
+        return columns(self, b)
+
+    monkeypatch.setattr(InteractionParser, "__call__", count_row)
+    monkeypatch.setattr(InteractionParser, "columns", count_batch)
+    return seen
+
+
+def varied_log(n: int, seed: int = 0) -> str:
+    """Events of every shape the row path accepts: epoch and ISO times, blank times, events in any case,
+    given and default weights, ids with spaces around them and non-ASCII ids, repeats."""
+    rng = random.Random(seed)
+    times = ["1714564800", "1714564800.25", "2024-05-01T12:00:00Z", "2024-05-01 14:00:00+02:00", "", "-5"]
+    events = ["view", "LIKE", " share ", "", "purchase", "Skip"]
+    weights = ["", "", "0.5", "3", "0", "1000000"]
+    users = ["u1", "u2", " u3 ", "Ünï", "u_5", "1e3", "42"]
+    lines = [HEADER]
+    for _ in range(n):
+        user = rng.choice(users) + str(rng.randrange(30))
+        lines.append(f"{user},i{rng.randrange(50)},{rng.choice(times)},{rng.choice(events)},{rng.choice(weights)}\n")
+    return "".join(lines)
+
+
+def both_ways(tmp_path: Path, text: str, **kw: Any) -> tuple[Store, Any, Store, Any]:
+    """Ingest the same log from a file (bulk path) and from a text stream (row path), each into a fresh store."""
+    path = tmp_path / "log.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    bulk_store, row_store = Store(tmp_path / "bulk"), Store(tmp_path / "rows")
+    bulk = ingest_interactions(bulk_store, path, **kw)
+    rows = ingest_interactions(row_store, io.StringIO(text, newline=""), **kw)
+    return bulk_store, bulk, row_store, rows
+
+
+def test_bulk_path_stores_what_the_row_path_stores(tmp_path: Path, calls: dict[str, int]) -> None:
+    bulk_store, bulk, row_store, rows = both_ways(tmp_path, varied_log(3000), event_weights={"purchase": 4.0})
+    assert calls["batches"] == 1, "the file was read column-wise, once"
+    assert calls["rows"] == 2 * 3000, "only the text stream went row by row (checked, then written)"
+    assert counts(bulk) == counts(rows) and bulk.duplicates > 0
+    assert stored(bulk_store) == stored(row_store)
+    assert bulk_store.user_ids() == row_store.user_ids() and bulk_store.item_ids() == row_store.item_ids()
+    assert bulk_store.integrity_check() == "ok"
+    assert bulk_store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+@pytest.mark.parametrize("part_events", [1000, 10**9])
+def test_many_batches_user_ranges_and_a_second_ingest(
+    tmp_path: Path, calls: dict[str, int], monkeypatch: pytest.MonkeyPatch, part_events: int
+) -> None:
+    monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
+    monkeypatch.setattr("avrec.ingest.interactions.PART_EVENTS", part_events)
+    parts: list[int] = []
+    add = Store.add_interaction_columns
+
+    def count_parts(self: Store, *args: Any, **kw: Any) -> Any:
+        parts.append(len(args[0]))
+        return add(self, *args, **kw)
+
+    monkeypatch.setattr(Store, "add_interaction_columns", count_parts)
+    text = varied_log(5000, seed=1)
+    bulk_store, bulk, row_store, rows = both_ways(tmp_path, text)
+    assert calls["batches"] > 10
+    assert sum(parts) == 5000
+    if part_events > 5000:
+        assert len(parts) == 1, "held in memory, one transaction"
+    else:
+        assert len(parts) >= 4, "written range by range, one transaction each"
+        names = sorted(p.name for p in bulk_store.root.iterdir())
+        assert names == sorted(p.name for p in row_store.root.iterdir()), "no spilled file is left behind"
+    assert counts(bulk) == counts(rows) and stored(bulk_store) == stored(row_store)
+    again = ingest_interactions(bulk_store, tmp_path / "log.csv")
+    assert (again.stored, again.duplicates, again.new_users, again.new_items) == (0, 5000, 0, 0)
+
+
+def test_unknown_columns_and_a_pandas_index_column(tmp_path: Path, calls: dict[str, int]) -> None:
+    text = ",User_ID, item_id ,device\n0,u1,i1,tv\n1,u2,i1,phone\n"
+    bulk_store, bulk, row_store, rows = both_ways(tmp_path, text)
+    assert calls["batches"] == 1 and bulk.ignored_columns == ["device"]
+    assert counts(bulk) == counts(rows) and stored(bulk_store) == stored(row_store)
+
+
+def big_log(n: int) -> list[str]:
+    return [HEADER] + [f"u{k % 997},i{k % 1009},{1_700_000_000 + k},view,\n" for k in range(n)]
+
+
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        ("u7,,1700000000,view,\n", "empty item_id"),
+        ("u7,i7,yesterday,view,\n", "bad timestamp 'yesterday'"),
+        ("u7,i7,1700000000,view,nan\n", "weight must be a finite number"),
+        ("u7,i7,1700000000,view,-1\n", "weight must be >= 0"),
+        ("u7,i7,1700000000,view,2e6\n", "weight '2e6' is larger than 1e+06"),
+        ("u7,i7,1700000000\n", "expected 5 fields as in the header, found 3"),
+        ("u7,i\x007,1700000000,view,\n", "item_id 'i\\x007' holds a NUL character"),
+    ],
+)
+def test_a_bad_row_deep_inside_a_large_batch_is_named_by_its_line(
+    tmp_path: Path, calls: dict[str, int], bad: str, says: str
+) -> None:
+    lines = big_log(120_000)
+    lines.insert(100_001, bad)  # line 100,002 of the file: the header is line 1
+    path = tmp_path / "big.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    store = Store(tmp_path / "s")
+    with pytest.raises(RejectedFileError) as info:
+        ingest_interactions(store, path)
+    assert f"line 100002: {says}" in str(info.value) and info.value.report.bad_count == 1
+    assert store.interaction_count() == 0 and store.user_ids() == [] and store.item_ids() == []
+    if "fields" not in says:  # (pyarrow refuses a short row as it opens the file, before any batch)
+        assert calls["batches"] >= 1, "the bulk path looked first"
+
+    report = ingest_interactions(store, path, skip_bad_rows=True)
+    assert (report.rows_read, report.stored, report.bad_count) == (120_001, 120_000, 1)
+    assert [b.line for b in report.bad_rows] == [100_002]
+
+
+def test_mixed_good_and_bad_rows_list_every_line(tmp_path: Path) -> None:
+    lines = big_log(50_000)
+    bad_lines = {}
+    for line_no, row in ((20_000, ",i1,,view,\n"), (30_000, "u1,i1,soon,view,\n"), (45_000, "u1,i1,,view,heavy\n")):
+        lines[line_no - 1] = row
+        bad_lines[line_no] = row
+    path = tmp_path / "mixed.csv"
+    path.write_text("".join(lines))
+    store = Store(tmp_path / "s")
+    with pytest.raises(RejectedFileError) as info:
+        ingest_interactions(store, path)
+    assert [b.line for b in info.value.report.bad_rows] == sorted(bad_lines)
+    assert store.interaction_count() == 0
+
+
+def test_duplicates_in_the_file_and_in_the_store(tmp_path: Path, calls: dict[str, int]) -> None:
+    text = HEADER + "u,i,100,view,\nu,i,100,view,\nu,i,101,view,\nu,i,,view,\nu,i,,view,\nu,i,,VIEW,2\n"
+    path = tmp_path / "d.csv"
+    path.write_text(text)
+    store = Store(tmp_path / "s")
+    first = ingest_interactions(store, path)
+    assert (first.stored, first.duplicates) == (3, 3) and calls["batches"] == 1
+    again = ingest_interactions(store, path)
+    assert (again.stored, again.duplicates, again.new_users, again.new_items) == (0, 6, 0, 0)
+    assert store.interaction_count() == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'user_id,item_id\n"Smith, J.","a ""b"""\nu2,i2\n',  # quoted fields: the row reader's strict CSV
+        "user_id,item_id\nu1,i1\ru2,i2\n",  # a bare CR: not a line end for the row reader
+        "\nuser_id,item_id\nu1,i1\n",  # a blank line before the header
+    ],
+)
+def test_what_the_bulk_path_leaves_to_the_row_path(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes(text.encode())
+    bulk_store, row_store = Store(tmp_path / "a"), Store(tmp_path / "b")
+    try:
+        expected: Any = counts(ingest_interactions(row_store, io.BytesIO(text.encode()), format="csv"))
+    except InputError as exc:
+        expected = str(exc).replace("<stream>", str(path))
+    try:
+        got: Any = counts(ingest_interactions(bulk_store, path))
+    except InputError as exc:
+        got = str(exc)
+    assert got == expected
+    assert stored(bulk_store) == stored(row_store)
+
+
+def test_lines_appended_after_the_check_are_left_for_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("user_id,item_id\nu,a\nu,b\n")
+    columns = InteractionParser.columns
+    seen = {"n": 0}
+
+    def append_after_first(self: InteractionParser, batch: Any) -> Any:
+        seen["n"] += 1
+        if seen["n"] == 1:  # a logger appends while the file is being checked
+            with path.open("a") as fh:
+                fh.write("u,c\n")
+        return columns(self, batch)
+
+    monkeypatch.setattr(InteractionParser, "columns", append_after_first)
+    store = Store(tmp_path / "s")
+    report = ingest_interactions(store, path)
+    assert report.stored == 2 and store.item_ids() == ["a", "b"]
+
+
+def test_delete_items_without_an_item_index(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "interactions_item" not in indexes and "interactions_dedup" in indexes
+    path = tmp_path / "log.csv"
+    path.write_text("".join(big_log(3000)))
+    ingest_interactions(store, path)
+    per_item = dict(store.conn.execute("SELECT item_id, count(*) FROM interactions GROUP BY item_id").fetchall())
+    removed, missing = store.delete_items(["i3", "i5", "nope", "i3"])
+    assert missing == ["nope"]
+    assert removed["items"] == 2 and removed["interactions"] == per_item["i3"] + per_item["i5"]
+    left = {r[0] for r in store.conn.execute("SELECT DISTINCT item_id FROM interactions")}
+    assert "i3" not in left and "i5" not in left and len(left) == len(per_item) - 2
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def varied_jsonl(n: int, iso_times: bool, seed: int = 0) -> str:
+    """JSON Lines the bulk path reads (each key of one JSON type throughout, as pyarrow needs): numeric user
+    ids, text item ids with spaces and non-ASCII, numeric or ISO times, absent and null keys, an unknown key."""
+    rng = random.Random(seed)
+    times = ["2024-05-01T12:00:00Z", "2024-05-01 14:00:00+02:00", " 1714564800 "] if iso_times else [1714564800, 1.5]
+    lines = []
+    for k in range(n):
+        row: dict[str, Any] = {"user_id": rng.randrange(40), "item_id": rng.choice([" i", "Ünï", "i"]) + str(k % 60)}
+        if k % 4:
+            row["timestamp"] = rng.choice([*times, None])
+        if k % 5:
+            row["event"] = rng.choice(["view", "LIKE", None, "skip"])
+        if k % 7 == 0:
+            row["weight"] = rng.choice([0.5, 2, None])
+        row["device"] = "tv"
+        lines.append(json.dumps(row, ensure_ascii=bool(k % 2)) + "\n")
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("iso_times", [False, True])
+def test_jsonl_bulk_path_stores_what_the_row_path_stores(
+    tmp_path: Path, calls: dict[str, int], iso_times: bool
+) -> None:
+    text = varied_jsonl(4000, iso_times)
+    path = tmp_path / "log.jsonl"
+    path.write_text(text, encoding="utf-8")
+    bulk_store, row_store = Store(tmp_path / "bulk"), Store(tmp_path / "rows")
+    bulk = ingest_interactions(bulk_store, path)
+    assert calls == {"rows": 0, "batches": 1}, "read column-wise"
+    rows = ingest_interactions(row_store, io.StringIO(text))
+    assert counts(bulk) == counts(rows) and bulk.ignored_columns == ["device"]
+    assert stored(bulk_store) == stored(row_store)
+
+
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        ('{"user_id": "u7", "item_id": ""}\n', "line 3002: empty item_id"),
+        ('{"user_id": "u7", "item_id": "i", "weight": NaN}\n', "line 3002: weight must be a finite number"),
+        ('{"user_id": "u7", "item_id": "i", "timestamp": true}\n', "line 3002: bad timestamp"),
+        ('{"user_id": "u7", "item_id": "\\ud800"}\n', "line 3002: item_id holds"),
+        ('{"user_id": "u7", "item_id": ["i"]}\n', "line 3002: item_id must be text or a number"),
+        ('{"user_id": "u7"\n', "line 3002: malformed JSON"),
+        ('{"item_id": "i7"}\n', "line 3002: missing user_id"),
+    ],
+)
+def test_bad_jsonl_lines_are_named(tmp_path: Path, bad: str, says: str) -> None:
+    lines = [json.dumps({"user_id": f"u{k % 13}", "item_id": f"i{k}", "timestamp": k}) + "\n" for k in range(5000)]
+    lines.insert(3001, bad)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(lines))
+    store = Store(tmp_path / "s")
+    with pytest.raises(RejectedFileError) as info:
+        ingest_interactions(store, path)
+    assert says in str(info.value) and info.value.report.bad_count == 1
+    assert store.interaction_count() == 0
+
+
+def test_parquet_bulk_path_stores_what_the_row_path_stores(tmp_path: Path, calls: dict[str, int]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 3000
+    table = pa.table(
+        {
+            "User_Id": pa.array([k % 41 for k in range(n)], pa.int64()),
+            "item_id": [f" i{k % 53}" if k % 9 else f"Ünï{k % 7}" for k in range(n)],
+            "timestamp": pa.array([None if k % 5 == 0 else 1714564800_000_000 + k for k in range(n)],
+                                  pa.timestamp("us", tz="UTC")),
+            "event": [None if k % 4 == 0 else ["view", "LIKE", "skip"][k % 3] for k in range(n)],
+            "weight": [None if k % 3 else 0.5 * (k % 6) for k in range(n)],
+            "session": [f"s{k}" for k in range(n)],
+        }
+    )
+    path = tmp_path / "log.parquet"
+    pq.write_table(table, path, row_group_size=700)
+    bulk_store = Store(tmp_path / "bulk")
+    bulk = ingest_interactions(bulk_store, path)
+    assert calls["rows"] == 0 and calls["batches"] >= 1, "read column-wise"
+    # the row path, for comparison: the same file read as a stream of rows
+    from avrec.ingest.common import TableSpec, run_ingest
+    from avrec.ingest.interactions import INTERACTION_COLUMNS, _write
+
+    row_store = Store(tmp_path / "rows")
+    spec = TableSpec("interactions", ("user_id", "item_id"), INTERACTION_COLUMNS, InteractionParser(),
+                     lambda b, r: _write(b, r, row_store), batch_size=500, report_unknown_columns=True)
+    rows = run_ingest(spec, path, format=None, skip_bad_rows=False, spool_dir=None)
+    assert counts(bulk) == counts(rows) and bulk.ignored_columns == ["session"]
+    assert stored(bulk_store) == stored(row_store)
+
+
+def test_a_bad_row_after_the_log_was_spilled_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
+    monkeypatch.setattr("avrec.ingest.interactions.PART_EVENTS", 500)
+    lines = big_log(5000)
+    lines[4990] = "u1,i1,later,view,\n"
+    path = tmp_path / "late.csv"
+    path.write_text("".join(lines))
+    store = Store(tmp_path / "s")
+    before = sorted(p.name for p in store.root.iterdir())
+    with pytest.raises(RejectedFileError, match="line 4991: bad timestamp 'later'"):
+        ingest_interactions(store, path)
+    assert store.interaction_count() == 0 and store.user_ids() == []
+    assert sorted(p.name for p in store.root.iterdir()) == before, "no spilled file is left behind"
