@@ -1,6 +1,6 @@
 """What posters add to text for cold items, on validation splits carved from the anchors' training data.
 
-    python benchmarks/poster_gain.py [--splits 12] [--whiten K]
+    python benchmarks/poster_gain.py [--splits 12] [--whiten K] [--neighbours K --neighbour-weights W,W,...]
 
 The anchors' cold split (benchmarks/anchors.py: 20% of ml-100k's items held out, seed 42) is left alone:
 only its training part is used. From it, `--splits` cold-item validation splits are carved (20% of the
@@ -12,6 +12,11 @@ over the splits, and its mean with each of the poster's parts of the score remov
 profile, the cold-item projection, the content-to-taste map, the popularity predicted from posters), to
 see which part carries the gain or the loss. `--whiten K` replaces the poster vectors by their first K
 principal components, whitened (fitted on the catalog's posters), before everything else.
+
+`--neighbour-weights` chooses the weight of the neighbour block (each cold item scored by the user's history
+on its `--neighbours` nearest warm items by poster, weighted by similarity): the text + posters model is
+fitted once per split with the block at weight 1, and the ratio's spread over the splits is printed for each
+weight (the block is one additive part of the score, so every weight is a weighted sum).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import ml100k
 import numpy as np
 
 from avrec.model import ContentMatrix, TrainData, make_model
-from avrec.model.hybrid import LinearHybrid
+from avrec.model.hybrid import HYBRID_DEFAULTS, NEIGHBOUR_BLOCK, LinearHybrid
 from avrec.model.metrics import ndcg_at_k, top_k
 from avrec.model.splits import Split, cold_items
 
@@ -50,6 +55,18 @@ def mean_ranks(scores: np.ndarray, candidates: np.ndarray, items: np.ndarray) ->
     return np.array([float((sub > scores[:, [i]]).sum(axis=1).mean()) + 1.0 for i in items])
 
 
+def named_block(model: LinearHybrid, split: Split, name: str) -> np.ndarray:
+    """One column block's part of the model's scores for the split's test users (zero if absent)."""
+    users = split.test_users
+    uv, iv = model.user_vectors(split.train[users], users), model.item_matrix()
+    start = 0
+    for block, width in model.layout():
+        if block == name:
+            return uv[:, start : start + width] @ iv[:, start : start + width].T
+        start += width
+    return np.zeros((len(users), model.n_items), np.float32)
+
+
 def visual_parts(model: LinearHybrid, split: Split) -> dict[str, np.ndarray]:
     """The posters' parts of the default hybrid's scores for the split's test users (users x items)."""
     users = split.test_users
@@ -64,6 +81,9 @@ def visual_parts(model: LinearHybrid, split: Split) -> dict[str, np.ndarray]:
         start += width
     if "visual" in model.projections:
         parts["cold projection"] = model.user_factors[users] @ model.projections["visual"].T
+    default = HYBRID_DEFAULTS.get("neighbour_weight", 0.0)
+    if model.neighbour_weight and default:  # the block at its default weight (the model may be fitted at 1)
+        parts["nearest posters"] = default / model.neighbour_weight * named_block(model, split, NEIGHBOUR_BLOCK)
     if "visual" in model.prior_parts:
         weight = model.prior_weight * float(model.blend_scales[2])
         parts["predicted popularity"] = np.tile(weight * model.prior_parts["visual"], (len(users), 1))
@@ -74,6 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--splits", type=int, default=12)
     parser.add_argument("--whiten", type=int, default=0, help="whiten the poster vectors to K dimensions")
+    parser.add_argument("--neighbours", type=int, default=None, help="neighbour_k of the block to weigh")
+    parser.add_argument("--neighbour-weights", default="", help="comma-separated neighbour_weight values")
     args = parser.parse_args()
     ml = ml100k.load()
     positives, _ = ml.positives()
@@ -84,6 +106,9 @@ def main() -> None:
     posters = ContentMatrix(vectors, has_poster)
     train = cold_items(positives, 0.2, 42).train  # the anchors' cold split: its training part only
     ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
+    sweep = [float(w) for w in args.neighbour_weights.split(",") if w]
+    fixed = {"neighbour_weight": 1.0, "neighbour_k": args.neighbours or 1} if sweep else {}
+    swept: dict[float, list[float]] = {w: [] for w in sweep}
     ratios: list[float] = []
     dropped: dict[str, list[float]] = {}
     header = f"{'split':>5} {'text':>7} {'text+posters':>12} {'posters':>8} {'ratio':>6}"
@@ -94,14 +119,22 @@ def main() -> None:
         scores: dict[str, np.ndarray] = {}
         for name, content in (("text", {"text": text}), ("both", {"text": text, "visual": posters}),
                               ("posters", {"visual": posters})):
-            model = make_model("hybrid")
+            model = make_model("hybrid", **(fixed if name == "both" else {}))
             model.fit(TrainData(ids_u, ids_i, split.train, content, ml.user_features, ml.user_feature_names))
             scores[name] = model.score(split.train[users], users)
+            if name == "both" and sweep and isinstance(model, LinearHybrid):
+                block = named_block(model, split, NEIGHBOUR_BLOCK)
+                for w in sweep:
+                    swept[w].append(ndcg(scores["both"] + (w - 1.0) * block, split))
+                # the table's text + posters column stays the default hybrid's
+                scores["both"] = scores["both"] + (HYBRID_DEFAULTS.get("neighbour_weight", 0.0) - 1.0) * block
             if name == "both" and isinstance(model, LinearHybrid):
                 for part, block in visual_parts(model, split).items():
                     dropped.setdefault(part, []).append(ndcg(scores["both"] - block, split))
         nd = {name: ndcg(s, split) for name, s in scores.items()}
         ratio = nd["both"] / nd["text"]
+        for w in sweep:
+            swept[w][-1] /= nd["text"]
         ratios.append(ratio)
         for part in dropped:
             dropped[part][-1] /= nd["text"]
@@ -122,6 +155,13 @@ def main() -> None:
     )
     for part, values in dropped.items():
         print(f"  without the posters' {part:<20} mean ratio {np.mean(values):.3f}")
+    for w, values in swept.items():
+        v = np.asarray(values)
+        q25, q50, q75 = np.percentile(v, [25, 50, 75])
+        print(
+            f"neighbour_weight {w:<5} (neighbour_k {fixed['neighbour_k']}): mean {v.mean():.3f}, quartiles "
+            f"{q25:.3f} {q50:.3f} {q75:.3f}, min {v.min():.3f}; per split {' '.join(f'{x:.3f}' for x in v)}"
+        )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ are written as they come and bad ones reported.
 The bulk path (large logs)
 --------------------------
 A table with a :class:`BulkSpec` (interaction logs) is first tried column-wise: pyarrow reads a CSV, JSON
-Lines or Parquet file in batches (about 16 MiB of text) (:class:`~avrec.ingest.records.BatchReader`) and the value
-checks below run on whole columns (``id_column``, ``number_column``, ``distinct_map``: plain values
+Lines or Parquet file in batches (:class:`~avrec.ingest.records.BatchReader`) and the value checks below
+run on whole columns (``id_column``, ``number_column``, ``distinct_map``: plain values
 vectorised, any other value through the same row parser as the row path, once per distinct value). The
 file is read once: the writer keeps the checked batches (in memory, or spilled to Arrow files under the
 store when large) and writes only after the last batch passed, so a bad row anywhere still means nothing
@@ -405,7 +405,10 @@ def number_column(values: Any, parse: Callable[[Any], float | None]) -> Any:
         if pc.all(plain).as_py() is not False:
             cast = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), values), pa.float64())
     elif pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        cast = pc.cast(values, pa.float64())
+        try:
+            cast = pc.cast(values, pa.float64())
+        except pa.ArrowInvalid:  # an integer beyond 2**53: Python's float() rounds it, pyarrow refuses
+            cast = None
     elif pa.types.is_null(values.type):
         return pa.nulls(len(values), pa.float64())
     if cast is not None and pc.all(pc.is_finite(cast)).as_py() is not False:
@@ -413,6 +416,7 @@ def number_column(values: Any, parse: Callable[[Any], float | None]) -> Any:
     return distinct_map(values, parse, pa.float64())
 
 
+# -- the driver ------------------------------------------------------------------------------------
 
 
 class BulkWriter(Protocol[B_contra]):
@@ -475,6 +479,8 @@ def _ingest_bulk(spec: TableSpec[Any], bulk: BulkSpec[Any], src: RecordSource, r
 
     The input is read once: the writer keeps the checked batches (spilling a large log to disk) and writes
     them only after the last one passed, so a bad row anywhere means nothing was written."""
+    import pyarrow as pa
+
     writer = bulk.writer()
     try:
         reader = src.open_batches(known=spec.known)
@@ -486,7 +492,7 @@ def _ingest_bulk(spec: TableSpec[Any], bulk: BulkSpec[Any], src: RecordSource, r
         for batch in reader:
             writer.add(bulk.convert(batch))
             rows += batch.num_rows
-    except (ColumnarUnsupported, NeedsRows):
+    except (ColumnarUnsupported, NeedsRows, pa.ArrowException):  # (an Arrow error: a case not foreseen)
         writer.discard()
         return False
     except BaseException:

@@ -93,6 +93,30 @@ def project_cold(
     return projections
 
 
+def nearest(
+    vectors: np.ndarray, rows: np.ndarray, candidates: np.ndarray, k: int, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each of `rows`' `k` nearest `candidates` by the inner product of their (normalised) `vectors`:
+    (candidate positions, similarities), each len(rows) x k, best first. Only positive similarities count:
+    the rest (a row without a vector, too few candidates) are position -1, similarity 0."""
+    v = np.asarray(vectors, np.float32)
+    k = min(k, len(candidates))
+    index = np.full((len(rows), k), -1, np.int64)
+    sims = np.zeros((len(rows), k), np.float32)
+    if k == 0:
+        return index, sims
+    cand = v[candidates].T
+    for start in range(0, len(rows), chunk):
+        s = v[rows[start : start + chunk]] @ cand
+        top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        best = np.take_along_axis(s, top, axis=1)
+        order = np.argsort(-best, axis=1, kind="stable")
+        top, best = np.take_along_axis(top, order, axis=1), np.take_along_axis(best, order, axis=1)
+        positive = best > 0
+        index[start : start + chunk] = np.where(positive, top, -1)
+        sims[start : start + chunk] = np.where(positive, best, 0.0)
+    return index, sims
+
 
 def concatenated(blocks: Mapping[str, np.ndarray], scales: Mapping[str, float]) -> np.ndarray:
     """The modalities' normalised vectors side by side (float32), each multiplied by its scale."""

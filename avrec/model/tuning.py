@@ -32,8 +32,9 @@ GRID = {
     "ease_weight": (0.0, 0.5),
     "taste_weight": (0.0, 0.25),
     "prior_weight": (0.0, 0.4),
+    "neighbour_weight": (0.0, 0.2),  # benchmarks/poster_gain.py --neighbour-weights
 }
-DIRECT = ("ease_weight", "taste_weight", "prior_weight")
+DIRECT = ("ease_weight", "taste_weight", "prior_weight", "neighbour_weight")
 
 
 def block_scores(model: LinearHybrid, data: TrainData, split: Split) -> dict[str, np.ndarray]:
@@ -68,6 +69,8 @@ def _ndcg(scores: np.ndarray, split: Split) -> float:
 
 def tune_weights(model: LinearHybrid, data: TrainData, seed: int = 0) -> dict[str, float]:
     """Best blend weights (keys of GRID present in the data) by validation NDCG@10; training data only."""
+    from avrec.model.hybrid import NEIGHBOUR_MODALITY
+
     splits = [random_holdout(data.interactions, 0.2, 5, seed)]
     if data.content:
         splits.append(cold_items(data.interactions, 0.2, seed))
@@ -78,7 +81,12 @@ def tune_weights(model: LinearHybrid, data: TrainData, seed: int = 0) -> dict[st
         for k in names
         if k in ("user_weight", "bias_weight")
         or k.split("_")[0] in data.content
-        or (k in DIRECT and model._use_direct and (k != "taste_weight" or bool(data.content)))
+        or (
+            k in DIRECT
+            and model._use_direct
+            and (k != "taste_weight" or bool(data.content))
+            and (k != "neighbour_weight" or NEIGHBOUR_MODALITY in data.content)
+        )
     ]
     best: tuple[float, dict[str, float]] = (-1.0, {})
     for combo in itertools.product(*(GRID[k] for k in names)):

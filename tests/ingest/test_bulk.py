@@ -349,3 +349,15 @@ def test_a_bad_row_after_the_log_was_spilled_writes_nothing(tmp_path: Path, monk
         ingest_interactions(store, path)
     assert store.interaction_count() == 0 and store.user_ids() == []
     assert sorted(p.name for p in store.root.iterdir()) == before, "no spilled file is left behind"
+
+
+def test_jsonl_integers_beyond_float_precision(tmp_path: Path) -> None:
+    big = 2**53 + 1
+    text = "".join(json.dumps({"user_id": big + k, "item_id": "i", "timestamp": big + k}) + "\n" for k in range(3))
+    path = tmp_path / "big.jsonl"
+    path.write_text(text)
+    bulk_store, row_store = Store(tmp_path / "a"), Store(tmp_path / "b")
+    bulk = ingest_interactions(bulk_store, path)
+    rows = ingest_interactions(row_store, io.StringIO(text))
+    assert counts(bulk) == counts(rows) and stored(bulk_store) == stored(row_store)
+    assert bulk_store.user_ids() == [str(big), str(big + 1), str(big + 2)]

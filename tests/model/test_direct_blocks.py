@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import scipy.sparse as sp
 
 from avrec.model import TrainData, make_model
 from avrec.model import hybrid as hybrid_module
-from avrec.model.content import ContentRidge
+from avrec.model.content import ContentRidge, normalise_content
 from avrec.model.ease import ease_weights, mean_gram_diagonal
 from avrec.model.hybrid import HybridModel
 
@@ -23,7 +24,7 @@ def fitted(data: TrainData, **params: float) -> HybridModel:
 
 def test_layout_has_the_direct_blocks(data: TrainData) -> None:
     names = [name for name, _ in fitted(data).layout()]
-    assert {"ease", "taste/text", "taste/visual", "prior"} <= set(names)
+    assert {"ease", "taste/text", "taste/visual", "prior", hybrid_module.NEIGHBOUR_BLOCK} <= set(names)
     assert np.all(fitted(data).blend_scales > 0)
 
 
@@ -133,3 +134,63 @@ def test_saved_model_keeps_the_blocks(data: TrainData, tmp_path: Path) -> None:
     loaded = HybridModel.load(model.save(tmp_path / "m.npz"))
     h = data.interactions[:4]
     np.testing.assert_allclose(loaded.score(h, np.arange(4)), model.score(h, np.arange(4)), atol=1e-5)
+
+
+def test_neighbour_block_scores_each_cold_item_by_its_nearest_warm_posters(data: TrainData) -> None:
+    """The block adds w |h_u|^-e sum_j h_uj max(0, cos(c_i, c_j)) over i's k nearest warm items (by the
+    normalised visual vectors, among the EASE head), for cold items only."""
+    base = fitted(data, neighbour_weight=0.0)
+    model = fitted(data, neighbour_weight=0.3, neighbour_k=2)
+    assert dict(model.layout())[hybrid_module.NEIGHBOUR_BLOCK] == len(model.neighbour_items)
+    vectors = normalise_content(data.content["visual"].vectors, data.content["visual"].present)
+    warm = model.ease_items  # the warm items with the most events
+    h = data.interactions[:6]
+    users = np.arange(6)
+    magnitude = model.weights.magnitude(h).toarray()
+    norm = magnitude.sum(axis=1) ** -model.history_exponent
+    expected = np.zeros((6, data.n_items))
+    for i in np.flatnonzero(model.item_counts == 0):
+        sims = vectors[warm] @ vectors[i]
+        near = np.argsort(-sims, kind="stable")[:2]
+        for j, sim in zip(warm[near], sims[near], strict=True):
+            expected[:, i] += 0.3 * norm * magnitude[:, j] * max(float(sim), 0.0)
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(model.score(h, users) - base.score(h, users), expected, atol=1e-4)
+
+
+def test_neighbour_block_is_explained_under_the_posters(data: TrainData, tmp_path: Path) -> None:
+    model = fitted(data, neighbour_weight=1.0, neighbour_k=1)
+    without = fitted(data, neighbour_weight=0.0)
+    cold = int(np.flatnonzero(model.neighbours[:, 0] >= 0)[0])
+    nearest_item = int(model.neighbours[cold, 0])
+    users = np.flatnonzero(data.interactions[:, nearest_item].toarray().ravel())
+    user = int(users[0])
+    h = data.interactions[user]
+    exp = model.explain(h, user, cold)
+    assert abs(sum(exp.parts.values()) - exp.score) < 1e-4
+    assert abs(exp.score - float(model.score(h, np.array([user]))[0, cold])) < 1e-4
+    # only the visual part moves, by the nearest warm item's term
+    plain = without.explain(h, user, cold)
+    added = exp.parts["visual"] - plain.parts["visual"]
+    assert added > 0
+    assert {k: v for k, v in exp.parts.items() if k != "visual"} == pytest.approx(
+        {k: v for k, v in plain.parts.items() if k != "visual"}, abs=1e-6
+    )
+    per_item = dict(exp.per_modality_history["visual"])
+    per_plain = dict(plain.per_modality_history["visual"])
+    assert per_item[nearest_item] - per_plain[nearest_item] == pytest.approx(added, abs=1e-5)
+    loaded = HybridModel.load(model.save(tmp_path / "m.npz"))
+    np.testing.assert_allclose(loaded.score(h, np.array([user])), model.score(h, np.array([user])), atol=1e-5)
+
+
+def test_update_keeps_the_neighbours_of_items_still_cold(data: TrainData) -> None:
+    model = fitted(data, neighbour_weight=0.5, neighbour_k=2)
+    cold = np.flatnonzero(model.item_counts == 0)
+    inter = data.interactions.tolil()
+    inter[0, cold[0]] = 1.0  # the first cold item gets an event
+    updated = model.update(replace(data, interactions=inter.tocsr()))
+    assert (updated.neighbours[cold[0]] == -1).all()
+    np.testing.assert_array_equal(updated.neighbours[cold[1:]], model.neighbours[cold[1:]])
+    h = data.interactions[:3]
+    exp = updated.explain(h[1], 1, int(cold[1]))
+    assert abs(exp.score - float(updated.score(h, np.arange(3))[1, cold[1]])) < 1e-4

@@ -1,0 +1,98 @@
+"""Where the hybrid's fit spends its time on MovieLens 100K (the anchors' warm and cold splits, SBERT text +
+EfficientNet-Lite0 poster vectors, the default hybrid), next to one EASE fit on the same split.
+
+Each split's hybrid is fitted ROUNDS times under cProfile; the table gives the median cumulative seconds of
+each part: the ALS factorisation (`fit_als`), the exact user solves after it, EASE's inverse, the content
+ridges (Gram matrix and factor, then the solves: cold projection, taste map, popularity), each block's
+spread on a sample of users (`_direct_raw`), content normalisation and the user-attribute blocks. A default
+fit does no tuning (`fit --tune` fits one probe per validation split first). Profiling adds overhead, so
+the parts' sum is a little more than the unprofiled fit; the EASE fit (binary, penalty 8 x the mean count,
+as the anchors' best setting on the warm split) is timed alternately with the unprofiled hybrid fit.
+
+    .venv/bin/python benchmarks/fit_profile.py
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ml100k  # noqa: E402
+
+from avrec.model import ContentMatrix, TrainData, make_model  # noqa: E402
+from avrec.model.ease import ease_weights, mean_gram_diagonal  # noqa: E402
+from avrec.model.splits import cold_items, random_holdout  # noqa: E402
+
+ROUNDS = 5
+#: part -> (file suffix, function name) whose cumulative time it is
+PARTS = {
+    "ALS factorisation": ("avrec/model/als.py", "fit_als"),
+    "exact user solves": ("avrec/model/hybrid.py", "_solve_users"),
+    "EASE inverse": ("avrec/model/ease.py", "ease_weights"),
+    "content ridge: Gram + factor": ("avrec/model/content.py", "__init__"),
+    "content ridge: solves": ("avrec/model/content.py", "solve"),
+    "block spreads (scales)": ("avrec/model/hybrid.py", "_direct_raw"),
+    "content normalisation": ("avrec/model/content.py", "normalised_modalities"),
+    "user attributes": ("avrec/model/hybrid.py", "_fit_attributes"),
+    "whole fit": ("avrec/model/base.py", "fit"),
+}
+
+
+def cumulative(stats: pstats.Stats) -> dict[str, float]:
+    table = stats.stats  # type: ignore[attr-defined]
+    out = dict.fromkeys(PARTS, 0.0)
+    for (path, _, name), (_, _, _, cum, _) in table.items():
+        for part, (suffix, func) in PARTS.items():
+            if name == func and path.endswith(suffix):
+                out[part] += cum
+    return out
+
+
+def main() -> None:
+    ml = ml100k.load()
+    positives, _ = ml.positives()
+    text = ml100k.text_vectors(ml)
+    posters, has_poster = ml100k.poster_vectors_effnet(ml)
+    content = {"text": ContentMatrix(text, np.ones(ml.n_items, bool)), "visual": ContentMatrix(posters, has_poster)}
+    ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
+    for name, split in (("warm", random_holdout(positives, 0.2, 5, 42)), ("cold", cold_items(positives, 0.2, 42))):
+        data = TrainData(ids_u, ids_i, split.train, content, ml.user_features, ml.user_feature_names)
+        binary = sp.csr_matrix(split.train, dtype=np.float32, copy=True)
+        binary.data[:] = 1.0
+        make_model("hybrid").fit(data)  # warm-up: imports, page cache
+        profiled: list[dict[str, float]] = []
+        plain: list[float] = []
+        ease: list[float] = []
+        for _ in range(ROUNDS):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            make_model("hybrid").fit(data)
+            profiler.disable()
+            profiled.append(cumulative(pstats.Stats(profiler)))
+            start = time.perf_counter()
+            make_model("hybrid").fit(data)
+            plain.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            ease_weights(binary, 8.0 * mean_gram_diagonal(binary))
+            ease.append(time.perf_counter() - start)
+        print(f"{name} split: median seconds of {ROUNDS} profiled hybrid fits")
+        for part in PARTS:
+            print(f"    {part:<32} {np.median([p[part] for p in profiled]):>7.3f}")
+        hybrid_sec, ease_sec = float(np.median(plain)), float(np.median(ease))
+        print(
+            f"    unprofiled hybrid fit {hybrid_sec:.3f} s, one EASE fit {ease_sec:.3f} s (alternately): "
+            f"{hybrid_sec / ease_sec:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
