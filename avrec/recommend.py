@@ -36,6 +36,7 @@ BLOCK = 1024
 #: product to run at full speed, few enough that each pass over the block stays cheap.
 SCORE_CELLS = 1 << 23
 
+
 @dataclass
 class Request:
     """One `recommend` call as the command line states it. `check` says what does not go together."""

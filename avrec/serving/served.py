@@ -106,11 +106,18 @@ def user_batch(store: Store, served: Served, user_ids: list[str], history: list[
     return UserBatch(user_ids, hist, rows, feats, seen, unusable)
 
 
-def all_user_batches(store: Store, served: Served, user_ids: list[str], size: int) -> Iterator[UserBatch]:
+def all_user_batches(
+    store: Store,
+    served: Served,
+    user_ids: list[str],
+    size: int,
+    histories: tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]] | None = None,
+) -> Iterator[UserBatch]:
     """`user_batch` for `size` users at a time, of distinct users the store holds, their histories read at
     once in one scan of the store's events (`avrec.training.dataset.all_histories`): for a batch over most
-    users. The scan happens before the first batch is asked for, so a failing store fails here."""
-    hist, seen, unusable = all_histories(store, user_ids, served.item_pos)
+    users. The scan happens before the first batch is asked for, so a failing store fails here.
+    `histories` (what `all_histories` returns for `user_ids`), when the caller has read them already."""
+    hist, seen, unusable = histories or all_histories(store, user_ids, served.item_pos)
     rows = np.asarray([served.user_pos.get(uid, -1) for uid in user_ids], dtype=np.int64)
 
     def batches() -> Iterator[UserBatch]:

@@ -474,16 +474,17 @@ class Store:
         return users, items, np.concatenate(weights), np.concatenate(times)
 
     def interaction_chunks(
-        self, size: int = 1 << 16
+        self, size: int = 1 << 16, *, times: bool = True
     ) -> Iterator[tuple[list[str], list[str], np.ndarray, np.ndarray]]:
         """`interactions`, `size` events at a time, in the order they were stored: one sequential scan, in
         bounded memory. Weights are float64: an old store may hold weights beyond float32 (ingest bounds
-        them now); the caller checks."""
-        cur = self.conn.execute("SELECT user_id, item_id, weight, ts FROM interactions ORDER BY id")
+        them now); the caller checks. With `times` False the timestamps are not read (all NaN)."""
+        column = "ts" if times else "NULL"
+        cur = self.conn.execute(f"SELECT user_id, item_id, weight, {column} FROM interactions ORDER BY id")
         while rows := cur.fetchmany(size):
-            users, items, weights, times = zip(*rows, strict=True)
+            users, items, weights, stamps = zip(*rows, strict=True)
             # float64 with None (no timestamp) as NaN
-            yield list(users), list(items), np.asarray(weights, dtype=np.float64), np.array(times, dtype=np.float64)
+            yield list(users), list(items), np.asarray(weights, dtype=np.float64), np.array(stamps, dtype=np.float64)
 
     def user_history(self, user_id: str) -> list[tuple[str, float]]:
         """(item_id, summed weight) of a user's events, heaviest first."""

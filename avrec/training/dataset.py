@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
@@ -60,36 +61,63 @@ def _check_weights(matrix: sp.csr_matrix, user_ids: Sequence[str], item_ids: Seq
     )
 
 
+@dataclass
+class StoreData:
+    """What `load_store_data` read from one snapshot of the store."""
+
+    data: TrainData
+    #: the latest event time (epoch seconds, 0 when unknown) of each (user, item) cell of the training data
+    #: (None when not asked for)
+    when: sp.csr_matrix | None
+    #: `all_histories` of the training users over the training items, as `recommend` reads them
+    histories: tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]
+    #: the newest event id and every user's attribute text, as the histories saw them
+    last_event_id: int
+    attrs_text: dict[str, str]
+
+
 def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     """Everything the store holds as training data, plus a matrix of the same pattern holding the
-    latest event time (epoch seconds, 0 when unknown) of each (user, item) cell.
+    latest event time (epoch seconds, 0 when unknown) of each (user, item) cell."""
+    loaded = load_store_data(store, times=True)
+    if loaded.when is None:  # (asked for above)
+        raise RuntimeError("event times were not read")
+    return loaded.data, loaded.when
 
-    The events are read a chunk at a time and kept as numbers (user and item codes, weight, time), so
-    memory grows by a few dozen bytes per event rather than by two Python strings each."""
+
+def load_store_data(store: Store, *, times: bool = False) -> StoreData:
+    """`load_train_data`, plus the training users' current histories as `recommend` reads them (from the
+    same scan, for the user vectors `fit` stores); the latest event times only with `times`.
+
+    The events are read a chunk at a time and kept as numbers (user and item codes, weight, and time when
+    asked for), so memory grows by a few dozen bytes per event rather than by two Python strings each."""
     with store.snapshot():
+        last_event_id = store.last_event_id()
+        attrs_text = store.user_attrs_text()
         item_ids = store.item_ids()
         vocabulary = sorted(store.user_ids())
         user_code = {v: j for j, v in enumerate(vocabulary)}
         item_code = {v: j for j, v in enumerate(item_ids)}
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        for users, items, w, t in store.interaction_chunks():
-            u = np.fromiter(map(user_code.get, users, repeat(-1)), dtype=np.int64, count=len(users))
-            i = np.fromiter(map(item_code.get, items, repeat(-1)), dtype=np.int64, count=len(items))
-            for j in np.flatnonzero(u < 0).tolist():  # not in the users table (a store written by hand)
-                u[j] = user_code.setdefault(users[j], len(user_code))
-            parts.append((u, i, w, t))
+        for users, items, w, t in store.interaction_chunks(times=times):
+            ucodes = np.fromiter(map(user_code.get, users, repeat(-1)), dtype=np.int64, count=len(users))
+            icodes = np.fromiter(map(item_code.get, items, repeat(-1)), dtype=np.int32, count=len(items))
+            for j in np.flatnonzero(ucodes < 0).tolist():  # not in the users table (a store written by hand)
+                ucodes[j] = user_code.setdefault(users[j], len(user_code))
+            parts.append((ucodes.astype(np.int32), icodes, w, t if times else t[:0]))
         attrs = store.user_attrs()
         content = load_content(store, item_ids)
-    u, i, weights, times = (np.concatenate(c) for c in zip(*parts, strict=True)) if parts else _no_events()
+    u, i, weights, stamps = (np.concatenate(c) for c in zip(*parts, strict=True)) if parts else _no_events()
+    del parts
     if len(user_code) > len(vocabulary):  # codes handed out above: put them in id order too
         names = sorted(user_code)
-        rank = np.empty(len(names), dtype=np.int64)
+        rank = np.empty(len(names), dtype=np.int32)
         rank[np.asarray([user_code[n] for n in names], dtype=np.int64)] = np.arange(len(names))
         u, vocabulary = rank[u], names
     positive = weights > 0
     active = np.unique(u[positive])
     user_ids = [vocabulary[c] for c in active.tolist()]
-    row = np.full(len(vocabulary) + 1, -1, dtype=np.int64)
+    row = np.full(len(vocabulary) + 1, -1, dtype=np.int32)
     row[active] = np.arange(len(active))
     u = row[u]
     keep = positive & (u >= 0) & (i >= 0)
@@ -100,22 +128,26 @@ def load_train_data(store: Store) -> tuple[TrainData, sp.csr_matrix]:
     _check_weights(matrix, user_ids, item_ids)
     matrix = matrix.astype(np.float32)
     matrix.sort_indices()
-    # Latest time per cell: order events by time, keep each cell's last one.
-    t = np.nan_to_num(times[keep], nan=0.0)
-    cells = u[keep] * max(shape[1], 1) + i[keep]
-    order = np.argsort(t, kind="stable")[::-1]
-    uniq, first = np.unique(cells[order], return_index=True)
-    latest = t[order][first]
-    when = sp.csr_matrix((latest, (uniq // max(shape[1], 1), uniq % max(shape[1], 1))), shape=shape, dtype=np.float64)
-    when.sort_indices()
+    when = None
+    if times:
+        # Latest time per cell: order events by time, keep each cell's last one.
+        t = np.nan_to_num(stamps[keep], nan=0.0)
+        width = max(shape[1], 1)
+        cells = u[keep].astype(np.int64) * width + i[keep]
+        order = np.argsort(t, kind="stable")[::-1]
+        uniq, first = np.unique(cells[order], return_index=True)
+        when = sp.csr_matrix((t[order][first], (uniq // width, uniq % width)), shape=shape, dtype=np.float64)
+        when.sort_indices()
     names = fit_feature_names([attrs[u] for u in user_ids if attrs.get(u)])
     features = encode([attrs.get(uid, {}) for uid in user_ids], names) if names else None
     data = TrainData(user_ids, item_ids, matrix, content, features, names)
-    return data, when
+    known = u >= 0  # every event of a training user, whatever its weight: as `history_matrix` sums them
+    histories = _history_arrays(u[known], i[known], weights[known], shape)
+    return StoreData(data, when, histories, last_event_id, attrs_text)
 
 
 def _no_events() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    empty = np.zeros(0, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int32)
     return empty, empty, np.zeros(0), np.zeros(0)
 
 
@@ -147,7 +179,7 @@ def all_histories(
     looking each block of users up."""
     user_pos = {uid: r for r, uid in enumerate(user_ids)}
     rows, cols, weights = [], [], []
-    for users, items, w, _ in store.interaction_chunks():
+    for users, items, w, _ in store.interaction_chunks(times=False):
         r = np.fromiter(map(user_pos.get, users, repeat(-1)), dtype=np.int64, count=len(users))
         c = np.fromiter(map(item_pos.get, items, repeat(-1)), dtype=np.int64, count=len(items))
         keep = r >= 0

@@ -20,7 +20,7 @@ from avrec.serving import uservectors
 from avrec.serving.index import InnerProductIndex
 from avrec.store import ModelRecord, Store
 from avrec.store.files import owned_key
-from avrec.training.dataset import load_train_data
+from avrec.training.dataset import StoreData, load_store_data, load_train_data
 
 KEEP_MODELS = 3  # older model files are removed; a reader still holding one of the last few is safe
 
@@ -90,7 +90,8 @@ def fit(
     if tune and model in ("popular", "itemknn", "ease"):
         raise UsageError(f"tune has nothing to tune for {model}; it applies to hybrid, mf and content", param="tune")
     with store.writer_lock("fit"):
-        data, _ = load_train_data(store)
+        loaded = load_store_data(store)
+        data = loaded.data
         if data.interactions.nnz == 0:
             raise InputError(
                 f"store {store.root} holds no positive interactions; run `avrec ingest interactions` first"
@@ -136,7 +137,7 @@ def fit(
                 estimator.fit(data)
             seconds = time.perf_counter() - started
         record_params = {"user_feature_names": data.user_feature_names, "seed": seed, "engine": engine}
-        key, rel, indexed = _persist(store, estimator, model, record_params)
+        key, rel, indexed = _persist(store, estimator, model, record_params, loaded)
         report = FitReport(
             model=model,
             model_key=key,
@@ -234,10 +235,12 @@ def update(
     return report
 
 
-def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, Any]) -> tuple[str, str, bool]:
+def _persist(
+    store: Store, estimator: Recommender, kind: str, params: dict[str, Any], loaded: StoreData | None = None
+) -> tuple[str, str, bool]:
     """Write a new model version, its Annoy index and its user table (each atomically); (key, path in the
     store, indexed). The caller registers it afterwards, so readers never see a model whose files are
-    incomplete."""
+    incomplete. `loaded`: what the model was fitted on, with the histories the user table is made from."""
     key = f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 1_000_000:06d}"
     store.claim_model_key(key)
     path = store.model_path(key)
@@ -247,7 +250,8 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
         embeddings = estimator.embeddings()
         if embeddings is not None:
             InnerProductIndex.build(embeddings[1], store.index_path(key), seed=int(params.get("seed", 42)))
-            _write_user_table(store, ModelRecord(key, kind, rel, params, {}, time.time()), estimator, embeddings)
+            record = ModelRecord(key, kind, rel, params, {}, time.time())
+            _write_user_table(store, record, estimator, embeddings, loaded)
     except OSError as exc:  # a full disk: what is half written is a temporary file, removed by the next fit
         raise StoreError(
             f"cannot write the new model {key} into {store.root} ({exc.strerror or exc}): free some space and "
@@ -257,9 +261,15 @@ def _persist(store: Store, estimator: Recommender, kind: str, params: dict[str, 
 
 
 def _write_user_table(
-    store: Store, record: ModelRecord, estimator: Recommender, embeddings: tuple[UserSideFn, np.ndarray]
+    store: Store,
+    record: ModelRecord,
+    estimator: Recommender,
+    embeddings: tuple[UserSideFn, np.ndarray],
+    loaded: StoreData | None = None,
 ) -> None:
-    """Every known user's vector as `recommend` computes it from the store right now (`avrec.serving.uservectors`)."""
+    """Every known user's vector as `recommend` computes it from the store (`avrec.serving.uservectors`):
+    from the histories `loaded` read with the training data when the model's users and items are its, so
+    the events are not scanned twice; otherwise from the store right now."""
     from avrec.serving.served import Served, all_user_batches
 
     user_side, items = embeddings
@@ -267,10 +277,17 @@ def _write_user_table(
     if not uservectors.worth_writing(len(served.user_ids), items.shape[1]):
         return
     blocks = [np.zeros((0, items.shape[1]), np.float32)]
+    same = (
+        loaded is not None
+        and served.user_ids == loaded.data.user_ids
+        and served.item_ids == loaded.data.item_ids
+    )
     with store.snapshot():
-        last_event = store.last_event_id()
-        attrs = store.user_attrs_text()
-        for batch in all_user_batches(store, served, served.user_ids, 1024):
+        if same and loaded is not None:
+            last_event, attrs, histories = loaded.last_event_id, loaded.attrs_text, loaded.histories
+        else:
+            last_event, attrs, histories = store.last_event_id(), store.user_attrs_text(), None
+        for batch in all_user_batches(store, served, served.user_ids, 1024, histories):
             blocks.append(np.asarray(user_side(batch.histories, batch.rows, batch.features), dtype=np.float32))
     uservectors.write(
         store.user_vectors_dir(record.model_key),

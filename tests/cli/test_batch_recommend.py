@@ -17,7 +17,7 @@ from avrec.model import als
 from avrec.serving.ranking import GROUP, Recommendation, id_order, select_block
 from avrec.serving.served import load_served
 from avrec.store import Store
-from avrec.training.dataset import all_histories, history_matrix
+from avrec.training.dataset import all_histories, history_matrix, load_store_data
 from tests.cli.conftest import invoke
 
 
@@ -59,6 +59,11 @@ def test_bulk_histories_equal_the_per_block_ones(fitted_store: Path, runner: Cli
         assert (bulk[0] != blocks[0]).nnz == 0 and (bulk[1] != blocks[1]).nnz == 0 and bulk[2] == blocks[2]
         row = users.index("city_1")
         assert bulk[1][row, served.item_pos["rain"]] and not bulk[0][row, served.item_pos["rain"]]
+        # fit reads the training users' histories along with the training data: the same matrices
+        loaded = load_store_data(store)
+        mine = all_histories(store, loaded.data.user_ids, {i: j for j, i in enumerate(loaded.data.item_ids)})
+        assert all((a != b).nnz == 0 for a, b in zip(loaded.histories[:2], mine[:2], strict=True))
+        assert loaded.histories[2] == mine[2] and loaded.last_event_id == store.last_event_id()
         # a repeated id gets its history again
         twice = history_matrix(store, ["city_1", "music_2", "city_1"], served.item_pos)
         assert (twice[0][0] != twice[0][2]).nnz == 0 and (twice[1][0] != blocks[1][row]).nnz == 0
