@@ -408,6 +408,28 @@ class _Watched:
         self._inner.close()
 
 
+class _Replayed:
+    """The bytes already read from a stream, then the rest of it."""
+
+    def __init__(self, head: bytes, rest: _Watched) -> None:
+        self._head = head
+        self._rest = rest
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._rest.read(size)
+        if size < 0 or size >= len(self._head):  # a full read: pyarrow takes a short one as a block
+            out, self._head = self._head, b""
+            return out + self._rest.read(size - len(out) if size >= 0 else -1)
+        out, self._head = self._head[:size], self._head[size:]
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+        self._rest.close()
+
+
 class BatchReader:
     """One columnar pass over a CSV or JSON Lines input: iterate for pyarrow record batches whose columns
     are named as :class:`RecordReader` names them (canonical names; CSV columns with an empty name left
@@ -430,6 +452,27 @@ class BatchReader:
         else:
             self._open_csv(columns)
 
+    def _input(self) -> Any:
+        """What pyarrow reads. An input of at most one block is read here, in this thread, and handed over
+        as an Arrow buffer: pyarrow reads a Python stream on its own I/O thread, and a reader that finished
+        early can leave that thread holding the stream when the interpreter exits, which aborts the process
+        ("terminate called without an active exception", apache/arrow#34314). A larger input is read to
+        its end long before the process exits."""
+        import pyarrow as pa
+
+        parts: list[bytes] = []
+        size = 0
+        while size <= BATCH_BYTES:
+            chunk = self._watch.read(BATCH_BYTES + 1 - size)
+            if not chunk:
+                whole = pa.BufferOutputStream()  # a copy Arrow owns: no Python object for its threads to free
+                for part in parts:
+                    whole.write(part)
+                return pa.BufferReader(whole.getvalue())
+            parts.append(chunk)
+            size += len(chunk)
+        return pa.PythonFile(_Replayed(b"".join(parts), self._watch), mode="r")
+
     def _open_parquet(self, columns: list[str]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -448,9 +491,7 @@ class BatchReader:
         import pyarrow.json as pajson
 
         try:  # pyarrow parses the first block here
-            self._reader = pajson.open_json(
-                pa.PythonFile(self._watch, mode="r"), read_options=pajson.ReadOptions(block_size=BATCH_BYTES)
-            )
+            self._reader = pajson.open_json(self._input(), read_options=pajson.ReadOptions(block_size=BATCH_BYTES))
         except (pa.ArrowException, OSError, EOFError, ColumnarUnsupported) as exc:
             self._watch.close()
             raise ColumnarUnsupported(str(exc)) from None
@@ -469,7 +510,7 @@ class BatchReader:
         self._names = [raw[n] for n, c in enumerate(columns) if c]
         try:  # pyarrow parses the first block here
             self._reader = pacsv.open_csv(
-                pa.PythonFile(self._watch, mode="r"),
+                self._input(),
                 read_options=pacsv.ReadOptions(column_names=raw, skip_rows=1, block_size=BATCH_BYTES),
                 parse_options=pacsv.ParseOptions(newlines_in_values=False),
                 convert_options=pacsv.ConvertOptions(

@@ -361,3 +361,37 @@ def test_jsonl_integers_beyond_float_precision(tmp_path: Path) -> None:
     rows = ingest_interactions(row_store, io.StringIO(text))
     assert counts(bulk) == counts(rows) and stored(bulk_store) == stored(row_store)
     assert bulk_store.user_ids() == [str(big), str(big + 1), str(big + 2)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_one_block_inputs_reach_pyarrow_as_arrow_buffers(monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    """pyarrow reads a Python stream on its own I/O thread, which can abort the process at exit when a small
+    reader finishes early (apache/arrow#34314): an input of one block is read here and handed over whole;
+    a larger one is replayed from where that read stopped, with every byte and block in order."""
+    import pyarrow as pa
+
+    from avrec.ingest import records
+
+    header, line = (b"user_id,item_id\n", b"u%d,i%d\n")
+    if fmt == "jsonl":
+        header, line = b"", b'{"user_id":"u%d","item_id":"i%d"}\n'
+    small = header + b"".join(line % (n, n) for n in range(50))
+    whole = list(records.BatchReader("x", io.BytesIO(small), fmt, ["user_id", "item_id"], {}))
+    assert pa.Table.from_batches(whole).column(1).to_pylist() == [f"i{n}" for n in range(50)]
+    monkeypatch.setattr(records, "BATCH_BYTES", 4096)
+    large = header + b"".join(line % (n, n) for n in range(5000))
+    batches = list(records.BatchReader("x", io.BytesIO(large), fmt, ["user_id", "item_id"], {}))
+    assert len(batches) > 10 and all(b.num_rows for b in batches)
+    assert pa.Table.from_batches(batches).column(0).to_pylist() == [f"u{n}" for n in range(5000)]
+    kinds: list[type] = []
+    opened = records.BatchReader._input
+
+    def spy(self: records.BatchReader) -> Any:
+        got = opened(self)
+        kinds.append(type(got))
+        return got
+
+    monkeypatch.setattr(records.BatchReader, "_input", spy)
+    records.BatchReader("x", io.BytesIO(small), fmt, ["user_id", "item_id"], {})
+    records.BatchReader("x", io.BytesIO(large), fmt, ["user_id", "item_id"], {})
+    assert kinds == [pa.BufferReader, pa.PythonFile]
