@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ml100k  # noqa: E402
 
-from avrec.model import ContentMatrix, TrainData, make_model  # noqa: E402
+from avrec.model import TrainData, make_model  # noqa: E402
 from avrec.model.metrics import ndcg_at_k, top_k  # noqa: E402
 from avrec.model.splits import Split, cold_items, random_holdout  # noqa: E402
 from avrec.model.tuning import block_scores  # noqa: E402
@@ -54,12 +54,7 @@ def blend(blocks: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarra
 def main() -> None:
     ml = ml100k.load()
     positives, _ = ml.positives()
-    text = ml100k.text_vectors(ml)
-    posters, has_poster = ml100k.poster_vectors_effnet(ml)
-    content = {
-        "text": ContentMatrix(text, np.ones(ml.n_items, bool)),
-        "visual": ContentMatrix(posters, has_poster),
-    }
+    content = ml100k.content(ml)
     warm_train = random_holdout(positives, 0.2, 5, 42).train  # the anchors' splits: only their training parts
     cold_train = cold_items(positives, 0.2, 42).train
     splits = [("warm", random_holdout(warm_train, 0.2, 5, seed)) for seed in (0, 1)]

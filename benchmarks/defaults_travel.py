@@ -104,9 +104,7 @@ def build_variants() -> list[Variant]:
     ratings.sort_indices()
     positives, _ = ml.positives()
     positives.sort_indices()
-    text = ml100k.text_vectors(ml)
-    posters, has_poster = ml100k.poster_vectors_effnet(ml)
-    content = {"text": ContentMatrix(text, np.ones(ml.n_items, bool)), "visual": ContentMatrix(posters, has_poster)}
+    content = ml100k.content(ml)
     attrs = ml100k.user_attributes()
     # As the CLI does (avrec.training.dataset): the vocabulary from the attributes of the users in the data.
     names = fit_feature_names(attrs)

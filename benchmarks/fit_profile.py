@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ml100k  # noqa: E402
 
-from avrec.model import ContentMatrix, TrainData, make_model  # noqa: E402
+from avrec.model import TrainData, make_model  # noqa: E402
 from avrec.model.ease import ease_weights, mean_gram_diagonal  # noqa: E402
 from avrec.model.splits import cold_items, random_holdout  # noqa: E402
 
@@ -60,9 +60,7 @@ def cumulative(stats: pstats.Stats) -> dict[str, float]:
 def main() -> None:
     ml = ml100k.load()
     positives, _ = ml.positives()
-    text = ml100k.text_vectors(ml)
-    posters, has_poster = ml100k.poster_vectors_effnet(ml)
-    content = {"text": ContentMatrix(text, np.ones(ml.n_items, bool)), "visual": ContentMatrix(posters, has_poster)}
+    content = ml100k.content(ml)
     ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
     for name, split in (("warm", random_holdout(positives, 0.2, 5, 42)), ("cold", cold_items(positives, 0.2, 42))):
         data = TrainData(ids_u, ids_i, split.train, content, ml.user_features, ml.user_feature_names)

@@ -10,6 +10,7 @@ import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -213,6 +214,18 @@ def poster_vectors_effnet(ml: MovieLens, cache: Path = CACHE, batch: int = 32) -
     np.savez(tmp, vectors=vecs, present=present)
     tmp.replace(path)
     return vecs, present
+
+
+def content(ml: MovieLens) -> dict[str, Any]:
+    """The catalog content the benchmarks give avrec: SBERT text (every item) and EfficientNet-Lite0 posters
+    (the items that have one), as `avrec.model.ContentMatrix` blocks keyed by modality."""
+    from avrec.model import ContentMatrix
+
+    posters, has_poster = poster_vectors_effnet(ml)
+    return {
+        "text": ContentMatrix(text_vectors(ml), np.ones(ml.n_items, bool)),
+        "visual": ContentMatrix(posters, has_poster),
+    }
 
 
 def user_attributes(data: Path = DATA) -> list[dict[str, str]]:
