@@ -118,6 +118,16 @@ def nearest(
     return index, sims
 
 
+def principal_basis(vectors: np.ndarray, rank: int, rng: np.random.Generator) -> np.ndarray:
+    """An orthonormal basis (dim x rank, float32) of about the top `rank` principal directions of the rows of
+    `vectors` (already centred): a randomized range finder with one power step (Halko, Martinsson & Tropp
+    2011), two products with the rows instead of a dim x dim Gram matrix and its eigendecomposition."""
+    x = np.asarray(vectors, np.float32)
+    sketch = x.T @ (x @ rng.standard_normal((x.shape[1], rank)).astype(np.float32))
+    basis, _ = np.linalg.qr(sketch)
+    return np.asarray(basis, np.float32)
+
+
 def concatenated(blocks: Mapping[str, np.ndarray], scales: Mapping[str, float]) -> np.ndarray:
     """The modalities' normalised vectors side by side (float32), each multiplied by its scale."""
     return np.hstack([np.float32(scales.get(m, 1.0)) * np.asarray(b, np.float32) for m, b in blocks.items()])
