@@ -107,11 +107,6 @@ EASE_EVENT_SHARE = 0.98
 #: The hybrid's blend of the direct blocks, chosen on validation splits carved from training data (see
 #: benchmarks/choose_blend.py); `LinearHybrid`'s own defaults leave them off (mf, content).
 HYBRID_DEFAULTS: dict[str, float] = {
-    # ALS: with EASE and the content maps beside it, 32 factors and 6 iterations score as 48 and 10 do
-    # (mean over three seeds on the validation splits of benchmarks/choose_blend.py: warm 1.002x, cold
-    # 1.000x; 4 iterations lost 2% warm) at 0.65x the fitting time
-    "factors": 32,
-    "iterations": 6,
     "ease_weight": 0.5,
     "taste_weight": 0.25,
     "prior_weight": 0.4,
