@@ -477,13 +477,16 @@ class Store:
             columns = [c for c in (block.users, block.items, block.events, block.times, block.weights) if c is not None]
             names = "user_id, item_id" + (", event" if block.events is not None else "")
             names += (", ts" if block.times is not None else "") + ", weight"
-            row = "(" + ", ".join("?" for _ in columns) + ")"
+            marks = ", ".join("?" for _ in columns)
             verb = "INSERT" if first_load else "INSERT OR IGNORE"
             # many rows a statement: far less work per event for Python's sqlite3 than one row a statement
-            rows = ", ".join(row for _ in range(EVENTS_PER_INSERT))
             many, rest = _rows_of(columns, EVENTS_PER_INSERT)
-            conn.executemany(f"{verb} INTO interactions({names}) VALUES {rows}", many)
-            conn.executemany(f"{verb} INTO interactions({names}) VALUES {row}", rest)
+            per = EVENTS_PER_INSERT
+            conn.executemany(
+                f"{verb} INTO interactions({names}) VALUES " + ", ".join(f"({marks})" for _ in range(per)),
+                many,
+            )
+            conn.executemany(f"{verb} INTO interactions({names}) VALUES ({marks})", rest)
             counts[0] += conn.total_changes - before
             counts[1] += len(block.users) - (conn.total_changes - before)
 
