@@ -459,17 +459,24 @@ class Store:
 
         def add(conn: sqlite3.Connection, block: EventBlock, counts: list[int], *, first_load: bool) -> None:
             now = time.time()
+            per = EVENTS_PER_INSERT
             before = conn.total_changes
+            many, rest = _rows_of([block.user_ids, now, now], per)
             conn.executemany(
-                "INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES (?, ?, ?)",
-                ((u, now, now) for u in block.user_ids),
+                "INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES "
+                + ", ".join("(?, ?, ?)" for _ in range(per)),
+                many,
             )
+            conn.executemany("INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES (?, ?, ?)", rest)
             counts[2] += conn.total_changes - before
             before = conn.total_changes
+            many, rest = _rows_of([[i for i in block.item_ids if i not in seen_items], now, now], per)
             conn.executemany(
-                "INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES (?, ?, ?)",
-                ((i, now, now) for i in block.item_ids if i not in seen_items),
+                "INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES "
+                + ", ".join("(?, ?, ?)" for _ in range(per)),
+                many,
             )
+            conn.executemany("INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES (?, ?, ?)", rest)
             seen_items.update(block.item_ids)
             counts[3] += conn.total_changes - before
             before = conn.total_changes
@@ -480,8 +487,7 @@ class Store:
             marks = ", ".join("?" for _ in columns)
             verb = "INSERT" if first_load else "INSERT OR IGNORE"
             # many rows a statement: far less work per event for Python's sqlite3 than one row a statement
-            many, rest = _rows_of(columns, EVENTS_PER_INSERT)
-            per = EVENTS_PER_INSERT
+            many, rest = _rows_of(columns, per)
             conn.executemany(
                 f"{verb} INTO interactions({names}) VALUES " + ", ".join(f"({marks})" for _ in range(per)),
                 many,
@@ -1054,10 +1060,14 @@ def _like_escape(text: str) -> str:
 
 
 def _rows_of(columns: Sequence[Any], per_row: int) -> tuple[list[list[Any]], list[list[Any]]]:
-    """Columns of equal length as parameter rows of `per_row` events each (the columns' values in turn), and
-    the events left over, one a row."""
+    """Columns as parameter rows of `per_row` events each (the columns' values in turn), and the events left
+    over, one a row. A column is a sequence as long as the first, or one value for every event; a numpy
+    column holding one value throughout is bound as that one value too (one Python object, not one each)."""
     table = np.empty((len(columns[0]), len(columns)), dtype=object)
     for n, column in enumerate(columns):
+        if isinstance(column, np.ndarray) and column.dtype.kind in "biuf" and len(column):
+            if np.array_equal(column, np.full_like(column, column[0])):
+                column = column[0].item()
         table[:, n] = column
     whole = len(table) - len(table) % per_row
     return table[:whole].reshape(-1, per_row * len(columns)).tolist(), table[whole:].tolist()
