@@ -41,8 +41,9 @@ ANN_OVERSAMPLE = 4
 #: index is several times faster than exact scoring even in blocks of users (benchmarks/ann_recall.py).
 ANN_MIN_ITEMS = 50_000
 #: The same for `recommend --all-users`, which ranks users in blocks by norm-bounded matrix products
-#: (`avrec.serving.ranking.InnerProductTopK`): at 100,000 items (benchmarks/scale.py, 5M events) that is
-#: several times faster per user than the index; larger catalogs were not measured, so this is an estimate.
+#: (`avrec.serving.ranking.InnerProductTopK`): at 100,000 items (benchmarks/scale.py's 5M-event store) the
+#: whole command took 146 s that way against 388 s through the index, back to back on the loaded 2-core
+#: machine; larger catalogs were not measured, so the threshold is an estimate.
 ANN_BATCH_MIN_ITEMS = 1_000_000
 
 
