@@ -8,7 +8,8 @@ lognormal user activity) and runs, side by side in the same run, each stage in i
 
 in `--rounds` rounds (default 3) that alternate which side goes first (avrec's ingest, fit and recommend,
 and the peer's one process), so both meet the same load; it prints each figure's median over the rounds
-(wall time; peak memory: the child's maximum resident set, from wait4's rusage, largest over the rounds),
+(wall time; CPU time, user + system, from wait4's rusage, steadier than wall time on a shared machine;
+peak memory: the child's maximum resident set, also from rusage, largest over the rounds),
 the median of the per-round ratios avrec / peer (each round's two sides ran minutes apart, under the same
 load), the spread of those ratios (lowest-highest), and each stage's growth exponent (the least-squares
 slope of log median time against log events over the sizes run; 1.0 is linear). avrec's figures are whole
@@ -57,20 +58,21 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 log, threads, factors, iterations, k, out = sys.argv[1], *map(int, sys.argv[2:6]), sys.argv[6]
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-t0 = time.perf_counter()
+cpu = lambda: (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_SELF))
+t0 = time.perf_counter(); c0 = cpu()
 frame = pd.read_csv(log, usecols=["user_id", "item_id"], dtype={"user_id": str, "item_id": str})
 users, user_ids = pd.factorize(frame["user_id"])
 items, item_ids = pd.factorize(frame["item_id"])
 del frame
 m = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=(len(user_ids), len(item_ids)))
 m.sum_duplicates()
-t1 = time.perf_counter(); read_peak = peak()
+t1 = time.perf_counter(); c1 = cpu(); read_peak = peak()
 model = AlternatingLeastSquares(factors=factors, iterations=iterations, num_threads=threads, random_state=42)
 model.fit(m, show_progress=False)
-t2 = time.perf_counter(); fit_peak = peak()
+t2 = time.perf_counter(); c2 = cpu(); fit_peak = peak()
 every = np.arange(m.shape[0])
 ids, scores = model.recommend(every, m, N=k, filter_already_liked_items=True)
-t3 = time.perf_counter(); rec_peak = peak()
+t3 = time.perf_counter(); c3 = cpu(); rec_peak = peak()
 with open(out, "w", newline="") as fh:
     w = csv.writer(fh, lineterminator="\n")
     w.writerow(["user_id", "item_id", "rank", "score"])
@@ -80,7 +82,8 @@ with open(out, "w", newline="") as fh:
         w.writerows(zip([user_ids[u]] * int(keep.sum()), names[ids[u][keep]], range(1, k + 1),
                         [f"{s:.6g}" for s in scores[u][keep].tolist()]))
 t4 = time.perf_counter()
-print(json.dumps({"read": t1 - t0, "fit": t2 - t1, "rec": t3 - t2, "write": t4 - t3, "read_peak": read_peak,
+print(json.dumps({"read": t1 - t0, "fit": t2 - t1, "rec": t3 - t2, "write": t4 - t3, "read_cpu": c1 - c0,
+                  "fit_cpu": c2 - c1, "rec_cpu": c3 - c2, "write_cpu": cpu() - c3, "read_peak": read_peak,
                   "fit_peak": fit_peak, "rec_peak": max(rec_peak, peak()), "users": m.shape[0],
                   "items": m.shape[1], "pairs": int(m.nnz)}))
 """
@@ -90,6 +93,7 @@ print(json.dumps({"read": t1 - t0, "fit": t2 - t1, "rec": t3 - t2, "write": t4 -
 class Run:
     seconds: float
     peak_bytes: int
+    cpu_seconds: float = math.nan
     stdout: str = ""
 
 
@@ -107,7 +111,7 @@ def run_child(argv: list[str], *, env: dict[str, str], stdout_path: Path | None 
         out.close()  # type: ignore[union-attr]
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:6])} ... failed ({proc.returncode}):\n{err[-2000:]}")
-    return Run(seconds, usage.ru_maxrss * 1024, text)
+    return Run(seconds, usage.ru_maxrss * 1024, cpu_seconds=usage.ru_utime + usage.ru_stime, stdout=text)
 
 
 @dataclass
@@ -137,17 +141,29 @@ class Round:
             "peer_read_mb": p["read_peak"] / 2**20,
             "peer_fit_mb": p["fit_peak"] / 2**20,
             "peer_rec_mb": p["rec_peak"] / 2**20,
+            "avrec_ingest_cpu": self.stages["ingest"].cpu_seconds,
+            "avrec_fit_cpu": self.stages["fit"].cpu_seconds,
+            "avrec_rec_cpu": self.stages["recommend"].cpu_seconds,
+            "peer_read_cpu": p["read_cpu"],
+            "peer_read_fit_cpu": p["read_cpu"] + p["fit_cpu"],
+            "peer_fit_cpu": p["fit_cpu"],
+            "peer_rec_cpu": p["rec_cpu"],
+            "peer_rec_write_cpu": p["rec_cpu"] + p["write_cpu"],
         }
 
 
-#: (label, avrec figure, peer figure, avrec memory, peer memory) of each line of the table; the ratio of a
-#: line is avrec / peer within each round.
+#: (label, avrec time, peer time, avrec CPU time, peer CPU time, avrec memory, peer memory) of each line of the
+#: table; a line's ratios are avrec / peer within each round.
 LINES = (
-    ("ingest / read+CSR", "avrec_ingest_s", "peer_read_s", "avrec_ingest_mb", "peer_read_mb"),
-    ("fit mf / read+CSR+ALS", "avrec_fit_s", "peer_read_fit_s", "avrec_fit_mb", "peer_fit_mb"),
-    ("  training only / ALS fit", "avrec_train_s", "peer_fit_s", None, None),
-    ("recommend --all-users / rec call", "avrec_rec_s", "peer_rec_s", "avrec_rec_mb", "peer_rec_mb"),
-    ("  same / rec call + write CSV", "avrec_rec_s", "peer_rec_write_s", None, None),
+    ("ingest / read+CSR", "avrec_ingest_s", "peer_read_s", "avrec_ingest_cpu", "peer_read_cpu", "avrec_ingest_mb",
+     "peer_read_mb"),
+    ("fit mf / read+CSR+ALS", "avrec_fit_s", "peer_read_fit_s", "avrec_fit_cpu", "peer_read_fit_cpu", "avrec_fit_mb",
+     "peer_fit_mb"),
+    ("  training only / ALS fit", "avrec_train_s", "peer_fit_s", None, None, None, None),
+    ("recommend --all-users / rec call", "avrec_rec_s", "peer_rec_s", "avrec_rec_cpu", "peer_rec_cpu", "avrec_rec_mb",
+     "peer_rec_mb"),
+    ("  same / rec call + write CSV", "avrec_rec_s", "peer_rec_write_s", "avrec_rec_cpu", "peer_rec_write_cpu", None,
+     None),
 )
 
 
@@ -166,10 +182,12 @@ class SizeResult:
         }
 
     def ratios(self) -> dict[str, list[float]]:
-        """Per line of `LINES`: avrec / peer in each round (time), in round order."""
+        """Per time and CPU time of `LINES`: avrec / peer in each round, in round order."""
         out: dict[str, list[float]] = {}
-        for _, a, p, _, _ in LINES:
-            out[f"{a}/{p}"] = [f[a] / f[p] if f[p] else math.nan for f in (r.figures() for r in self.rounds)]
+        for _, a, p, ac, pc, _, _ in LINES:
+            for x, y in ((a, p), (ac, pc)):
+                if x and y:
+                    out[f"{x}/{y}"] = [f[x] / f[y] if f[y] else math.nan for f in (r.figures() for r in self.rounds)]
         return out
 
 
@@ -282,21 +300,29 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> dict[str, Any
         f"{args.rounds} round(s) alternating which side runs first; times: medians; memory: largest"
     )
     print()
-    head = ("size", "stage", "avrec s", "peer s", "ratio (median)", "ratio range", "avrec MB", "peer MB", "mem ratio")
+    head = (
+        "size", "stage", "avrec s", "peer s", "ratio (median)", "ratio range", "avrec CPU s", "peer CPU s",
+        "CPU ratio (median)", "CPU ratio range", "avrec MB", "peer MB", "mem ratio",
+    )
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:
-        for label, a, p, am, pm in LINES:
-            each = row["ratios"][f"{a}/{p}"]
+        for label, a, p, ac, pc, am, pm in LINES:
+            cells = [row["size"], label]
+            for x, y in ((a, p), (ac, pc)):
+                each = row["ratios"].get(f"{x}/{y}") if x and y else None
+                if each is None:
+                    cells += ["", "", "", ""]
+                    continue
+                cells += [
+                    f"{row[x]:.2f}",
+                    f"{row[y]:.2f}",
+                    f"{statistics.median(each):.2f}",
+                    f"{min(each):.2f}-{max(each):.2f}",
+                ]
             amb = row[am] if am else math.nan
             pmb = row[pm] if pm else math.nan
-            cells = [
-                row["size"],
-                label,
-                f"{row[a]:.2f}",
-                f"{row[p]:.2f}",
-                f"{statistics.median(each):.2f}",
-                f"{min(each):.2f}-{max(each):.2f}",
+            cells += [
                 "" if math.isnan(amb) else f"{amb:.0f}",
                 "" if math.isnan(pmb) else f"{pmb:.0f}",
                 "" if math.isnan(amb) or not pmb else f"{amb / pmb:.2f}",
@@ -310,11 +336,15 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> dict[str, Any
             "avrec_fit_s",
             "avrec_train_s",
             "avrec_rec_s",
+            "avrec_fit_cpu",
+            "avrec_rec_cpu",
             "avrec_fit_mb",
             "peer_read_s",
             "peer_read_fit_s",
             "peer_fit_s",
             "peer_rec_s",
+            "peer_read_fit_cpu",
+            "peer_rec_cpu",
             "peer_fit_mb",
         ):
             exponents[key] = round(slope(events, [float(r[key]) for r in rows]), 3)
