@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from avrec.ingest.common import (
     storable,
 )
 from avrec.ingest.records import Row, Source
-from avrec.store import Interaction, Store
+from avrec.store import EventBlock, Interaction, Store
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp", "event", "weight")
 BATCH_SIZE = 10_000
@@ -191,12 +191,29 @@ class _EventWriter:
         self._checked.write(0, batch.table())
 
     def finish(self, report: IngestReport) -> None:
+        def committed(added: int, repeats: int, new_users: int, new_items: int) -> None:
+            report.stored += added
+            report.new += added
+            report.duplicates += repeats
+            report.new_users += new_users
+            report.new_items += new_items
+
+        duplicates = [0]  # repeats within the file, found as the blocks are made
+        blocks = self._blocks(duplicates)
+        try:
+            self.store.add_interaction_blocks(blocks, committed)
+        finally:
+            blocks.close()  # the spilled files, were the store to fail halfway
+        report.duplicates += duplicates[0]
+
+    def _blocks(self, duplicates: list[int]) -> Generator[EventBlock, None, None]:
+        """The checked events as store blocks: the held ones as one, or a spilled log range by range."""
         import pyarrow as pa
 
         if self._checked is None:
             if self._held:
                 held = pa.Table.from_batches([b.table() for b in self._held])
-                _write_columns(EventColumns.of(held), report, self.store)
+                yield _block(EventColumns.of(held), duplicates)
             return
         users, part_of = _user_ranges(self._user_counts, PART_EVENTS)
         with self._checked as checked, _ArrowFiles(self.store.root) as parts:
@@ -204,7 +221,7 @@ class _EventWriter:
                 _route(table, users, part_of, parts)
             checked.remove(0)
             for part in parts.numbers():
-                _write_columns(EventColumns.of(parts.read_all(part)), report, self.store)
+                yield _block(EventColumns.of(parts.read_all(part)), duplicates)
                 parts.remove(part)
 
     def discard(self) -> None:
@@ -346,36 +363,64 @@ class _Distinct:
         rank[self.sorted_order] = np.arange(len(self.values))
         self.ranks = rank[self.codes]
 
-    def rows(self, order: np.ndarray) -> list[str]:
-        """The rows' values in `order` (the same str objects, shared: no copy per row)."""
-        return list(self.values[self.codes[order]].tolist())
+    def rows(self, order: np.ndarray) -> np.ndarray:
+        """The rows' values in `order`, an object array (the same str objects, shared: no copy per row)."""
+        return np.asarray(self.values[self.codes[order]])
 
     def sorted_values(self) -> list[str]:
         return list(self.values[self.sorted_order].tolist())
 
 
-def _write_columns(batch: EventColumns, report: IngestReport, store: Store) -> None:
-    """Store one checked batch in one transaction, its events sorted by (user, item) so that the store's
-    index on them is updated in order rather than at random places."""
-    users, items = _Distinct(batch.users), _Distinct(batch.items)
-    # stable: of events alike but for their weight, the first in the file is stored, as the row path does
-    order = np.argsort(users.ranks * len(items.values) + items.ranks, kind="stable")
-    # NaN for an unknown time: SQLite stores a NaN bound as a REAL as NULL
-    times = batch.times.to_numpy(zero_copy_only=False)[order].tolist() if batch.times is not None else None
-    added, duplicates, new_users, new_items = store.add_interaction_columns(
-        users.rows(order),
-        items.rows(order),
-        _Distinct(batch.events).rows(order),
-        times if times is not None else [None] * len(order),
-        batch.weights.to_numpy(zero_copy_only=False)[order].tolist(),
+def _block(batch: EventColumns, duplicates: list[int]) -> EventBlock:
+    """One checked batch as a store block: its events sorted by (user, item) so that the store's index on
+    them is written in order, repeats within the batch left out (the first in the file is kept, as the row
+    path keeps it) and counted in ``duplicates[0]``."""
+    users, items, events = _Distinct(batch.users), _Distinct(batch.items), _Distinct(batch.events)
+    pairs = users.ranks * len(items.values) + items.ranks
+    # stable: of events alike but for their weight, the first in the file comes first
+    order = np.argsort(pairs, kind="stable")
+    times = None
+    if batch.times is not None and batch.times.null_count < len(batch.times):
+        # NaN for an unknown time: SQLite stores a NaN bound as a REAL as NULL
+        times = batch.times.to_numpy(zero_copy_only=False)
+    repeats = _repeats(pairs[order], events.codes[order], None if times is None else times[order])
+    if repeats.any():
+        duplicates[0] += int(repeats.sum())
+        order = order[~repeats]
+    return EventBlock(
+        users=users.rows(order),
+        items=items.rows(order),
+        weights=batch.weights.to_numpy(zero_copy_only=False)[order],
         user_ids=users.sorted_values(),
         item_ids=items.sorted_values(),
+        events=None if events.values.tolist() == [""] else events.rows(order),
+        times=None if times is None else times[order],
     )
-    report.stored += added
-    report.new += added
-    report.duplicates += duplicates
-    report.new_users += new_users
-    report.new_items += new_items
+
+
+def _repeats(pairs: np.ndarray, events: np.ndarray, times: np.ndarray | None) -> np.ndarray:
+    """Which events repeat an earlier one (the same user and item, event and time), given events sorted
+    by (user, item) stably: the `pairs` key of each, its event code, its time (NaN: unknown). Times are
+    compared as the store's index compares them (an unknown time as -1e300)."""
+    repeats = np.zeros(len(pairs), dtype=bool)
+    same = pairs[1:] == pairs[:-1]
+    if not same.any():
+        return repeats
+    shared = np.zeros(len(pairs), dtype=bool)  # events whose (user, item) pair another event shares
+    shared[1:] |= same
+    shared[:-1] |= same
+    at = np.flatnonzero(shared)
+    keys = [pairs[at], events[at]]
+    if times is not None:
+        keys.append(np.where(np.isnan(times[at]), -1.0e300, times[at]))
+    # stable, so of events alike the first in the file comes first
+    by_key = np.lexsort(keys[::-1])
+    alike = np.ones(len(at) - 1, dtype=bool)
+    for key in keys:
+        column = key[by_key]
+        alike &= column[1:] == column[:-1]
+    repeats[at[by_key[1:][alike]]] = True
+    return repeats
 
 
 def _write(batch: list[Interaction], report: IngestReport, store: Store) -> None:

@@ -253,6 +253,7 @@ INT_PARAM_RANGES: dict[str, tuple[int, int]] = {
     "factors": (0, 1024),
     "iterations": (1, 1000),
     "cg_steps": (1, 100),
+    "content_rank": (0, 65_536),
     "neighbours": (1, 10_000),
     "random_state": (0, 2**32 - 1),
 }

@@ -22,21 +22,26 @@ MODALITIES = ("text", "visual", "audio")
 
 
 def content_mean(vectors: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """The centre `normalise_content` subtracts: the mean of the present rows (accumulated in float64)."""
-    v = np.asarray(vectors)
-    return v[present].mean(axis=0, dtype=np.float64) if present.any() else np.zeros(v.shape[1])
+    """The centre `normalise_content` subtracts: the mean of the present rows (float64; summed by one
+    matrix-vector product, which neither copies the rows nor widens them)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    mask = np.asarray(present, bool)
+    count = int(mask.sum())
+    return (mask.astype(np.float32) @ v).astype(np.float64) / count if count else np.zeros(v.shape[1])
 
 
 def normalise_content(vectors: np.ndarray, present: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
     """Centre on the mean of the present rows (or on `mean`) and L2-normalise; absent rows stay zero
     (float32, as the vectors are stored)."""
     v = np.asarray(vectors, dtype=np.float32)
-    out = np.zeros_like(v)
-    if present.any():
-        centre = content_mean(v, present) if mean is None else mean
-        centred = v[present] - np.asarray(centre, dtype=np.float32)
-        norms = np.linalg.norm(centred, axis=1, keepdims=True)
-        out[present] = centred / np.maximum(norms, np.float32(1e-12))
+    mask = np.asarray(present, bool)
+    if not mask.any():
+        return np.zeros_like(v)
+    centre = content_mean(v, mask) if mean is None else mean
+    out = v - np.asarray(centre, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+    # one pass: absent rows are multiplied by zero
+    out *= np.where(mask, 1.0 / np.maximum(norms, np.float32(1e-12)), 0.0).astype(np.float32)[:, None]
     return out
 
 
@@ -116,6 +121,16 @@ def nearest(
         index[start : start + chunk] = np.where(positive, top, -1)
         sims[start : start + chunk] = np.where(positive, best, 0.0)
     return index, sims
+
+
+def principal_basis(vectors: np.ndarray, rank: int, rng: np.random.Generator) -> np.ndarray:
+    """An orthonormal basis (dim x rank, float32) of about the top `rank` principal directions of the rows of
+    `vectors` (already centred): a randomized range finder with one power step (Halko, Martinsson & Tropp
+    2011), two products with the rows instead of a dim x dim Gram matrix and its eigendecomposition."""
+    x = np.asarray(vectors, np.float32)
+    sketch = x.T @ (x @ rng.standard_normal((x.shape[1], rank)).astype(np.float32))
+    basis, _ = np.linalg.qr(sketch)
+    return np.asarray(basis, np.float32)
 
 
 def concatenated(blocks: Mapping[str, np.ndarray], scales: Mapping[str, float]) -> np.ndarray:

@@ -3,6 +3,7 @@
 from avrec.store.db import (
     MODALITIES,
     USER_VECTORS_SUFFIX,
+    EventBlock,
     FrameRecord,
     Interaction,
     Item,
@@ -20,6 +21,7 @@ from avrec.store.vectors import decode_vector, encode_vector
 __all__ = [
     "MODALITIES",
     "USER_VECTORS_SUFFIX",
+    "EventBlock",
     "FrameRecord",
     "Interaction",
     "Item",

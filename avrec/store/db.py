@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,16 @@ APPLICATION_ID = 0x61767263
 #: `store_state` keys of model versions being written (see `Store.claim_model_key`).
 PENDING_PREFIX = "pending_model:"
 BUSY_TIMEOUT_MS = 60_000
-#: Page cache of a connection that has written a bulk batch (`add_interaction_columns`); SQLite's default
+#: Page cache of a connection that has written a bulk batch (`add_interaction_blocks`); SQLite's default
 #: is 2 MiB, and an index larger than its cache is re-read from the file for every batch.
 BULK_CACHE_KIB = 512 * 1024
+#: Events one INSERT statement of `add_interaction_blocks` writes (5 values each: within the 999 values an
+#: older SQLite binds at most).
+EVENTS_PER_INSERT = 128
+#: The dedup index of migration 1, as `add_interaction_blocks` builds it again after a first bulk load.
+DEDUP_INDEX = (
+    "CREATE UNIQUE INDEX interactions_dedup ON interactions(user_id, item_id, event, ifnull(ts, -1.0e300))"
+)
 #: Users per query of `Store.histories` (well under SQLite's limit on bound parameters).
 HISTORY_BLOCK = 500
 MODALITIES = ("text", "visual", "audio")
@@ -64,6 +72,23 @@ class Interaction:
     event: str = ""
     ts: float | None = None
     weight: float = 1.0
+
+
+@dataclass
+class EventBlock:
+    """Events as columns (sequences or numpy arrays), one event per position, in the order they are stored
+    (best sorted by user and item, the order of the store's index on them). `events` None: every event is
+    ''; `times` None: every time is unknown (a NaN time is unknown too). `user_ids` and `item_ids` name
+    every user and item of the block (distinct, best sorted): they are created first, so the foreign keys
+    hold without checking them event by event."""
+
+    users: Sequence[str] | np.ndarray
+    items: Sequence[str] | np.ndarray
+    weights: Sequence[float] | np.ndarray
+    user_ids: Sequence[str]
+    item_ids: Sequence[str]
+    events: Sequence[str] | np.ndarray | None = None
+    times: Sequence[float | None] | np.ndarray | None = None
 
 
 @dataclass
@@ -415,50 +440,92 @@ class Store:
             added = conn.total_changes - before
         return added, len(rows) - added, new_users, new_items
 
-    def add_interaction_columns(
-        self,
-        users: Sequence[str],
-        items: Sequence[str],
-        events: Sequence[str],
-        times: Sequence[float | None],
-        weights: Sequence[float],
-        *,
-        user_ids: Iterable[str],
-        item_ids: Iterable[str],
+    def add_interaction_blocks(
+        self, blocks: Iterable[EventBlock], committed: Callable[[int, int, int, int], None] | None = None
     ) -> tuple[int, int, int, int]:
-        """`add_interactions` for a large batch given as columns (one event per position), in one transaction.
+        """`add_interactions` for a large log given as blocks of columns (see :class:`EventBlock`).
 
-        `user_ids` and `item_ids` must name every user and item of the batch (distinct, best sorted): they
-        are created first, in the same transaction, so the foreign keys hold without checking them row by
-        row. Events are best sorted by user and item, the order of the store's index on them.
-        Returns (added, duplicates, new_users, new_items).
+        No two events of the blocks may be alike (the same user, item, event and time; the caller removes
+        repeats); events alike ones already stored are skipped, as `add_interactions` does. Into a store
+        holding no events yet, every block goes into one transaction: the dedup index is dropped first and
+        built once at the end (one sort instead of an index update per event), so a failure anywhere leaves
+        the store as it was. Into a store that holds events, each block is its own transaction, checked
+        against the index event by event. Blocks are read lazily, one at a time. `committed` is told the
+        counts of each transaction once it is committed. Returns (added, duplicates, new_users, new_items).
         """
-        now = time.time()
+        blocks = iter(blocks)
+        seen_items: set[str] = set()  # created by an earlier block: not offered again
+        totals = [0, 0, 0, 0]
+
+        def add(conn: sqlite3.Connection, block: EventBlock, counts: list[int], *, first_load: bool) -> None:
+            now = time.time()
+            per = EVENTS_PER_INSERT
+            before = conn.total_changes
+            many, rest = _rows_of([block.user_ids, now, now], per)
+            conn.executemany(
+                "INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES "
+                + ", ".join("(?, ?, ?)" for _ in range(per)),
+                many,
+            )
+            conn.executemany("INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES (?, ?, ?)", rest)
+            counts[2] += conn.total_changes - before
+            before = conn.total_changes
+            many, rest = _rows_of([[i for i in block.item_ids if i not in seen_items], now, now], per)
+            conn.executemany(
+                "INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES "
+                + ", ".join("(?, ?, ?)" for _ in range(per)),
+                many,
+            )
+            conn.executemany("INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES (?, ?, ?)", rest)
+            seen_items.update(block.item_ids)
+            counts[3] += conn.total_changes - before
+            before = conn.total_changes
+            # a column left out takes its default: '' for the event, NULL for the time
+            columns = [c for c in (block.users, block.items, block.events, block.times, block.weights) if c is not None]
+            names = "user_id, item_id" + (", event" if block.events is not None else "")
+            names += (", ts" if block.times is not None else "") + ", weight"
+            marks = ", ".join("?" for _ in columns)
+            verb = "INSERT" if first_load else "INSERT OR IGNORE"
+            # many rows a statement: far less work per event for Python's sqlite3 than one row a statement
+            many, rest = _rows_of(columns, per)
+            conn.executemany(
+                f"{verb} INTO interactions({names}) VALUES " + ", ".join(f"({marks})" for _ in range(per)),
+                many,
+            )
+            conn.executemany(f"{verb} INTO interactions({names}) VALUES ({marks})", rest)
+            counts[0] += conn.total_changes - before
+            counts[1] += len(block.users) - (conn.total_changes - before)
+
+        def done(counts: list[int]) -> None:
+            for n, count in enumerate(counts):
+                totals[n] += count
+            if committed is not None:
+                committed(*counts)
+
         self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
         self.conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set it before
         try:
+            counts = [0, 0, 0, 0]
             with self.atomic() as conn:
-                before = conn.total_changes
-                conn.executemany(
-                    "INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES (?, ?, ?)",
-                    ((u, now, now) for u in user_ids),
-                )
-                new_users = conn.total_changes - before
-                before = conn.total_changes
-                conn.executemany(
-                    "INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES (?, ?, ?)",
-                    ((i, now, now) for i in item_ids),
-                )
-                new_items = conn.total_changes - before
-                before = conn.total_changes
-                conn.executemany(
-                    "INSERT OR IGNORE INTO interactions(user_id, item_id, event, ts, weight) VALUES (?, ?, ?, ?, ?)",
-                    zip(users, items, events, times, weights, strict=True),
-                )
-                added = conn.total_changes - before
+                first_load = conn.execute("SELECT 1 FROM interactions LIMIT 1").fetchone() is None
+                if first_load:
+                    conn.execute("DROP INDEX interactions_dedup")
+                    for block in blocks:
+                        add(conn, block, counts, first_load=True)
+                    conn.execute(DEDUP_INDEX)
+                else:
+                    for block in itertools.islice(blocks, 1):
+                        add(conn, block, counts, first_load=False)
+            done(counts)
+            for block in blocks:
+                counts = [0, 0, 0, 0]
+                with self.atomic() as conn:
+                    add(conn, block, counts, first_load=False)
+                done(counts)
         finally:
             self.conn.execute("PRAGMA foreign_keys = ON")
-        return added, len(users) - added, new_users, new_items
+        added, duplicates, new_users, new_items = totals
+        return added, duplicates, new_users, new_items
 
     def interactions(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
         """All events as (user_ids, item_ids, weights, timestamps with NaN for unknown)."""
@@ -990,3 +1057,17 @@ def _media(row: Sequence[Any]) -> MediaRecord:
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _rows_of(columns: Sequence[Any], per_row: int) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Columns as parameter rows of `per_row` events each (the columns' values in turn), and the events left
+    over, one a row. A column is a sequence as long as the first, or one value for every event; a numpy
+    column holding one value throughout is bound as that one value too (one Python object, not one each)."""
+    table = np.empty((len(columns[0]), len(columns)), dtype=object)
+    for n, column in enumerate(columns):
+        if isinstance(column, np.ndarray) and column.dtype.kind in "biuf" and len(column):
+            if np.array_equal(column, np.full_like(column, column[0])):
+                column = column[0].item()
+        table[:, n] = column
+    whole = len(table) - len(table) % per_row
+    return table[:whole].reshape(-1, per_row * len(columns)).tolist(), table[whole:].tolist()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import random
+import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 from avrec.errors import InputError
 from avrec.ingest import RejectedFileError, ingest_interactions
 from avrec.ingest.interactions import InteractionParser
-from avrec.store import Store
+from avrec.store import EventBlock, Store
 
 HEADER = "user_id,item_id,timestamp,event,weight\n"
 
@@ -90,27 +92,78 @@ def test_many_batches_user_ranges_and_a_second_ingest(
 ) -> None:
     monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
     monkeypatch.setattr("avrec.ingest.interactions.PART_EVENTS", part_events)
-    parts: list[int] = []
-    add = Store.add_interaction_columns
+    blocks: list[int] = []
+    transactions = [0]
+    add, atomic = Store.add_interaction_blocks, Store.atomic
 
-    def count_parts(self: Store, *args: Any, **kw: Any) -> Any:
-        parts.append(len(args[0]))
-        return add(self, *args, **kw)
+    def count_blocks(self: Store, given: Iterable[EventBlock], *args: Any) -> Any:
+        def counted() -> Iterator[EventBlock]:
+            for block in given:
+                blocks.append(len(block.users))
+                yield block
 
-    monkeypatch.setattr(Store, "add_interaction_columns", count_parts)
+        return add(self, counted(), *args)
+
+    def count_transactions(self: Store) -> Any:
+        transactions[0] += 1
+        return atomic(self)
+
+    monkeypatch.setattr(Store, "add_interaction_blocks", count_blocks)
+    monkeypatch.setattr(Store, "atomic", count_transactions)
     text = varied_log(5000, seed=1)
     bulk_store, bulk, row_store, rows = both_ways(tmp_path, text)
     assert calls["batches"] > 10
-    assert sum(parts) == 5000
+    assert sum(blocks) == 5000 - bulk.duplicates, "repeats within the file are left out before the store"
     if part_events > 5000:
-        assert len(parts) == 1, "held in memory, one transaction"
+        assert len(blocks) == 1, "held in memory, one block"
     else:
-        assert len(parts) >= 4, "written range by range, one transaction each"
+        assert len(blocks) >= 4, "written range by range"
         names = sorted(p.name for p in bulk_store.root.iterdir())
         assert names == sorted(p.name for p in row_store.root.iterdir()), "no spilled file is left behind"
     assert counts(bulk) == counts(rows) and stored(bulk_store) == stored(row_store)
+    assert bulk_store.integrity_check() == "ok"
+    blocks.clear()
+    transactions[0] = 0
     again = ingest_interactions(bulk_store, tmp_path / "log.csv")
     assert (again.stored, again.duplicates, again.new_users, again.new_items) == (0, 5000, 0, 0)
+    assert transactions[0] == len(blocks), "into a store holding events: one transaction per block"
+
+
+def test_a_first_load_is_one_transaction_and_rebuilds_the_dedup_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
+    monkeypatch.setattr("avrec.ingest.interactions.PART_EVENTS", 500)
+    path = tmp_path / "log.csv"
+    path.write_text(varied_log(3000, seed=2))
+    store = Store(tmp_path / "s")
+    index_sql = "SELECT sql FROM sqlite_master WHERE name = 'interactions_dedup'"
+    migrated = store.conn.execute(index_sql).fetchall()
+    add = Store.add_interaction_blocks
+
+    def fail_late(self: Store, given: Iterable[EventBlock], *args: Any) -> Any:
+        def failing() -> Iterator[EventBlock]:
+            for n, block in enumerate(given):
+                if n == 3:
+                    raise OSError("disk full")
+                yield block
+
+        return add(self, failing(), *args)
+
+    monkeypatch.setattr(Store, "add_interaction_blocks", fail_late)
+    with pytest.raises(OSError):
+        ingest_interactions(store, path)
+    assert store.interaction_count() == 0 and store.user_ids() == [], "rolled back whole"
+    assert store.conn.execute(index_sql).fetchall() == migrated
+    monkeypatch.setattr(Store, "add_interaction_blocks", add)
+    first = ingest_interactions(store, path)
+    assert store.conn.execute(index_sql).fetchall() == migrated, "the same index, built after the load"
+    assert first.stored == store.interaction_count() and first.duplicates > 0
+    assert store.integrity_check() == "ok"
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    with pytest.raises(sqlite3.IntegrityError):  # the index holds: no second copy of a stored event
+        store.conn.execute("INSERT INTO interactions(user_id, item_id, event, ts, weight) "
+                           "SELECT user_id, item_id, event, ts, weight FROM interactions LIMIT 1")
 
 
 def test_unknown_columns_and_a_pandas_index_column(tmp_path: Path, calls: dict[str, int]) -> None:

@@ -194,3 +194,28 @@ def test_update_keeps_the_neighbours_of_items_still_cold(data: TrainData) -> Non
     h = data.interactions[:3]
     exp = updated.explain(h[1], 1, int(cold[1]))
     assert abs(exp.score - float(updated.score(h, np.arange(3))[1, cold[1]])) < 1e-4
+
+
+def test_wide_visual_vectors_enter_the_content_maps_on_their_principal_directions(data: TrainData) -> None:
+    """With `content_rank` below the visual width, the taste and prior maps see the posters through a
+    content_rank-wide basis (text keeps every dimension); the score stays one exact inner product, explain
+    stays exact, and the cold projection still applies to plain vectors (weights folded back)."""
+    wide = fitted(data, content_rank=0)
+    narrow = fitted(data, content_rank=3)
+    widths, full = dict(narrow.layout()), dict(wide.layout())
+    assert widths["taste/visual"] == 3 and full["taste/visual"] == 8
+    assert widths["taste/text"] == full["taste/text"] == 16
+    assert narrow.projection_weights["visual"].shape == wide.projection_weights["visual"].shape == (8, 8)
+    h = data.interactions[:4]
+    users = np.arange(4)
+    np.testing.assert_allclose(
+        narrow.user_vectors(h, users) @ narrow.item_matrix().T, narrow.score(h, users), rtol=1e-5, atol=1e-5
+    )
+    cold = data.n_items - 1
+    exp = narrow.explain(data.interactions[0], 0, cold)
+    assert abs(sum(exp.parts.values()) - exp.score) < 1e-4
+    assert abs(exp.score - float(narrow.score(data.interactions[0], np.array([0]))[0, cold])) < 1e-4
+    # the posters enter the cold item's score through the basis: their part differs from the full-width one
+    assert exp.parts["visual"] != pytest.approx(wide.explain(data.interactions[0], 0, cold).parts["visual"])
+    with pytest.raises(ValueError, match="content_rank"):
+        make_model("hybrid", content_rank=-1)
