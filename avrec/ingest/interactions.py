@@ -159,6 +159,25 @@ class EventColumns:
         return pa.record_batch([self.users, self.items, self.events, times, self.weights], names=names)
 
     @classmethod
+    def joined(cls, batches: list[EventColumns]) -> EventColumns:
+        """One batch of several, in order (each column copied once)."""
+        import pyarrow as pa
+
+        def join(arrays: list[Any]) -> Any:
+            return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+
+        times = None
+        if any(b.times is not None for b in batches):
+            times = join([b.times if b.times is not None else pa.nulls(len(b.users), pa.float64()) for b in batches])
+        return cls(
+            join([b.users for b in batches]),
+            join([b.items for b in batches]),
+            join([b.events for b in batches]),
+            times,
+            join([b.weights for b in batches]),
+        )
+
+    @classmethod
     def of(cls, table: Any) -> EventColumns:
         """From a table or record batch made by :meth:`table` (chunks joined)."""
         if hasattr(table, "combine_chunks"):
@@ -223,13 +242,11 @@ class _EventWriter:
 
     def _blocks(self, duplicates: list[int]) -> Generator[EventBlock, None, None]:
         """The checked events as store blocks: the held ones, or a spilled log range by range."""
-        import pyarrow as pa
-
         if self._checked is None:
             if self._held:
-                held = pa.Table.from_batches([b.table() for b in self._held])
+                held = EventColumns.joined(self._held)
                 self._held = []
-                yield from _blocks_of(EventColumns.of(held), duplicates)
+                yield from _blocks_of(held, duplicates)
             return
         users, part_of = _user_ranges(self._user_counts, PART_EVENTS)
         with self._checked as checked, _ArrowFiles(self.store.root) as parts:
@@ -391,7 +408,11 @@ def _blocks_of(batch: EventColumns, duplicates: list[int]) -> Iterator[EventBloc
     """Checked events as store blocks of about :data:`PART_EVENTS` events (a range of users each, a user
     never split): sorted by (user, item) so that the store's index on them is written in order, repeats
     left out (the first in the file is kept, as the row path keeps it) and counted in ``duplicates[0]``."""
-    users, items, events = _Distinct(batch.users), _Distinct(batch.items), _Distinct(batch.events)
+    import pyarrow.compute as pc
+
+    users, items = _Distinct(batch.users), _Distinct(batch.items)
+    # None: every event is '' (a log without events)
+    events = _Distinct(batch.events) if pc.max(pc.binary_length(batch.events)).as_py() else None
     pairs = users.ranks * len(items.values) + items.ranks
     # stable: of events alike but for their weight, the first in the file comes first
     order = np.argsort(pairs, kind="stable")
@@ -399,7 +420,8 @@ def _blocks_of(batch: EventColumns, duplicates: list[int]) -> Iterator[EventBloc
     if batch.times is not None and batch.times.null_count < len(batch.times):
         # NaN for an unknown time: SQLite stores a NaN bound as a REAL as NULL
         times = batch.times.to_numpy(zero_copy_only=False)
-    repeats = _repeats(pairs[order], events.codes[order], None if times is None else times[order])
+    event_codes = np.zeros(len(order), dtype=np.int8) if events is None else events.codes[order]
+    repeats = _repeats(pairs[order], event_codes, None if times is None else times[order])
     if repeats.any():
         duplicates[0] += int(repeats.sum())
         order = order[~repeats]
@@ -422,7 +444,7 @@ def _blocks_of(batch: EventColumns, duplicates: list[int]) -> Iterator[EventBloc
             weights=weights[part],
             user_ids=user_ids[user_ranks[start] : user_ranks[end - 1] + 1],
             item_ids=[item_ids[n] for n in np.flatnonzero(used_items).tolist()],
-            events=None if events.values.tolist() == [""] else events.rows(part),
+            events=None if events is None else events.rows(part),
             times=None if times is None else times[part],
         )
 
@@ -438,6 +460,8 @@ def _repeats(pairs: np.ndarray, events: np.ndarray, times: np.ndarray | None) ->
     shared = np.zeros(len(pairs), dtype=bool)  # events whose (user, item) pair another event shares
     shared[1:] |= same
     shared[:-1] |= same
+    if times is not None and not np.any(same & ~(times[1:] > times[:-1])):
+        return repeats  # a log in time order: each pair's events at rising times, none alike
     at = np.flatnonzero(shared)
     keys = [pairs[at], events[at]]
     if times is not None:

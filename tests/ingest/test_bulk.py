@@ -11,11 +11,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from avrec.errors import InputError
 from avrec.ingest import RejectedFileError, ingest_interactions
-from avrec.ingest.interactions import InteractionParser, _EventWriter
+from avrec.ingest.interactions import InteractionParser, _EventWriter, _repeats
 from avrec.store import EventBlock, Store
 
 HEADER = "user_id,item_id,timestamp,event,weight\n"
@@ -460,3 +461,23 @@ def test_one_block_inputs_reach_pyarrow_as_arrow_buffers(monkeypatch: pytest.Mon
     records.BatchReader("x", io.BytesIO(small), fmt, ["user_id", "item_id"], {})
     records.BatchReader("x", io.BytesIO(large), fmt, ["user_id", "item_id"], {})
     assert kinds == [pa.BufferReader, pa.PythonFile]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_repeats_are_found_as_the_store_index_would_find_them(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 400
+    pairs = np.sort(rng.integers(0, 30, n))
+    events = rng.integers(0, 2, n).astype(np.int8)
+    times: np.ndarray | None = rng.choice([np.nan, 1.0, 2.0, -1.0e300, 0.0, -0.0], n)
+    if seed % 3 == 0:
+        times = None if seed == 3 else np.arange(n, dtype=float)  # none, or a log in time order
+    found = _repeats(pairs, events, times)
+    seen: set[tuple[Any, ...]] = set()
+    expected = []
+    for k in range(n):  # the index's key: ifnull(ts, -1e300), and SQLite's 0.0 == -0.0
+        t = None if times is None else (-1.0e300 if np.isnan(times[k]) else float(times[k]) + 0.0)
+        key = (int(pairs[k]), int(events[k]), t)
+        expected.append(key in seen)
+        seen.add(key)
+    assert found.tolist() == expected
