@@ -195,14 +195,12 @@ class _EventWriter:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.total = 0
         self._held_bytes = 0
         self._user_counts: list[Any] = []
         self._held: list[EventColumns] = []
         self._checked: _ArrowFiles | None = None
 
     def add(self, batch: EventColumns) -> None:
-        self.total += len(batch.users)
         if self._checked is None:
             self._held.append(batch)
             self._held_bytes += batch.nbytes()
