@@ -47,12 +47,6 @@ def item_texts(source: TextSource) -> ItemTexts:
     return ItemTexts(". ".join(short), ". ".join(long))
 
 
-def item_text(source: TextSource) -> str:
-    """All of an item's text as one string (short metadata, then long text), for display and hashing."""
-    texts = item_texts(source)
-    return ". ".join(t for t in (texts.short, texts.long) if t)
-
-
 def text_hash(texts: ItemTexts) -> str:
     """Source hash of a text vector: covers both texts and the weight that mixes them."""
     key = f"short/long {SHORT_TEXT_WEIGHT:g}\x00{texts.short}\x00{texts.long}"
