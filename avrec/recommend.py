@@ -24,7 +24,7 @@ from avrec.progress import NullProgress, Progress
 from avrec.serving import uservectors
 from avrec.serving.blocks import blocks_of
 from avrec.serving.index import InnerProductIndex, candidates, open_index
-from avrec.serving.ranking import Recommendation, allowed_scores, best_for, recommendations
+from avrec.serving.ranking import Recommendation, allowed_scores, best_for, recommendations, selected_rows
 from avrec.store import Store
 
 if TYPE_CHECKING:
@@ -177,7 +177,8 @@ def recommend(
     `history` serves one user the model has not seen from a list of item ids (fold-in, no retraining).
     `query_scores` (one number per model item) is added to every user's scores to steer the list.
     `use_index`: True takes candidates from the model's index (`avrec.serving.index`) and scores them exactly,
-    False scores every item; None (default) uses the index on catalogs of `ANN_MIN_ITEMS` items or more.
+    False scores every item; None (default) uses the index on catalogs of `ANN_MIN_ITEMS` items or more
+    (`ANN_BATCH_MIN_ITEMS` with `all_users`).
     Candidate pools and query steering are always scored exactly.
     Bad arguments and the first block's unknown ids raise here, before anything is yielded, so a caller
     never prints a partial answer for a request that fails at once. With `skipped` (a list to fill),
@@ -205,7 +206,7 @@ def recommend(
     ann = None
     if not exact_only and served.model.embeddings() is not None:
         warn = (progress or NullProgress()).warn
-        ann = open_index(store, served.record.model_key, len(served.item_ids), use_index, warn)
+        ann = open_index(store, served.record.model_key, len(served.item_ids), use_index, warn, batch=all_users)
     if history is not None:
         folded = user_batch(store, served, list(users or [])[:1], history=history)
         return _rank(served, folded, k, pool, include_seen, query_scores, ann, bad)
@@ -279,6 +280,15 @@ def _rank(
     if ann is not None:
         yield from _rank_ann(served, batch, k, include_seen, ann, bad)
         return
+    scorer = served.inner_product_top_k(SCORE_CELLS) if pool is None and query_scores is None else None
+    if scorer is not None and not batch.unusable:
+        embeddings = served.model.embeddings()
+        assert embeddings is not None  # (the scorer exists)
+        queries = embeddings[0](batch.histories, batch.rows, batch.features)
+        if scorer.handles(queries):  # (else: the general path below masks what is not finite)
+            cols, scores, counts = scorer.select(queries, k, None if include_seen else batch.seen)
+            yield from selected_rows(batch.user_ids, cols, scores, counts, served.item_ids)
+            return
     n_items = len(served.item_ids)
     step = max(1, SCORE_CELLS // max(n_items, 1))
     for start in range(0, len(batch.user_ids), step):

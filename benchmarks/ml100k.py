@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,10 @@ class MovieLens:
         ts = sp.csr_matrix((t[keep].astype(np.float64), (u[keep], i[keep])), shape=shape)
         return m, ts
 
-    def item_text(self, i: int) -> str:
+    def item_text(self, i: int, plot: bool = True) -> str:
+        """Title, genres and (with `plot`) the plot description, as one text for SBERT."""
         names = [GENRES[g] for g in np.flatnonzero(self.genres[i])]
-        return f"{self.titles[i]}. Genres: {', '.join(names)}. {self.descriptions[i]}".strip()
+        return f"{self.titles[i]}. Genres: {', '.join(names)}. {self.descriptions[i] if plot else ''}".strip()
 
 
 def load(data: Path = DATA) -> MovieLens:
@@ -96,6 +98,7 @@ def load(data: Path = DATA) -> MovieLens:
                 path = data / "posters" / row["poster_file"]
                 if 0 <= idx < n_items and path.exists():
                     posters[idx] = path
+        _match_missing_posters(titles, posters, data / "posters")
     users = [line.strip().split("|") for line in open(base / "u.user", encoding="latin-1") if line.strip()]
     occupations = sorted({u[3] for u in users})
     names = ["gender=M", "gender=F"] + [f"age<{a}" for a in (18, 25, 35, 45, 50, 56, 200)]
@@ -123,9 +126,59 @@ def load(data: Path = DATA) -> MovieLens:
     )
 
 
-def text_vectors(ml: MovieLens, cache: Path = CACHE) -> np.ndarray:
-    """SBERT (bundled all-MiniLM-L6-v2) embeddings of title + genres + plot, cached by content hash."""
-    texts = [ml.item_text(i) for i in range(ml.n_items)]
+_ARTICLES = ("The", "A", "An", "La", "Le", "Les", "Il", "Das", "Der", "Die", "El", "L'")
+
+
+def _title_forms(title: str, parts: bool = False) -> tuple[str, set[str]]:
+    """(year, normalised names) of a MovieLens title "Name, The (Alt name) (1994)": the name, each
+    parenthesised alternative, the name without them, leading articles restored, lower case, letters and
+    digits only; with `parts`, also each part of a "Series: Episode - Title" name."""
+    m = re.match(r"^(.*?)\s*\((\d{4})\)\s*(\(V\))?\s*$", title)
+    if not m:
+        return "", set()
+    name, year = m.group(1), m.group(2)
+    names = {name, re.sub(r"\s*\([^()]*\)", "", name), *re.findall(r"\(([^()]*)\)", name)}
+    if parts:
+        base = re.sub(r"\s*\([^()]*\)", "", name)
+        names |= {p for sep in (":", " - ") if sep in base for p in base.split(sep)}
+    out = set()
+    for n in names:
+        n = n.strip()
+        article = re.match(rf"^(.*), ({'|'.join(_ARTICLES)})$", n)
+        if article:
+            n = f"{article.group(2)} {article.group(1)}"
+        n = re.sub(r"\s+", " ", re.sub(r"[^a-z0-9 ]", "", n.lower())).strip()
+        if n:
+            out.add(n)
+    return year, out
+
+
+def _match_missing_posters(titles: list[str], posters: list[Path | None], folder: Path) -> None:
+    """Fill `posters` (in place) for items the exact-title index misses, by year and a shared normalised name
+    with an ML-1M title (ml1m_movies.dat): "Star Wars (1977)" is "Star Wars: Episode IV - A New Hope (1977)"
+    there, "Boot, Das (1981)" is "Boat, The (Das Boot) (1981)". Only a single unambiguous match counts."""
+    movies = folder / "ml1m_movies.dat"
+    if not movies.exists():
+        return
+    by_name: dict[tuple[str, str], set[int]] = {}
+    for line in open(movies, encoding="latin-1"):
+        fields = line.rstrip("\n").split("::")
+        if len(fields) >= 2:
+            year, names = _title_forms(fields[1], parts=True)
+            for n in names:
+                by_name.setdefault((year, n), set()).add(int(fields[0]))
+    for i, title in enumerate(titles):
+        if posters[i] is None:
+            year, names = _title_forms(title)
+            found = {mid for n in names for mid in by_name.get((year, n), set())}
+            path = folder / "images" / f"{found.pop()}.jpg" if len(found) == 1 else None
+            if path is not None and path.exists():
+                posters[i] = path
+
+
+def text_vectors(ml: MovieLens, cache: Path = CACHE, plot: bool = True) -> np.ndarray:
+    """SBERT (bundled all-MiniLM-L6-v2) embeddings of title + genres (+ plot), cached by content hash."""
+    texts = [ml.item_text(i, plot) for i in range(ml.n_items)]
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     path = cache / f"ml100k-text-{key}.npy"
     if path.exists():
@@ -140,9 +193,15 @@ def text_vectors(ml: MovieLens, cache: Path = CACHE) -> np.ndarray:
     return vecs
 
 
+def _poster_key(ml: MovieLens) -> str:
+    """Cache key of the posters' vectors: which poster file each item has."""
+    files = "\n".join(p.name if p is not None else "" for p in ml.posters)
+    return hashlib.sha256(files.encode()).hexdigest()[:16]
+
+
 def poster_vectors(ml: MovieLens, cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
     """Weight-free poster descriptors: HSV colour histogram + brightness/saturation stats + edge density."""
-    path = cache / "ml100k-posters-v1.npz"
+    path = cache / f"ml100k-posters-{_poster_key(ml)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as npz:
             return npz["vectors"], npz["present"]
@@ -177,7 +236,7 @@ def poster_vectors_effnet(ml: MovieLens, cache: Path = CACHE, batch: int = 32) -
     The same encoder `avrec embed` uses for image items when no CLIP weights are configured; rows of items
     without a poster are zero (`present` False).
     """
-    path = cache / "ml100k-posters-effnet-v1.npz"
+    path = cache / f"ml100k-posters-effnet-{_poster_key(ml)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as npz:
             return npz["vectors"], npz["present"]

@@ -6,10 +6,14 @@ lognormal user activity) and runs, side by side in the same run, each stage in i
     avrec      ingest interactions LOG     fit --model mf (F factors, I iterations)     recommend --all-users -k 10
     peer       pandas.read_csv -> scipy CSR -> implicit ALS (the same F, I, threads) -> model.recommend(all users)
 
-and prints each stage's wall time and peak memory (the child's maximum resident set, from wait4's rusage),
-the ratios avrec / peer, and each stage's growth exponent (the least-squares slope of log time against log
-events over the sizes run; 1.0 is linear). avrec's figures are whole commands (start-up, reading the store,
-writing the model, its index and stored user vectors, writing the CSV); the peer runs in one process whose
+in `--rounds` rounds (default 3) that alternate which side goes first (avrec's ingest, fit and recommend,
+and the peer's one process), so both meet the same load; it prints each figure's median over the rounds
+(wall time; peak memory: the child's maximum resident set, from wait4's rusage, largest over the rounds),
+the median of the per-round ratios avrec / peer (each round's two sides ran minutes apart, under the same
+load), the spread of those ratios (lowest-highest), and each stage's growth exponent (the least-squares
+slope of log median time against log events over the sizes run; 1.0 is linear). avrec's figures are whole
+commands (start-up, reading the store, writing the model, its index and stored user vectors, writing the
+CSV); the peer runs in one process whose
 stages are timed inside it: `read+CSR`, `ALS fit`, `recommend` (the call) and `+ write` (the call plus
 writing the same CSV rows with ids), with its peak memory read after each stage (so a stage's peak includes
 the stages before it, as a pipeline's does). Ratios compare: ingest with read+CSR, the fit command with
@@ -17,8 +21,8 @@ read+CSR+fit (the peer's whole path to a model) and its peak with the peer's pea
 recommend with the peer's call alone (`rec/call`) and with the call plus writing (`rec/+write`).
 
     nice -n 10 python benchmarks/scale.py                       # 100k and 1M events (minutes on 2 cores)
-    nice -n 10 python benchmarks/scale.py --sizes 100k,1m,5m    # larger by flag (5m: ~30 min here)
-    nice -n 10 python benchmarks/scale.py --sizes 20m --threads 2 --json out.json
+    nice -n 10 python benchmarks/scale.py --sizes 100k,1m,5m    # larger by flag (5m: ~10 min a round here)
+    nice -n 10 python benchmarks/scale.py --sizes 20m --rounds 1 --json out.json
 
 Sizes are those of issue 16 (`synthlog.SIZES`: 100k / 1m / 5m / 20m events). `--peer-python` runs the
 peer in another interpreter (one with pandas + implicit, e.g. /work/venv-anchors/bin/python); by default
@@ -31,6 +35,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,9 +111,9 @@ def run_child(argv: list[str], *, env: dict[str, str], stdout_path: Path | None 
 
 
 @dataclass
-class SizeResult:
-    name: str
-    events: int
+class Round:
+    """One round of one size: avrec's three commands and the peer's process."""
+
     stages: dict[str, Run] = field(default_factory=dict)
     peer: dict[str, Any] = field(default_factory=dict)
     fit_report: dict[str, Any] = field(default_factory=dict)
@@ -135,17 +140,59 @@ class SizeResult:
         }
 
 
+#: (label, avrec figure, peer figure, avrec memory, peer memory) of each line of the table; the ratio of a
+#: line is avrec / peer within each round.
+LINES = (
+    ("ingest / read+CSR", "avrec_ingest_s", "peer_read_s", "avrec_ingest_mb", "peer_read_mb"),
+    ("fit mf / read+CSR+ALS", "avrec_fit_s", "peer_read_fit_s", "avrec_fit_mb", "peer_fit_mb"),
+    ("  training only / ALS fit", "avrec_train_s", "peer_fit_s", None, None),
+    ("recommend --all-users / rec call", "avrec_rec_s", "peer_rec_s", "avrec_rec_mb", "peer_rec_mb"),
+    ("  same / rec call + write CSV", "avrec_rec_s", "peer_rec_write_s", None, None),
+)
+
+
+@dataclass
+class SizeResult:
+    name: str
+    events: int
+    rounds: list[Round] = field(default_factory=list)
+    shape: dict[str, int] = field(default_factory=dict)
+
+    def figures(self) -> dict[str, float]:
+        """Median over the rounds of each time; the largest of each peak memory."""
+        each = [r.figures() for r in self.rounds]
+        return {
+            key: (max if key.endswith("_mb") else statistics.median)([f[key] for f in each]) for key in each[0]
+        }
+
+    def ratios(self) -> dict[str, list[float]]:
+        """Per line of `LINES`: avrec / peer in each round (time), in round order."""
+        out: dict[str, list[float]] = {}
+        for _, a, p, _, _ in LINES:
+            out[f"{a}/{p}"] = [f[a] / f[p] if f[p] else math.nan for f in (r.figures() for r in self.rounds)]
+        return out
+
+
 def run_size(name: str, work: Path, args: argparse.Namespace, env: dict[str, str]) -> SizeResult:
     shape = SIZES[name]
     log = work / f"log-{name}.csv"
     if not log.exists():
         write_log(log, **shape)
     result = SizeResult(name, shape["events"])
-    store = work / f"store-{name}"
-    if store.exists():
-        import shutil
+    for number in range(args.rounds):
+        # Odd rounds run the peer first: a load that builds up or fades over a round favours neither side.
+        result.rounds.append(run_round(name, number, log, work, args, env, peer_first=number % 2 == 1))
+    return result
 
-        shutil.rmtree(store)
+
+def run_round(
+    name: str, number: int, log: Path, work: Path, args: argparse.Namespace, env: dict[str, str], *, peer_first: bool
+) -> Round:
+    import shutil
+
+    done = Round()
+    store = work / f"store-{name}"
+    shutil.rmtree(store, ignore_errors=True)
     avrec = [sys.executable, "-m", "avrec", "--store", str(store), "--threads", str(args.threads), "--quiet"]
     peer_out = work / f"peer-{name}.csv"
     peer = [
@@ -159,11 +206,17 @@ def run_size(name: str, work: Path, args: argparse.Namespace, env: dict[str, str
         str(args.k),
         str(peer_out),
     ]
-    print(f"[{name}] ingest ...", file=sys.stderr, flush=True)
-    result.stages["ingest"] = run_child([*avrec, "ingest", "interactions", str(log)], env=env)
-    print(f"[{name}] peer pipeline ...", file=sys.stderr, flush=True)
-    result.peer = json.loads(run_child(peer, env=env).stdout.strip().splitlines()[-1])
-    print(f"[{name}] fit ...", file=sys.stderr, flush=True)
+    tag = f"[{name} round {number + 1}/{args.rounds}]"
+
+    def run_peer() -> None:
+        print(f"{tag} peer pipeline ...", file=sys.stderr, flush=True)
+        done.peer = json.loads(run_child(peer, env=env).stdout.strip().splitlines()[-1])
+
+    if peer_first:
+        run_peer()
+    print(f"{tag} ingest ...", file=sys.stderr, flush=True)
+    done.stages["ingest"] = run_child([*avrec, "ingest", "interactions", str(log)], env=env)
+    print(f"{tag} fit ...", file=sys.stderr, flush=True)
     fit_args = [
         "fit",
         "--model",
@@ -174,20 +227,20 @@ def run_size(name: str, work: Path, args: argparse.Namespace, env: dict[str, str
         f"iterations={args.iterations}",
     ]
     fit = run_child([*avrec, *fit_args, "--format", "json"], env=env)
-    result.stages["fit"] = fit
-    result.fit_report = json.loads(fit.stdout)
-    print(f"[{name}] recommend --all-users ...", file=sys.stderr, flush=True)
+    done.stages["fit"] = fit
+    done.fit_report = json.loads(fit.stdout)
+    print(f"{tag} recommend --all-users ...", file=sys.stderr, flush=True)
     rec_out = work / f"avrec-{name}.csv"
     rec = [*avrec, "recommend", "--all-users", "-k", str(args.k), "--format", "csv"]
-    result.stages["recommend"] = run_child(rec, env=env, stdout_path=rec_out)
-    result.rows = {"avrec": _lines(rec_out) - 1, "peer": _lines(peer_out) - 1}
+    done.stages["recommend"] = run_child(rec, env=env, stdout_path=rec_out)
+    if not peer_first:
+        run_peer()
+    done.rows = {"avrec": _lines(rec_out) - 1, "peer": _lines(peer_out) - 1}
     if not args.keep:
-        import shutil
-
         shutil.rmtree(store, ignore_errors=True)
         rec_out.unlink(missing_ok=True)
         peer_out.unlink(missing_ok=True)
-    return result
+    return done
 
 
 def _lines(path: Path) -> int:
@@ -210,59 +263,43 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> dict[str, Any
     rows = []
     for r in results:
         f = r.figures()
+        first = r.rounds[0]
         rows.append(
             {
                 "size": r.name,
                 "events": r.events,
                 **{k: round(v, 3) for k, v in f.items()},
-                "pairs": r.peer["pairs"],
-                "users": r.peer["users"],
-                "items": r.peer["items"],
-                "avrec_rows": r.rows["avrec"],
-                "peer_rows": r.rows["peer"],
+                "ratios": {k: [round(x, 3) for x in v] for k, v in r.ratios().items()},
+                "pairs": first.peer["pairs"],
+                "users": first.peer["users"],
+                "items": first.peer["items"],
+                "avrec_rows": first.rows["avrec"],
+                "peer_rows": first.rows["peer"],
             }
         )
-    print(f"threads {args.threads}, factors {args.factors}, iterations {args.iterations}, k {args.k}")
+    print(
+        f"threads {args.threads}, factors {args.factors}, iterations {args.iterations}, k {args.k}, "
+        f"{args.rounds} round(s) alternating which side runs first; times: medians; memory: largest"
+    )
     print()
-    head = ("size", "stage", "avrec s", "peer s", "ratio", "avrec MB", "peer MB", "mem ratio")
+    head = ("size", "stage", "avrec s", "peer s", "ratio (median)", "ratio range", "avrec MB", "peer MB", "mem ratio")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:
-        lines = [
-            (
-                "ingest / read+CSR",
-                row["avrec_ingest_s"],
-                row["peer_read_s"],
-                row["avrec_ingest_mb"],
-                row["peer_read_mb"],
-            ),
-            (
-                "fit mf / read+CSR+ALS",
-                row["avrec_fit_s"],
-                row["peer_read_fit_s"],
-                row["avrec_fit_mb"],
-                row["peer_fit_mb"],
-            ),
-            ("  training only / ALS fit", row["avrec_train_s"], row["peer_fit_s"], math.nan, math.nan),
-            (
-                "recommend --all-users / rec call",
-                row["avrec_rec_s"],
-                row["peer_rec_s"],
-                row["avrec_rec_mb"],
-                row["peer_rec_mb"],
-            ),
-            ("  same / rec call + write CSV", row["avrec_rec_s"], row["peer_rec_write_s"], math.nan, math.nan),
-        ]
-        for stage, a, p, am, pm in lines:
+        for label, a, p, am, pm in LINES:
+            each = row["ratios"][f"{a}/{p}"]
+            amb = row[am] if am else math.nan
+            pmb = row[pm] if pm else math.nan
             cells = [
                 row["size"],
-                stage,
-                f"{a:.2f}",
-                f"{p:.2f}",
-                f"{a / p:.2f}" if p else "-",
-                "" if math.isnan(am) else f"{am:.0f}",
-                "" if math.isnan(pm) else f"{pm:.0f}",
-                "" if math.isnan(am) or not pm else f"{am / pm:.2f}",
+                label,
+                f"{row[a]:.2f}",
+                f"{row[p]:.2f}",
+                f"{statistics.median(each):.2f}",
+                f"{min(each):.2f}-{max(each):.2f}",
+                "" if math.isnan(amb) else f"{amb:.0f}",
+                "" if math.isnan(pmb) else f"{pmb:.0f}",
+                "" if math.isnan(amb) or not pmb else f"{amb / pmb:.2f}",
             ]
             print("| " + " | ".join(cells) + " |")
     exponents: dict[str, float] = {}
@@ -282,7 +319,7 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> dict[str, Any
         ):
             exponents[key] = round(slope(events, [float(r[key]) for r in rows]), 3)
         print()
-        print("growth exponents (slope of log value against log events; 1.0 is linear):")
+        print("growth exponents (slope of log median against log events; 1.0 is linear):")
         for key, value in exponents.items():
             print(f"  {key:>18}: {value:.2f}")
     for row in rows:
@@ -293,6 +330,8 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> dict[str, Any
         "factors": args.factors,
         "iterations": args.iterations,
         "k": args.k,
+        "rounds": args.rounds,
+        "load_average": os.getloadavg(),
         "rows": rows,
         "exponents": exponents,
     }
@@ -305,11 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--factors", type=int, default=48)
     parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per size, alternating which side goes first")
     parser.add_argument("--peer-python", default=sys.executable, help="interpreter with pandas and implicit")
     parser.add_argument("--work", type=Path, help="folder for logs and stores (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the stores and the recommendation files")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     names = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [n for n in names if n not in SIZES]
     if unknown:

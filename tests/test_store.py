@@ -107,3 +107,27 @@ def test_atomic_rolls_back(store: Store) -> None:
         conn.execute("INSERT INTO users(user_id, created_at, updated_at) VALUES ('x', 0, 0)")
         raise ValueError("boom")
     assert not store.user_exists("x")
+
+
+def test_interaction_codes_equal_the_events_read_one_by_one(store: Store) -> None:
+    rows = [
+        Interaction("u,1", "i\n1", "view", 10.0, weight=0.1 + 0.2),
+        Interaction("u2", "", "skip", None, weight=-1.0),
+        Interaction("ü", "i\r2", "view", 3.0, weight=1e-300),
+        Interaction("u2", "i3", "view", 4.0, weight=2.5),
+    ]
+    store.add_interactions(rows)
+    with store.atomic() as conn:  # a gap in the event ids
+        conn.execute("DELETE FROM interactions WHERE id = 2")
+    users, items, weights, _ = store.interactions()
+    vocab_u, vocab_i = sorted(set(users)), ["i\r2", "", "i\n1", "gone"]
+    got = store.interaction_codes(vocab_u, vocab_i, size=2)  # ranges of 2 ids: one may be empty
+    assert got is not None
+    assert got[0].tolist() == [vocab_u.index(u) for u in users]
+    assert got[1].tolist() == [vocab_i.index(i) if i in vocab_i else -1 for i in items]  # i3: absent
+    assert got[2].tobytes() == weights.tobytes()  # the same floats, bit for bit
+    only = store.interaction_codes(["u2"], [])
+    assert only is not None and only[0].tolist() == [0 if u == "u2" else -1 for u in users]
+    assert only[1].tolist() == [-1] * len(items)
+    store.add_interactions([Interaction("u\x1fsep", "i3")])  # an id holding the separator: read them one by one
+    assert store.interaction_codes(vocab_u, vocab_i) is None

@@ -174,6 +174,8 @@ def emit_records(
                 return text
             if type(v) is int:
                 return str(v)
+            if type(v) is float:  # (as `_csv_cell` writes it; no comma, quote or newline to quote)
+                return f"{v:.6g}" if v - v == 0.0 else ""
             return _csv_field(_csv_cell(v))
 
         for chunk in _chunks(rows, 4096):

@@ -11,7 +11,7 @@ from avrec.cli.app import settings_of
 from avrec.cli.common import MAX_K, open_store, report_dict
 from avrec.cli.output import Format, emit_object, emit_records, emit_rows, resolve
 from avrec.cli.progress import CliProgress
-from avrec.serving.index import ANN_MIN_ITEMS
+from avrec.serving.index import ANN_BATCH_MIN_ITEMS, ANN_MIN_ITEMS
 
 COLUMNS = ("user_id", "item_id", "rank", "score")
 CATEGORY_COLUMNS = ("user_id", "category", "rank", "score", "items")
@@ -51,7 +51,8 @@ def recommend(
         typer.Option(
             "--ann/--exact",
             help="Candidates from the model's Annoy index, re-scored exactly (approximate), or score every item. "
-            f"Default: the index on catalogs of {ANN_MIN_ITEMS:,} items or more.",
+            f"Default: the index on catalogs of {ANN_MIN_ITEMS:,} items or more "
+            f"({ANN_BATCH_MIN_ITEMS:,} with --all-users).",
             show_default=False,
         ),
     ] = None,

@@ -40,21 +40,34 @@ ANN_OVERSAMPLE = 4
 #: Catalogs at least this large are served from the index unless exact scoring is asked for: there the
 #: index is several times faster than exact scoring even in blocks of users (benchmarks/ann_recall.py).
 ANN_MIN_ITEMS = 50_000
+#: The same for `recommend --all-users`, which ranks users in blocks by norm-bounded matrix products
+#: (`avrec.serving.ranking.InnerProductTopK`): at 100,000 items (benchmarks/scale.py, 5M events) that is
+#: several times faster per user than the index; larger catalogs were not measured, so this is an estimate.
+ANN_BATCH_MIN_ITEMS = 1_000_000
 
 
-def wants_index(use_index: bool | None, n_items: int) -> bool:
-    """`recommend`'s choice: True / False as asked, None (the default) by catalog size."""
-    return n_items >= ANN_MIN_ITEMS if use_index is None else use_index
+def wants_index(use_index: bool | None, n_items: int, *, batch: bool = False) -> bool:
+    """`recommend`'s choice: True / False as asked, None (the default) by catalog size, a larger one for a
+    batch over every user (`batch`)."""
+    if use_index is not None:
+        return use_index
+    return n_items >= (ANN_BATCH_MIN_ITEMS if batch else ANN_MIN_ITEMS)
 
 
 def open_index(
-    store: Store, model_key: str, n_items: int, use_index: bool | None, warn: Callable[[str], None] | None = None
+    store: Store,
+    model_key: str,
+    n_items: int,
+    use_index: bool | None,
+    warn: Callable[[str], None] | None = None,
+    *,
+    batch: bool = False,
 ) -> InnerProductIndex | None:
     """The index `recommend` serves a model version from, or None to score every item (the one place that
     decides): as asked (`use_index` True / False), else by catalog size (`wants_index`). A version without
     an index is scored exactly. An unusable one (from an older avrec, or damaged) fails the request when
     the index was asked for explicitly; otherwise every item is scored, with a warning if it is damaged."""
-    if not wants_index(use_index, n_items):
+    if not wants_index(use_index, n_items, batch=batch):
         return None
     path = store.index_path(model_key)
     if not path.exists():

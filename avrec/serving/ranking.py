@@ -134,10 +134,115 @@ def recommendations(
 ) -> Iterator[Recommendation]:
     """Each user's top k of a block of `allowed_scores`, as rows (`select_block`)."""
     cols, counts = select_block(scores, k, id_rank)
-    picked = np.take_along_axis(scores, np.maximum(cols, 0), axis=1).astype(np.float64).tolist()
+    return selected_rows(user_ids, cols, np.take_along_axis(scores, np.maximum(cols, 0), axis=1), counts, item_ids)
+
+
+def selected_rows(
+    user_ids: Sequence[str],
+    cols: np.ndarray,
+    scores: np.ndarray,
+    counts: np.ndarray,
+    item_ids: Sequence[str] | np.ndarray,
+) -> Iterator[Recommendation]:
+    """Rows of a selection: user r's best `counts[r]` items are `cols[r]` (item columns) with `scores[r]`."""
+    picked = scores.astype(np.float64).tolist()
     for r, (uid, n) in enumerate(zip(user_ids, counts.tolist(), strict=True)):
         for rank, (col, score) in enumerate(zip(cols[r, :n].tolist(), picked[r][:n]), start=1):
             yield Recommendation(uid, str(item_ids[col]), rank, score)
+
+
+#: `InnerProductTopK` scores this many of the longest item vectors for every user before it bounds the rest.
+HEAD_ITEMS = 4096
+#: Items per group whose maximum `InnerProductTopK` takes to bound each user's k-th best score from below.
+FLOOR_GROUP = 8
+#: Relative slack on the bound |<q, x>| <= |q| |x|: far above the float32 rounding of a dot product.
+BOUND_SLACK = 1e-3
+#: Largest |q| |x| scored through `InnerProductTopK`: beyond it a float32 product may overflow.
+MAX_BOUND = 1e36
+
+
+class InnerProductTopK:
+    """Each user's k best items by <user vector, item vector>: the same selection as `select_block` over
+    every item's score (ties by item id), with most products never computed.
+
+    Items are taken longest vector first. The k-th best allowed score T among the first `HEAD_ITEMS` is a
+    lower bound of the user's k-th best, and an item x can reach T only when |q| |x| >= T (Cauchy-Schwarz),
+    so each user is scored over just the prefix of items long enough to reach its T; users are grouped by
+    prefixes doubling in length, each group in one matrix product. In a factor model popular items get
+    the long vectors, so on a power-law catalog most users need a few percent of the products. `cells`
+    caps the scores held at once (users x items)."""
+
+    def __init__(self, items: np.ndarray, id_rank: np.ndarray, cells: int) -> None:
+        norms = np.linalg.norm(np.asarray(items, dtype=np.float64), axis=1)
+        self.order = np.argsort(-norms, kind="stable")
+        self.items = np.ascontiguousarray(np.asarray(items)[self.order], dtype=np.float32)
+        self.norms = norms[self.order]
+        self.position = np.empty(len(self.order), dtype=np.int64)
+        self.position[self.order] = np.arange(len(self.order))
+        self.rank = np.asarray(id_rank)[self.order]
+        self.cells = cells
+        self.finite = bool(np.isfinite(self.norms).all())
+
+    def handles(self, queries: np.ndarray) -> bool:
+        """True when every score of `queries` is a finite float32 (finite vectors, no product that overflows):
+        `select` needs nothing masked but what is not allowed."""
+        if not self.finite or not len(self.norms):
+            return False
+        top = np.linalg.norm(np.asarray(queries, dtype=np.float64), axis=1)
+        return bool(np.isfinite(top).all() and float(top.max(initial=0.0)) * float(self.norms[0]) < MAX_BOUND)
+
+    def select(
+        self, queries: np.ndarray, k: int, seen: sp.csr_matrix | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(item columns, scores, counts) of each query's k best items, best first, as `select_block`
+        chooses them over every item; `seen` (queries x items, its pattern) is never recommended."""
+        import scipy.sparse as sp
+
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        n, m = len(q), len(self.items)
+        k = min(k, m)
+        if seen is not None and seen.nnz:
+            rows = np.repeat(np.arange(n), np.diff(seen.indptr))
+            ordered = sp.csr_matrix((np.ones(len(rows), bool), (rows, self.position[seen.indices])), shape=(n, m))
+        else:
+            ordered = None
+        head = min(HEAD_ITEMS, m)
+        first = q @ self.items[:head].T
+        allowed_scores(first, seen=None if ordered is None else ordered[:, :head], finite=None)
+        need = np.full(n, m, dtype=np.int64)
+        if k and head >= FLOOR_GROUP * k and head % FLOOR_GROUP == 0:
+            # The k-th best of the maxima of groups of FLOOR_GROUP items is at most the k-th best score (k
+            # groups hold an item at least that high): a lower bound, found at a fraction of the work.
+            groups = first.reshape(n, head // FLOOR_GROUP, FLOOR_GROUP).max(axis=2)
+            floor = np.partition(groups, groups.shape[1] - k, axis=1)[:, groups.shape[1] - k].astype(np.float64)
+            length = np.linalg.norm(q.astype(np.float64), axis=1)
+            bounded = (floor > 0) & (length > 0)
+            reach = floor[bounded] / (length[bounded] * (1.0 + BOUND_SLACK))
+            need[bounded] = np.searchsorted(-self.norms, -reach, side="right")  # items with |x| >= reach
+        widths = [head]
+        while widths[-1] < m:
+            widths.append(min(2 * widths[-1], m))
+        level = np.searchsorted(np.asarray(widths), np.maximum(need, head))
+        cols = np.full((n, k), -1, dtype=np.int64)
+        scores = np.zeros((n, k), dtype=np.float32)
+        counts = np.zeros(n, dtype=np.int64)
+        for j, width in enumerate(widths):
+            members = np.flatnonzero(level == j)
+            step = max(1, self.cells // width)
+            for start in range(0, len(members), step):
+                who = members[start : start + step]
+                block = first[who]
+                if width > head:
+                    tail = allowed_scores(
+                        q[who] @ self.items[head:width].T,
+                        seen=None if ordered is None else ordered[who][:, head:width],
+                        finite=None,
+                    )
+                    block = np.hstack([block, tail])
+                picked, counts[who] = select_block(block, k, self.rank[:width])
+                scores[who] = np.take_along_axis(block, np.maximum(picked, 0), axis=1)
+                cols[who] = np.where(picked >= 0, self.order[np.maximum(picked, 0)], -1)
+        return cols, scores, counts
 
 
 def rank_scores(

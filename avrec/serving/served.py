@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from avrec.errors import ModelError, UnknownIdError
 from avrec.model import Recommender, load_model
 from avrec.progress import Progress
-from avrec.serving.ranking import id_order
+from avrec.serving import ranking
+from avrec.serving.ranking import InnerProductTopK, id_order
 from avrec.store import ModelRecord, Store
 from avrec.training.dataset import all_histories, history_matrix
 from avrec.training.userfeatures import encode
@@ -27,6 +28,7 @@ class Served:
     store_root: str = ""
     item_pos: dict[str, int] = field(default_factory=dict)
     user_pos: dict[str, int] = field(default_factory=dict)
+    _top_k: InnerProductTopK | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.item_pos = {item: j for j, item in enumerate(self.item_ids)}
@@ -36,6 +38,16 @@ class Served:
     def id_rank(self) -> np.ndarray:
         """Each item's position in item-id order (ties between equal scores go to the lower id)."""
         return id_order(self.item_ids)
+
+    def inner_product_top_k(self, cells: int) -> InnerProductTopK | None:
+        """The model's items ready for `InnerProductTopK` (built once); None when its score is no inner product,
+        or when the catalog is no larger than `HEAD_ITEMS` (nothing to leave out: every item is scored)."""
+        if self._top_k is None:
+            embeddings = self.model.embeddings()
+            if embeddings is None or len(self.item_ids) <= ranking.HEAD_ITEMS:
+                return None
+            self._top_k = InnerProductTopK(embeddings[1], self.id_rank, cells)
+        return self._top_k
 
     @property
     def feature_names(self) -> list[str]:

@@ -20,6 +20,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ DEDUP_INDEX = (
 )
 #: Users per query of `Store.histories` (well under SQLite's limit on bound parameters).
 HISTORY_BLOCK = 500
+#: Events `Store.interaction_codes` reads at a time (by event id): a few MB of joined ids per column.
+CODE_CHUNK = 1 << 20
 MODALITIES = ("text", "visual", "audio")
 
 
@@ -395,8 +398,9 @@ class Store:
 
     def user_attrs(self, user_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         """Attributes of every user, or of just `user_ids` (users without a row are left out)."""
-        if user_ids is None:
-            return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT user_id, attrs FROM users")}
+        if user_ids is None:  # ({} parsed without the JSON decoder: most stores hold no attributes)
+            rows = self.conn.execute("SELECT user_id, attrs FROM users")
+            return {r[0]: {} if r[1] == "{}" else json.loads(r[1]) for r in rows}
         ids = list(dict.fromkeys(user_ids))
         out: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 500):
@@ -552,6 +556,50 @@ class Store:
             users, items, weights, stamps = zip(*rows, strict=True)
             # float64 with None (no timestamp) as NaN
             yield list(users), list(items), np.asarray(weights, dtype=np.float64), np.array(stamps, dtype=np.float64)
+
+    def interaction_codes(
+        self, user_ids: Sequence[str], item_ids: Sequence[str], size: int = CODE_CHUNK
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Every event as (user code, item code, weight) in the order stored, codes being positions in
+        `user_ids` / `item_ids` (int32, -1 where absent), weights float64: what `interaction_chunks` gives,
+        without a Python string per id. SQLite joins each range of `size` events' ids into one string per
+        column, and pyarrow splits them and looks them up in bulk. None when an id holds the separator
+        (then a range splits into more ids than it holds events): read `interaction_chunks` instead."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        users_set, items_set = pa.array(list(user_ids), pa.string()), pa.array(list(item_ids), pa.string())
+        top = self.last_event_id()
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for low in range(0, top + 1, size):
+            span = (low, low + size)
+            joined = self.conn.execute(
+                "SELECT count(*), group_concat(user_id, char(31)), group_concat(item_id, char(31)) FROM "
+                "(SELECT user_id, item_id FROM interactions WHERE id >= ? AND id < ? ORDER BY id)",
+                span,
+            ).fetchone()
+            count = int(joined[0])
+            if count == 0:
+                continue
+            weights = np.fromiter(
+                chain.from_iterable(
+                    self.conn.execute("SELECT weight FROM interactions WHERE id >= ? AND id < ? ORDER BY id", span)
+                ),
+                dtype=np.float64,
+                count=count,
+            )
+            columns = []
+            for text, vocabulary in ((joined[1], users_set), (joined[2], items_set)):
+                ids = pc.split_pattern(pa.array([text], pa.string()), "\x1f").flatten()
+                if len(ids) != count:
+                    return None
+                found = pc.index_in(ids, value_set=vocabulary).fill_null(-1)
+                columns.append(found.to_numpy(zero_copy_only=False).astype(np.int32, copy=False))
+            parts.append((columns[0], columns[1], weights))
+        if not parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
+        u, i, w = (np.concatenate(c) for c in zip(*parts, strict=True))
+        return u, i, w
 
     def user_history(self, user_id: str) -> list[tuple[str, float]]:
         """(item_id, summed weight) of a user's events, heaviest first."""

@@ -98,13 +98,15 @@ def load_store_data(store: Store, *, times: bool = False) -> StoreData:
         vocabulary = sorted(store.user_ids())
         user_code = {v: j for j, v in enumerate(vocabulary)}
         item_code = {v: j for j, v in enumerate(item_ids)}
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        for users, items, w, t in store.interaction_chunks(times=times):
-            ucodes = np.fromiter(map(user_code.get, users, repeat(-1)), dtype=np.int64, count=len(users))
-            icodes = np.fromiter(map(item_code.get, items, repeat(-1)), dtype=np.int32, count=len(items))
-            for j in np.flatnonzero(ucodes < 0).tolist():  # not in the users table (a store written by hand)
-                ucodes[j] = user_code.setdefault(users[j], len(user_code))
-            parts.append((ucodes.astype(np.int32), icodes, w, t if times else t[:0]))
+        parts = None if times else _bulk_parts(store, vocabulary, item_ids)
+        if parts is None:
+            parts = []
+            for users, items, w, t in store.interaction_chunks(times=times):
+                ucodes = np.fromiter(map(user_code.get, users, repeat(-1)), dtype=np.int64, count=len(users))
+                icodes = np.fromiter(map(item_code.get, items, repeat(-1)), dtype=np.int32, count=len(items))
+                for j in np.flatnonzero(ucodes < 0).tolist():  # not in the users table (a store written by hand)
+                    ucodes[j] = user_code.setdefault(users[j], len(user_code))
+                parts.append((ucodes.astype(np.int32), icodes, w, t if times else t[:0]))
         attrs = store.user_attrs()
         content = load_content(store, item_ids)
     u, i, weights, stamps = (np.concatenate(c) for c in zip(*parts, strict=True)) if parts else _no_events()
@@ -146,6 +148,17 @@ def load_store_data(store: Store, *, times: bool = False) -> StoreData:
     return StoreData(data, when, histories, last_event_id, attrs_text)
 
 
+def _bulk_parts(
+    store: Store, vocabulary: Sequence[str], item_ids: Sequence[str]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None:
+    """The events as `load_store_data` keeps them, read in bulk (`Store.interaction_codes`); None when
+    they must be read one by one: an id holds the separator, or a user is missing from the users table."""
+    bulk = store.interaction_codes(vocabulary, item_ids)
+    if bulk is None or (bulk[0] < 0).any():
+        return None
+    return [(*bulk, np.zeros(0))]
+
+
 def _no_events() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     empty = np.zeros(0, dtype=np.int32)
     return empty, empty, np.zeros(0), np.zeros(0)
@@ -177,6 +190,12 @@ def all_histories(
     """`history_matrix` of many users (distinct ids) from one sequential scan of the store's events, in
     chunks (memory: three numbers per event): for a batch over most users, many times faster than
     looking each block of users up."""
+    shape = (len(user_ids), len(item_pos))
+    bulk = store.interaction_codes(user_ids, _in_order(item_pos))
+    if bulk is not None:
+        r, c, w = bulk
+        keep = r >= 0
+        return _history_arrays(r[keep], c[keep], w[keep], shape)
     user_pos = {uid: r for r, uid in enumerate(user_ids)}
     rows, cols, weights = [], [], []
     for users, items, w, _ in store.interaction_chunks(times=False):
@@ -188,8 +207,15 @@ def all_histories(
         weights.append(w[keep])
     if not rows:
         rows, cols, weights = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
-    shape = (len(user_ids), len(item_pos))
     return _history_arrays(np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), shape)
+
+
+def _in_order(positions: Mapping[str, int]) -> list[str]:
+    """The ids of a position map (id -> 0..n-1), in position order."""
+    ids = [""] * len(positions)
+    for name, j in positions.items():
+        ids[j] = name
+    return ids
 
 
 def _history_arrays(

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from avrec.cli.output import Format, emit_records, emit_rows
 from avrec.model import als
+from avrec.serving import ranking
 from avrec.serving.ranking import GROUP, Recommendation, id_order, select_block
 from avrec.serving.served import load_served
 from avrec.store import Store
@@ -45,6 +46,36 @@ def test_select_block_is_the_best_k_with_ties_broken_by_item_id(width: int) -> N
         # a row's answer does not depend on the rows blocked with it
         alone = select_block(scores[n - 1 :], k, id_order(ids))[0]
         assert alone[0].tolist() == cols[n - 1].tolist()
+
+
+@pytest.mark.parametrize("spread", [0, 1, 3])
+def test_norm_bounded_top_k_is_the_best_k_of_every_score(spread: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scipy.sparse as sp
+
+    monkeypatch.setattr(ranking, "HEAD_ITEMS", 64)
+    rng = np.random.default_rng(spread)
+    m, d = 1500, 6
+    # Small integers: every product is exact in float32, so ties are real (also across the k-th place).
+    # Item lengths from power-law (spread 3) to equal (0), where no item can be left out.
+    items = rng.integers(-2, 3, size=(m, d)) * (1 + rng.zipf(2.0, size=(m, 1)) % (1 + 8 * spread))
+    items[:5] = 0  # items no user can like more than any other
+    for trial in range(30):
+        n, k = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+        queries = rng.integers(-3, 4, size=(n, d)).astype(np.float32)
+        queries[0] = 0 if trial % 3 == 0 else queries[0]  # every score 0: ties by item id only
+        seen = sp.csr_matrix(rng.random((n, m)) < (0.9 if trial % 5 == 0 else 0.02))
+        ids = [f"i{j}" for j in rng.permutation(m)]
+        scorer = ranking.InnerProductTopK(items.astype(np.float32), id_order(ids), cells=1 << 12)
+        assert scorer.handles(queries)
+        cols, scores, counts = scorer.select(queries, k, seen)
+        every = ranking.allowed_scores(queries @ items.T.astype(np.float32), seen=seen, finite=None)
+        want, want_counts = select_block(every, k, id_order(ids))
+        assert counts.tolist() == want_counts.tolist()
+        for r in range(n):
+            assert cols[r, : counts[r]].tolist() == want[r, : counts[r]].tolist()
+            assert scores[r, : counts[r]].tolist() == every[r, want[r, : counts[r]]].tolist()
+    assert not scorer.handles(np.full((1, d), 1e37, np.float32))  # products that could overflow
+    assert not scorer.handles(np.full((1, d), np.nan, np.float32))
 
 
 def test_bulk_histories_equal_the_per_block_ones(fitted_store: Path, runner: CliRunner, tmp_path: Path) -> None:

@@ -355,6 +355,9 @@ def test_large_catalogs_are_served_from_the_index_by_default(
         exact = list(avrec.recommend.recommend(store, all_users=True, k=3))
         assert not searched  # a small catalog: every item scored
         monkeypatch.setattr(avrec.serving.index, "ANN_MIN_ITEMS", 5)
+        batch = list(avrec.recommend.recommend(store, all_users=True, k=3))
+        assert not searched  # every user at once: blocks of matrix products up to ANN_BATCH_MIN_ITEMS
+        monkeypatch.setattr(avrec.serving.index, "ANN_BATCH_MIN_ITEMS", 5)
         auto = list(avrec.recommend.recommend(store, all_users=True, k=3))
         assert len(searched) == len({r.user_id for r in auto})
         searched.clear()
@@ -362,6 +365,7 @@ def test_large_catalogs_are_served_from_the_index_by_default(
         assert not searched
     assert [(r.user_id, r.item_id) for r in auto] == [(r.user_id, r.item_id) for r in exact]
     assert [(r.user_id, r.item_id) for r in forced] == [(r.user_id, r.item_id) for r in exact]
+    assert batch == exact
 
 
 def test_an_index_from_an_older_avrec_is_skipped_unless_asked_for(
@@ -370,6 +374,7 @@ def test_an_index_from_an_older_avrec_is_skipped_unless_asked_for(
     import avrec.serving.index
 
     monkeypatch.setattr(avrec.serving.index, "ANN_MIN_ITEMS", 5)
+    monkeypatch.setattr(avrec.serving.index, "ANN_BATCH_MIN_ITEMS", 5)
     for meta_path in (fitted_store / "indexes").glob("*.json"):
         meta = json.loads(meta_path.read_text())
         del meta["head"]
