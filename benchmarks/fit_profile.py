@@ -8,14 +8,18 @@ principal directions those ridges see them through, each cold item's nearest pos
 a sample of users (`_direct_raw`), content normalisation and the user-attribute blocks. A default
 fit does no tuning (`fit --tune` fits one probe per validation split first). Profiling adds overhead, so
 the parts' sum is a little more than the unprofiled fit; the EASE fit (binary, penalty 8 x the mean count,
-as the anchors' best setting on the warm split) is timed alternately with the unprofiled hybrid fit.
+as the anchors' best setting on the warm split) and the bilinear ridge on SBERT (the cold split's fastest
+peer of equal quality) are timed alternately with the unprofiled hybrid fit, in wall and in CPU seconds of
+this process (single-threaded, CPU seconds move less with other jobs on the machine than wall seconds).
 
     .venv/bin/python benchmarks/fit_profile.py
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fit_profile.py   # single-threaded
 """
 
 from __future__ import annotations
 
 import cProfile
+import os
 import pstats
 import sys
 import time
@@ -30,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ml100k  # noqa: E402
 
 from avrec.model import TrainData, make_model  # noqa: E402
+from avrec.model.content import ContentRidge  # noqa: E402
 from avrec.model.ease import ease_weights, mean_gram_diagonal  # noqa: E402
 from avrec.model.splits import cold_items, random_holdout  # noqa: E402
 
@@ -70,29 +75,36 @@ def main() -> None:
         binary = sp.csr_matrix(split.train, dtype=np.float32, copy=True)
         binary.data[:] = 1.0
         make_model("hybrid").fit(data)  # warm-up: imports, page cache
+        warm = np.diff(split.train.tocsc().indptr) > 0
+        text = content["text"].vectors / np.linalg.norm(content["text"].vectors, axis=1, keepdims=True)
         profiled: list[dict[str, float]] = []
-        plain: list[float] = []
-        ease: list[float] = []
+        timed: dict[str, list[tuple[float, float]]] = {"hybrid": [], "EASE": [], "bilinear ridge": []}
+        fits = {
+            "hybrid": lambda d=data: make_model("hybrid").fit(d),
+            "EASE": lambda b=binary: ease_weights(b, 8.0 * mean_gram_diagonal(b)),
+            "bilinear ridge": lambda t=text, w=warm: ContentRidge(t, w, 10.0).taste_map(),
+        }
         for _ in range(ROUNDS):
             profiler = cProfile.Profile()
             profiler.enable()
             make_model("hybrid").fit(data)
             profiler.disable()
             profiled.append(cumulative(pstats.Stats(profiler)))
-            start = time.perf_counter()
-            make_model("hybrid").fit(data)
-            plain.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            ease_weights(binary, 8.0 * mean_gram_diagonal(binary))
-            ease.append(time.perf_counter() - start)
+            for label, fit in fits.items():
+                start, cpu = time.perf_counter(), time.process_time()
+                fit()
+                timed[label].append((time.perf_counter() - start, time.process_time() - cpu))
         print(f"{name} split: median seconds of {ROUNDS} profiled hybrid fits")
         for part in PARTS:
             print(f"    {part:<32} {np.median([p[part] for p in profiled]):>7.3f}")
-        hybrid_sec, ease_sec = float(np.median(plain)), float(np.median(ease))
-        print(
-            f"    unprofiled hybrid fit {hybrid_sec:.3f} s, one EASE fit {ease_sec:.3f} s (alternately): "
-            f"{hybrid_sec / ease_sec:.2f}x"
-        )
+        wall = {label: float(np.median([t[0] for t in times])) for label, times in timed.items()}
+        cpu = {label: float(np.median([t[1] for t in times])) for label, times in timed.items()}
+        print(f"    unprofiled fits, alternately (medians; load {os.getloadavg()[0]:.1f}):")
+        for label in timed:
+            print(
+                f"    {label:<32} {wall[label]:>7.3f} s wall, {cpu[label]:.3f} s CPU; hybrid / it "
+                f"{wall['hybrid'] / wall[label]:.2f}x wall, {cpu['hybrid'] / cpu[label]:.2f}x CPU"
+            )
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@
 For each size a log is generated on disk (streamed, never held in memory), then ingested by
 `avrec.ingest.ingest_interactions` into a fresh store in a fresh process, so each peak RSS is that
 run's alone. A good CSV or JSON Lines log takes the bulk path (see `avrec.ingest.common`): read once in
-16 MiB batches, held in memory up to 1M events, spilled to Arrow files beyond, then written 1M events at a
-time, with a SQLite page cache of at most 512 MiB; the row path validates first and then writes in
-batches. Bounded memory shows as a peak RSS that stops growing once the log is past 1M events.
+16 MiB batches, held in memory up to 256 MiB of checked columns (~5M events of short ids), spilled to Arrow
+files beyond, then written in blocks of about 1M events, with a SQLite page cache of at most 512 MiB; the
+row path validates first and then writes in batches. Bounded memory shows as a peak RSS that stops growing
+once the log is past what is held.
 """
 
 from __future__ import annotations

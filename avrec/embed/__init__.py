@@ -45,13 +45,13 @@ from collections.abc import Sequence
 from avrec.config import Settings
 from avrec.embed.audio import AudioPass
 from avrec.embed.run import EmbedReport, current_models
-from avrec.embed.text import TextPass, item_text, text_hash
+from avrec.embed.text import TextPass, item_texts, text_hash
 from avrec.embed.visual import VisualPass
 from avrec.errors import StoreError, UsageError
 from avrec.progress import NullProgress, Progress
 from avrec.store import MODALITIES, Store
 
-__all__ = ["EmbedReport", "current_models", "embed", "item_text", "text_hash"]
+__all__ = ["EmbedReport", "current_models", "embed", "item_texts", "text_hash"]
 
 
 def embed(

@@ -49,10 +49,13 @@ from avrec.store import EventBlock, Interaction, Store
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp", "event", "weight")
 BATCH_SIZE = 10_000
-#: Events the bulk path writes per transaction. A larger log is cut into ranges of users holding about this
-#: many events each, written in user order, so that each part of the store's index on (user, item, ...) is
-#: written once, in order, instead of once per batch of the file.
+#: Events of one block the bulk path gives the store: a log is cut into ranges of users holding about this
+#: many events each, written in user order (so that each part of the store's index on (user, item, ...) is
+#: written once, in order). Into a store that holds events already, each block is one transaction.
 PART_EVENTS = 1_000_000
+#: Checked columns the bulk path holds in memory (about 5M events of short ids); a larger log is spilled to
+#: Arrow files under the store as it is checked.
+HELD_BYTES = 256 * 1024 * 1024
 UNKNOWN_EVENT = "*"
 
 
@@ -143,12 +146,36 @@ class EventColumns:
     times: Any | None
     weights: Any
 
+    def nbytes(self) -> int:
+        """The size of the columns' buffers."""
+        columns = (self.users, self.items, self.events, self.times, self.weights)
+        return sum(int(c.nbytes) for c in columns if c is not None)
+
     def table(self) -> Any:
         import pyarrow as pa
 
         times = self.times if self.times is not None else pa.nulls(len(self.users), pa.float64())
         names = ["user_id", "item_id", "event", "ts", "weight"]
         return pa.record_batch([self.users, self.items, self.events, times, self.weights], names=names)
+
+    @classmethod
+    def joined(cls, batches: list[EventColumns]) -> EventColumns:
+        """One batch of several, in order (each column copied once)."""
+        import pyarrow as pa
+
+        def join(arrays: list[Any]) -> Any:
+            return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+
+        times = None
+        if any(b.times is not None for b in batches):
+            times = join([b.times if b.times is not None else pa.nulls(len(b.users), pa.float64()) for b in batches])
+        return cls(
+            join([b.users for b in batches]),
+            join([b.items for b in batches]),
+            join([b.events for b in batches]),
+            times,
+            join([b.weights for b in batches]),
+        )
 
     @classmethod
     def of(cls, table: Any) -> EventColumns:
@@ -160,34 +187,39 @@ class EventColumns:
 
 
 class _EventWriter:
-    """The bulk path's writer. A log of up to :data:`PART_EVENTS` events is held in memory as it is checked
-    and written in one transaction. A larger one is spilled, as it is checked, into an Arrow file under the
-    store folder; once the whole log has passed, its events are sorted out into ranges of users (one Arrow
-    file each) and written range by range, in user order. Either way the input is read once: what is
-    written is exactly what was checked."""
+    """The bulk path's writer. A log of up to :data:`HELD_BYTES` of checked columns is held in memory as it
+    is checked. A larger one is spilled, as it is checked, into an Arrow file under the store folder; once
+    the whole log has passed, its events are sorted out into ranges of users (one Arrow file each). Either
+    way the events go to the store sorted by user, in blocks of about :data:`PART_EVENTS` events (a range
+    of users each), and the input is read once: what is written is exactly what was checked."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.total = 0
+        self._held_bytes = 0
         self._user_counts: list[Any] = []
         self._held: list[EventColumns] = []
         self._checked: _ArrowFiles | None = None
 
     def add(self, batch: EventColumns) -> None:
+        if self._checked is None:
+            self._held.append(batch)
+            self._held_bytes += batch.nbytes()
+            if self._held_bytes <= HELD_BYTES:
+                return
+            self._checked = _ArrowFiles(self.store.root)
+            for held in self._held:
+                self._spill(held)
+            self._held = []
+        else:
+            self._spill(batch)
+
+    def _spill(self, batch: EventColumns) -> None:
         import pyarrow.compute as pc
 
+        assert self._checked is not None
         self._user_counts.append(pc.value_counts(batch.users))
         if len(self._user_counts) >= 8:  # keep one count per user, not one per user and batch
             self._user_counts = [_sum_counts(self._user_counts)]
-        self.total += len(batch.users)
-        if self._checked is None and self.total <= PART_EVENTS:
-            self._held.append(batch)
-            return
-        if self._checked is None:
-            self._checked = _ArrowFiles(self.store.root)
-            for held in self._held:
-                self._checked.write(0, held.table())
-            self._held = []
         self._checked.write(0, batch.table())
 
     def finish(self, report: IngestReport) -> None:
@@ -207,13 +239,12 @@ class _EventWriter:
         report.duplicates += duplicates[0]
 
     def _blocks(self, duplicates: list[int]) -> Generator[EventBlock, None, None]:
-        """The checked events as store blocks: the held ones as one, or a spilled log range by range."""
-        import pyarrow as pa
-
+        """The checked events as store blocks: the held ones, or a spilled log range by range."""
         if self._checked is None:
             if self._held:
-                held = pa.Table.from_batches([b.table() for b in self._held])
-                yield _block(EventColumns.of(held), duplicates)
+                held = EventColumns.joined(self._held)
+                self._held = []
+                yield from _blocks_of(held, duplicates)
             return
         users, part_of = _user_ranges(self._user_counts, PART_EVENTS)
         with self._checked as checked, _ArrowFiles(self.store.root) as parts:
@@ -221,7 +252,7 @@ class _EventWriter:
                 _route(table, users, part_of, parts)
             checked.remove(0)
             for part in parts.numbers():
-                yield _block(EventColumns.of(parts.read_all(part)), duplicates)
+                yield from _blocks_of(EventColumns.of(parts.read_all(part)), duplicates)
                 parts.remove(part)
 
     def discard(self) -> None:
@@ -371,11 +402,15 @@ class _Distinct:
         return list(self.values[self.sorted_order].tolist())
 
 
-def _block(batch: EventColumns, duplicates: list[int]) -> EventBlock:
-    """One checked batch as a store block: its events sorted by (user, item) so that the store's index on
-    them is written in order, repeats within the batch left out (the first in the file is kept, as the row
-    path keeps it) and counted in ``duplicates[0]``."""
-    users, items, events = _Distinct(batch.users), _Distinct(batch.items), _Distinct(batch.events)
+def _blocks_of(batch: EventColumns, duplicates: list[int]) -> Iterator[EventBlock]:
+    """Checked events as store blocks of about :data:`PART_EVENTS` events (a range of users each, a user
+    never split): sorted by (user, item) so that the store's index on them is written in order, repeats
+    left out (the first in the file is kept, as the row path keeps it) and counted in ``duplicates[0]``."""
+    import pyarrow.compute as pc
+
+    users, items = _Distinct(batch.users), _Distinct(batch.items)
+    # None: every event is '' (a log without events)
+    events = _Distinct(batch.events) if pc.max(pc.binary_length(batch.events)).as_py() else None
     pairs = users.ranks * len(items.values) + items.ranks
     # stable: of events alike but for their weight, the first in the file comes first
     order = np.argsort(pairs, kind="stable")
@@ -383,19 +418,33 @@ def _block(batch: EventColumns, duplicates: list[int]) -> EventBlock:
     if batch.times is not None and batch.times.null_count < len(batch.times):
         # NaN for an unknown time: SQLite stores a NaN bound as a REAL as NULL
         times = batch.times.to_numpy(zero_copy_only=False)
-    repeats = _repeats(pairs[order], events.codes[order], None if times is None else times[order])
+    event_codes = np.zeros(len(order), dtype=np.int8) if events is None else events.codes[order]
+    repeats = _repeats(pairs[order], event_codes, None if times is None else times[order])
     if repeats.any():
         duplicates[0] += int(repeats.sum())
         order = order[~repeats]
-    return EventBlock(
-        users=users.rows(order),
-        items=items.rows(order),
-        weights=batch.weights.to_numpy(zero_copy_only=False)[order],
-        user_ids=users.sorted_values(),
-        item_ids=items.sorted_values(),
-        events=None if events.values.tolist() == [""] else events.rows(order),
-        times=None if times is None else times[order],
-    )
+    weights = batch.weights.to_numpy(zero_copy_only=False)
+    user_ids, item_ids = users.sorted_values(), items.sorted_values()
+    user_ranks = users.ranks[order]
+    # cut at the first event of a user, about every PART_EVENTS events
+    user_starts = np.flatnonzero(user_ranks[1:] != user_ranks[:-1]) + 1
+    after = np.searchsorted(user_starts, np.arange(PART_EVENTS, len(order), PART_EVENTS))
+    cuts = np.unique(user_starts[after[after < len(user_starts)]])
+    for start, end in zip([0, *cuts.tolist()], [*cuts.tolist(), len(order)], strict=True):
+        if start >= end:
+            continue
+        part = order[start:end]
+        used_items = np.zeros(len(item_ids), dtype=bool)
+        used_items[items.ranks[part]] = True
+        yield EventBlock(
+            users=users.rows(part),
+            items=items.rows(part),
+            weights=weights[part],
+            user_ids=user_ids[user_ranks[start] : user_ranks[end - 1] + 1],
+            item_ids=[item_ids[n] for n in np.flatnonzero(used_items).tolist()],
+            events=None if events is None else events.rows(part),
+            times=None if times is None else times[part],
+        )
 
 
 def _repeats(pairs: np.ndarray, events: np.ndarray, times: np.ndarray | None) -> np.ndarray:
@@ -409,6 +458,8 @@ def _repeats(pairs: np.ndarray, events: np.ndarray, times: np.ndarray | None) ->
     shared = np.zeros(len(pairs), dtype=bool)  # events whose (user, item) pair another event shares
     shared[1:] |= same
     shared[:-1] |= same
+    if times is not None and not np.any(same & ~(times[1:] > times[:-1])):
+        return repeats  # a log in time order: each pair's events at rising times, none alike
     at = np.flatnonzero(shared)
     keys = [pairs[at], events[at]]
     if times is not None:

@@ -22,8 +22,8 @@ MODALITIES = ("text", "visual", "audio")
 
 
 def content_mean(vectors: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """The centre `normalise_content` subtracts: the mean of the present rows (float64; summed by one
-    matrix-vector product, which neither copies the rows nor widens them)."""
+    """The centre `normalise_content` subtracts: the mean of the present rows, returned as float64 but summed
+    in float32 by one matrix-vector product (no copy of the rows; within 1e-7 of a float64 sum here)."""
     v = np.asarray(vectors, dtype=np.float32)
     mask = np.asarray(present, bool)
     count = int(mask.sum())

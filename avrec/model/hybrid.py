@@ -110,10 +110,11 @@ HYBRID_DEFAULTS: dict[str, float] = {
     "ease_weight": 0.5,
     "taste_weight": 0.25,
     "prior_weight": 0.4,
-    # each cold item's nearest warm poster (k=1 beat 3 on the same splits), chosen on the 12 validation
-    # splits of benchmarks/poster_gain.py (--neighbour-weights): text + posters / text mean 1.056 -> 1.068,
-    # lower quartile 1.035 -> 1.040
-    "neighbour_weight": 0.2,
+    # each cold item's nearest warm poster (k=1 beat 3), chosen by the lower quartile of text + posters / text
+    # over the 16 validation splits of benchmarks/poster_gain.py (--neighbour-weights), with title + genres +
+    # plot and with title + genres only: 0.3 against 0.2, quartile 1.070 / 1.038 against 1.065 / 1.035, mean
+    # 1.085 / 1.057 against 1.081 / 1.054 (a similarity floor on the neighbours did not carry to both)
+    "neighbour_weight": 0.3,
     "neighbour_k": 1,
     "visual_weight": 0.05,
     "visual_scale": 0.35,

@@ -32,7 +32,7 @@ GRID = {
     "ease_weight": (0.0, 0.5),
     "taste_weight": (0.0, 0.25),
     "prior_weight": (0.0, 0.4),
-    "neighbour_weight": (0.0, 0.2),  # benchmarks/poster_gain.py --neighbour-weights
+    "neighbour_weight": (0.0, 0.3),  # benchmarks/poster_gain.py --neighbour-weights
 }
 DIRECT = ("ease_weight", "taste_weight", "prior_weight", "neighbour_weight")
 

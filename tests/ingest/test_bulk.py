@@ -11,11 +11,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from avrec.errors import InputError
 from avrec.ingest import RejectedFileError, ingest_interactions
-from avrec.ingest.interactions import InteractionParser
+from avrec.ingest.interactions import InteractionParser, _EventWriter, _repeats
 from avrec.store import EventBlock, Store
 
 HEADER = "user_id,item_id,timestamp,event,weight\n"
@@ -86,12 +87,21 @@ def test_bulk_path_stores_what_the_row_path_stores(tmp_path: Path, calls: dict[s
     assert bulk_store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-@pytest.mark.parametrize("part_events", [1000, 10**9])
+@pytest.mark.parametrize(("part_events", "held_bytes"), [(1000, 4096), (1000, 10**9), (10**9, 10**9)])
 def test_many_batches_user_ranges_and_a_second_ingest(
-    tmp_path: Path, calls: dict[str, int], monkeypatch: pytest.MonkeyPatch, part_events: int
+    tmp_path: Path, calls: dict[str, int], monkeypatch: pytest.MonkeyPatch, part_events: int, held_bytes: int
 ) -> None:
     monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
     monkeypatch.setattr("avrec.ingest.interactions.PART_EVENTS", part_events)
+    monkeypatch.setattr("avrec.ingest.interactions.HELD_BYTES", held_bytes)
+    spilled: list[int] = []
+    spill = _EventWriter._spill
+
+    def count_spills(self: _EventWriter, batch: Any) -> None:
+        spilled.append(len(batch.users))
+        spill(self, batch)
+
+    monkeypatch.setattr(_EventWriter, "_spill", count_spills)
     blocks: list[int] = []
     transactions = [0]
     add, atomic = Store.add_interaction_blocks, Store.atomic
@@ -114,12 +124,13 @@ def test_many_batches_user_ranges_and_a_second_ingest(
     bulk_store, bulk, row_store, rows = both_ways(tmp_path, text)
     assert calls["batches"] > 10
     assert sum(blocks) == 5000 - bulk.duplicates, "repeats within the file are left out before the store"
+    assert sum(spilled) == (5000 if held_bytes < 10**9 else 0), "spilled to disk only beyond held_bytes"
     if part_events > 5000:
-        assert len(blocks) == 1, "held in memory, one block"
+        assert len(blocks) == 1, "one block"
     else:
-        assert len(blocks) >= 4, "written range by range"
-        names = sorted(p.name for p in bulk_store.root.iterdir())
-        assert names == sorted(p.name for p in row_store.root.iterdir()), "no spilled file is left behind"
+        assert len(blocks) >= 4 and max(blocks) < 1500, "written range by range, about part_events each"
+    names = sorted(p.name for p in bulk_store.root.iterdir())
+    assert names == sorted(p.name for p in row_store.root.iterdir()), "no spilled file is left behind"
     assert counts(bulk) == counts(rows) and stored(bulk_store) == stored(row_store)
     assert bulk_store.integrity_check() == "ok"
     blocks.clear()
@@ -134,6 +145,7 @@ def test_a_first_load_is_one_transaction_and_rebuilds_the_dedup_index(
 ) -> None:
     monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
     monkeypatch.setattr("avrec.ingest.interactions.PART_EVENTS", 500)
+    monkeypatch.setattr("avrec.ingest.interactions.HELD_BYTES", 4096)
     path = tmp_path / "log.csv"
     path.write_text(varied_log(3000, seed=2))
     store = Store(tmp_path / "s")
@@ -392,6 +404,7 @@ def test_parquet_bulk_path_stores_what_the_row_path_stores(tmp_path: Path, calls
 def test_a_bad_row_after_the_log_was_spilled_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
     monkeypatch.setattr("avrec.ingest.interactions.PART_EVENTS", 500)
+    monkeypatch.setattr("avrec.ingest.interactions.HELD_BYTES", 4096)
     lines = big_log(5000)
     lines[4990] = "u1,i1,later,view,\n"
     path = tmp_path / "late.csv"
@@ -448,3 +461,23 @@ def test_one_block_inputs_reach_pyarrow_as_arrow_buffers(monkeypatch: pytest.Mon
     records.BatchReader("x", io.BytesIO(small), fmt, ["user_id", "item_id"], {})
     records.BatchReader("x", io.BytesIO(large), fmt, ["user_id", "item_id"], {})
     assert kinds == [pa.BufferReader, pa.PythonFile]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_repeats_are_found_as_the_store_index_would_find_them(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 400
+    pairs = np.sort(rng.integers(0, 30, n))
+    events = rng.integers(0, 2, n).astype(np.int8)
+    times: np.ndarray | None = rng.choice([np.nan, 1.0, 2.0, -1.0e300, 0.0, -0.0], n)
+    if seed % 3 == 0:
+        times = None if seed == 3 else np.arange(n, dtype=float)  # none, or a log in time order
+    found = _repeats(pairs, events, times)
+    seen: set[tuple[Any, ...]] = set()
+    expected = []
+    for k in range(n):  # the index's key: ifnull(ts, -1e300), and SQLite's 0.0 == -0.0
+        t = None if times is None else (-1.0e300 if np.isnan(times[k]) else float(times[k]) + 0.0)
+        key = (int(pairs[k]), int(events[k]), t)
+        expected.append(key in seen)
+        seen.add(key)
+    assert found.tolist() == expected
