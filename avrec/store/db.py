@@ -45,10 +45,9 @@ BULK_CACHE_KIB = 512 * 1024
 #: Events one INSERT statement of `add_interaction_blocks` writes (5 values each: within the 999 values an
 #: older SQLite binds at most).
 EVENTS_PER_INSERT = 128
-#: The dedup index of migration 1, as `add_interaction_blocks` builds it again after a first bulk load.
-DEDUP_INDEX = (
-    "CREATE UNIQUE INDEX interactions_dedup ON interactions(user_id, item_id, event, ifnull(ts, -1.0e300))"
-)
+#: Page size of a new database: a bulk load of millions of events writes and indexes them a quarter faster
+#: in 16 KiB pages than in SQLite's default 4 KiB (an existing database keeps its size).
+PAGE_SIZE = 16384
 #: Users per query of `Store.histories` (well under SQLite's limit on bound parameters).
 HISTORY_BLOCK = 500
 #: Events `Store.interaction_codes` reads at a time (by event id): a few MB of joined ids per column.
@@ -193,6 +192,7 @@ class Store:
                 os.chmod(self.db_path, 0o600)
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             marked = self._check_application_id()
+            self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a no-op once the database holds a table
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
@@ -513,10 +513,8 @@ class Store:
             with self.atomic() as conn:
                 first_load = conn.execute("SELECT 1 FROM interactions LIMIT 1").fetchone() is None
                 if first_load:
-                    conn.execute("DROP INDEX interactions_dedup")
                     for block in blocks:
                         add(conn, block, counts, first_load=True)
-                    conn.execute(DEDUP_INDEX)
                 else:
                     for block in itertools.islice(blocks, 1):
                         add(conn, block, counts, first_load=False)
