@@ -42,8 +42,8 @@ BUSY_TIMEOUT_MS = 60_000
 #: Page cache of a connection that has written a bulk batch (`add_interaction_blocks`); SQLite's default
 #: is 2 MiB, and an index larger than its cache is re-read from the file for every batch.
 BULK_CACHE_KIB = 512 * 1024
-#: Events one INSERT statement of `add_interaction_blocks` writes (5 values each: within the 999 values an
-#: older SQLite binds at most).
+#: Events one INSERT statement of `add_interaction_blocks` writes (at most 5 values each, and a few shared:
+#: within the 999 values an older SQLite binds at most).
 EVENTS_PER_INSERT = 128
 #: Page size of a new database: a bulk load of millions of events writes and indexes them a quarter faster
 #: in 16 KiB pages than in SQLite's default 4 KiB (an existing database keeps its size).
@@ -463,24 +463,13 @@ class Store:
 
         def add(conn: sqlite3.Connection, block: EventBlock, counts: list[int], *, first_load: bool) -> None:
             now = time.time()
-            per = EVENTS_PER_INSERT
             before = conn.total_changes
-            many, rest = _rows_of([block.user_ids, now, now], per)
-            conn.executemany(
-                "INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES "
-                + ", ".join("(?, ?, ?)" for _ in range(per)),
-                many,
-            )
-            conn.executemany("INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES (?, ?, ?)", rest)
+            users = "INSERT OR IGNORE INTO users(user_id, created_at, updated_at)"
+            _insert_rows(conn, users, [block.user_ids, now, now])
             counts[2] += conn.total_changes - before
             before = conn.total_changes
-            many, rest = _rows_of([[i for i in block.item_ids if i not in seen_items], now, now], per)
-            conn.executemany(
-                "INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES "
-                + ", ".join("(?, ?, ?)" for _ in range(per)),
-                many,
-            )
-            conn.executemany("INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES (?, ?, ?)", rest)
+            new_items = [i for i in block.item_ids if i not in seen_items]
+            _insert_rows(conn, "INSERT OR IGNORE INTO items(item_id, created_at, updated_at)", [new_items, now, now])
             seen_items.update(block.item_ids)
             counts[3] += conn.total_changes - before
             before = conn.total_changes
@@ -488,15 +477,8 @@ class Store:
             columns = [c for c in (block.users, block.items, block.events, block.times, block.weights) if c is not None]
             names = "user_id, item_id" + (", event" if block.events is not None else "")
             names += (", ts" if block.times is not None else "") + ", weight"
-            marks = ", ".join("?" for _ in columns)
             verb = "INSERT" if first_load else "INSERT OR IGNORE"
-            # many rows a statement: far less work per event for Python's sqlite3 than one row a statement
-            many, rest = _rows_of(columns, per)
-            conn.executemany(
-                f"{verb} INTO interactions({names}) VALUES " + ", ".join(f"({marks})" for _ in range(per)),
-                many,
-            )
-            conn.executemany(f"{verb} INTO interactions({names}) VALUES ({marks})", rest)
+            _insert_rows(conn, f"{verb} INTO interactions({names})", columns)
             counts[0] += conn.total_changes - before
             counts[1] += len(block.users) - (conn.total_changes - before)
 
@@ -1105,15 +1087,44 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _rows_of(columns: Sequence[Any], per_row: int) -> tuple[list[list[Any]], list[list[Any]]]:
-    """Columns as parameter rows of `per_row` events each (the columns' values in turn), and the events left
-    over, one a row. A column is a sequence as long as the first, or one value for every event; a numpy
-    column holding one value throughout is bound as that one value too (one Python object, not one each)."""
-    table = np.empty((len(columns[0]), len(columns)), dtype=object)
+def _insert_rows(conn: sqlite3.Connection, insert: str, columns: Sequence[Any], per: int = EVENTS_PER_INSERT) -> None:
+    """Run ``insert`` (``INSERT ... INTO table(columns)``) with ``VALUES`` for every row of `columns`, `per`
+    rows a statement (far less work per row for Python's sqlite3 than one row a statement). A column is a
+    sequence as long as the first, or one value for every row; a numpy column holding one value throughout
+    is one value too (but the first, which sets the number of rows). One value is bound once a statement, as
+    a numbered parameter all its rows share."""
+    shared: list[Any] = []
+    varying: list[Any] = []
+    marks: list[int] = []  # each column's parameter: > 0 shared (its number), <= 0 varying (-its position)
     for n, column in enumerate(columns):
-        if isinstance(column, np.ndarray) and column.dtype.kind in "biuf" and len(column):
+        if n and isinstance(column, np.ndarray) and column.dtype.kind in "biuf" and len(column):
             if np.array_equal(column, np.full_like(column, column[0])):
                 column = column[0].item()
+        if n and (isinstance(column, (str, bytes, int, float)) or column is None):
+            shared.append(column)
+            marks.append(len(shared))
+        else:
+            marks.append(-len(varying))
+            varying.append(column)
+    rows = len(varying[0]) if varying else 0
+    if not rows:
+        return
+    table = np.empty((rows, len(varying)), dtype=object)
+    for n, column in enumerate(varying):
         table[:, n] = column
-    whole = len(table) - len(table) % per_row
-    return table[:whole].reshape(-1, per_row * len(columns)).tolist(), table[whole:].tolist()
+
+    def values(count: int) -> str:
+        first = len(shared) + 1
+        return ", ".join(
+            "(" + ", ".join(f"?{m}" if m > 0 else f"?{first + r * len(varying) - m}" for m in marks) + ")"
+            for r in range(count)
+        )
+
+    whole = rows - rows % per
+    if whole:
+        conn.executemany(
+            f"{insert} VALUES {values(per)}",
+            [shared + row for row in table[:whole].reshape(-1, per * len(varying)).tolist()],
+        )
+    if whole < rows:
+        conn.executemany(f"{insert} VALUES {values(1)}", [shared + row for row in table[whole:].tolist()])
