@@ -42,9 +42,10 @@ BUSY_TIMEOUT_MS = 60_000
 #: Page cache of a connection that has written a bulk batch (`add_interaction_blocks`); SQLite's default
 #: is 2 MiB, and an index larger than its cache is re-read from the file for every batch.
 BULK_CACHE_KIB = 512 * 1024
-#: Events one INSERT statement of `add_interaction_blocks` writes (at most 5 values each, and a few shared:
-#: within the 999 values an older SQLite binds at most).
-EVENTS_PER_INSERT = 128
+#: Events one INSERT statement of `add_interaction_blocks` writes at most (fewer where their values would be
+#: more than the `MAX_PARAMETERS` an older SQLite binds).
+EVENTS_PER_INSERT = 256
+MAX_PARAMETERS = 999
 #: Page size of a new database: a bulk load of millions of events writes and indexes them a quarter faster
 #: in 16 KiB pages than in SQLite's default 4 KiB (an existing database keeps its size).
 PAGE_SIZE = 16384
@@ -1106,25 +1107,25 @@ def _insert_rows(conn: sqlite3.Connection, insert: str, columns: Sequence[Any], 
         else:
             marks.append(-len(varying))
             varying.append(column)
-    rows = len(varying[0]) if varying else 0
-    if not rows:
-        return
-    table = np.empty((rows, len(varying)), dtype=object)
-    for n, column in enumerate(varying):
-        table[:, n] = column
-
-    def values(count: int) -> str:
+    rows = len(varying[0])
+    width = len(varying)
+    per = max(1, min(per, (MAX_PARAMETERS - len(shared)) // width))
+    whole = rows - rows % per
+    for start, stop, count in ((0, whole, per), (whole, rows, 1)):
+        if stop <= start:
+            continue
         first = len(shared) + 1
-        return ", ".join(
-            "(" + ", ".join(f"?{m}" if m > 0 else f"?{first + r * len(varying) - m}" for m in marks) + ")"
+        values = ", ".join(
+            "(" + ", ".join(f"?{m}" if m > 0 else f"?{first + r * width - m}" for m in marks) + ")"
             for r in range(count)
         )
-
-    whole = rows - rows % per
-    if whole:
-        conn.executemany(
-            f"{insert} VALUES {values(per)}",
-            [shared + row for row in table[:whole].reshape(-1, per * len(varying)).tolist()],
-        )
-    if whole < rows:
-        conn.executemany(f"{insert} VALUES {values(1)}", [shared + row for row in table[whole:].tolist()])
+        # each statement's parameters made in one object array, column by column, and turned into lists once:
+        # every pass over millions of Python objects costs (their reference counts are scattered in memory)
+        params = np.empty(((stop - start) // count, len(shared) + count * width), dtype=object)
+        for n, value in enumerate(shared):
+            params[:, n] = value
+        for n, column in enumerate(varying):
+            part = column[start:stop]
+            part = part if isinstance(part, np.ndarray) else np.asarray(part, dtype=object)
+            params[:, len(shared) + n :: width] = part.reshape(-1, count)
+        conn.executemany(f"{insert} VALUES {values}", params.tolist())
