@@ -377,7 +377,8 @@ def numpy_of(values: Any) -> np.ndarray:
     first `to_numpy` of a process imports pandas, a quarter of a second of an ingest), else `to_numpy`."""
     import pyarrow as pa
 
-    dtype = {pa.int32(): np.int32, pa.int64(): np.int64, pa.uint64(): np.uint64, pa.float64(): np.float64}.get(values.type)
+    types = {pa.int32(): np.int32, pa.int64(): np.int64, pa.uint64(): np.uint64, pa.float64(): np.float64}
+    dtype = types.get(values.type)
     if dtype is None or values.null_count:
         return np.asarray(values.to_numpy(zero_copy_only=False))
     if not len(values):

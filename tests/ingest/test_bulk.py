@@ -140,7 +140,7 @@ def test_many_batches_user_ranges_and_a_second_ingest(
     assert transactions[0] == len(blocks), "into a store holding events: one transaction per block"
 
 
-def test_a_first_load_is_one_transaction_and_rebuilds_the_dedup_index(
+def test_a_first_load_is_one_transaction_and_keeps_the_dedup_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
@@ -169,7 +169,7 @@ def test_a_first_load_is_one_transaction_and_rebuilds_the_dedup_index(
     assert store.conn.execute(index_sql).fetchall() == migrated
     monkeypatch.setattr(Store, "add_interaction_blocks", add)
     first = ingest_interactions(store, path)
-    assert store.conn.execute(index_sql).fetchall() == migrated, "the same index, built after the load"
+    assert store.conn.execute(index_sql).fetchall() == migrated, "the same index after the load"
     assert first.stored == store.interaction_count() and first.duplicates > 0
     assert store.integrity_check() == "ok"
     assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
