@@ -488,6 +488,8 @@ class Store:
 
         self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
         self.conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set it before
+        empty = self.conn.execute("SELECT 1 FROM interactions LIMIT 1").fetchone() is None
+        journal = empty and self._rollback_journal()
         try:
             counts = [0, 0, 0, 0]
             with self.atomic() as conn:
@@ -506,8 +508,31 @@ class Store:
                 done(counts)
         finally:
             self.conn.execute("PRAGMA foreign_keys = ON")
+            if journal:
+                with contextlib.suppress(sqlite3.Error):  # else the next Store() on the database sets it
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
         added, duplicates, new_users, new_items = totals
         return added, duplicates, new_users, new_items
+
+    def _rollback_journal(self) -> bool:
+        """Put the database in rollback-journal mode for a first bulk load, if no other connection has it
+        open (else False, and it stays in WAL mode). In WAL mode every page of the load is written twice (into
+        the WAL, then into the database); a rollback journal keeps a copy of the few pages the load changes
+        and writes the new ones once (about a second less for a load of 5M events). While the load lasts,
+        another command opening the store waits for it (each Store() sets WAL mode, which needs the database
+        to itself). A failure still leaves the store as it was: the journal undoes it, now or when the
+        database is next opened. `synchronous = FULL` keeps the journal safe from a power cut."""
+        self.conn.execute("PRAGMA busy_timeout = 0")  # another connection open: keep WAL, do not wait
+        try:
+            switched = str(self.conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]).lower() == "delete"
+        except sqlite3.OperationalError:  # locked
+            switched = False
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if switched:
+            self.conn.execute("PRAGMA synchronous = FULL")
+        return switched
 
     def interactions(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
         """All events as (user_ids, item_ids, weights, timestamps with NaN for unknown)."""
