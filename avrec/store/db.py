@@ -190,7 +190,7 @@ class Store:
                 os.chmod(self.db_path, 0o600)
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             marked = self._check_application_id()
-            self.conn.execute("PRAGMA journal_mode = WAL")
+            self._wal_mode()
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
             migrate(self.conn)
@@ -200,6 +200,20 @@ class Store:
             raise database_error(self.db_path, exc) from None
         with contextlib.suppress(OSError):  # a read-only store stays readable
             write_marker(self.root)
+
+    def _wal_mode(self) -> None:
+        """Put the database in WAL mode. During another process's first bulk load it is in rollback-journal
+        mode (`_rollback_journal`), and SQLite refuses the switch at once rather than wait (the loader holds
+        its write lock): try again until the load ends, up to the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
 
     def _check_adoptable(self, create: bool) -> None:
         """Refuse a folder that is not an avrec store, and a store whose database was lost: never build a
@@ -521,7 +535,7 @@ class Store:
         the WAL, then into the database); a rollback journal keeps a copy of the few pages the load changes
         and writes the new ones once (about a second less for a load of 5M events). While the load lasts,
         another command opening the store waits for it (each Store() sets WAL mode, which needs the database
-        to itself). A failure still leaves the store as it was: the journal undoes it, now or when the
+        to itself: `_wal_mode`). A failure still leaves the store as it was: the journal undoes it, now or when the
         database is next opened. `synchronous = FULL` keeps the journal safe from a power cut."""
         self.conn.execute("PRAGMA busy_timeout = 0")  # another connection open: keep WAL, do not wait
         try:

@@ -7,6 +7,7 @@ import io
 import json
 import random
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,45 @@ def test_a_first_load_uses_a_rollback_journal_unless_the_store_is_open_elsewhere
     if reader:
         assert other.execute("SELECT count(*) FROM interactions").fetchone()[0] == report.stored
         other.close()
+
+
+def test_a_store_opened_during_a_first_load_waits_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("avrec.ingest.records.BATCH_BYTES", 4096)
+    monkeypatch.setattr("avrec.ingest.interactions.PART_EVENTS", 500)
+    path = tmp_path / "log.csv"
+    path.write_text(varied_log(3000, seed=4))
+    store = Store(tmp_path / "s")
+    opened: list[int] = []
+    failed: list[BaseException] = []
+
+    def open_store() -> None:  # what another command does: open the store (setting WAL mode) and read
+        try:
+            with Store(store.root) as other:
+                opened.append(other.interaction_count())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failed.append(exc)
+
+    add = Store.add_interaction_blocks
+    threads: list[threading.Thread] = []
+
+    def watched(self: Store, given: Iterable[EventBlock], *args: Any) -> Any:
+        def blocks() -> Iterator[EventBlock]:
+            for n, block in enumerate(given):
+                if n == 1:
+                    assert self.conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+                    threads.append(threading.Thread(target=open_store))
+                    threads[0].start()
+                    threads[0].join(0.5)
+                    assert threads[0].is_alive() and not failed, "it waits for the load, and does not fail"
+                yield block
+
+        return add(self, blocks(), *args)
+
+    monkeypatch.setattr(Store, "add_interaction_blocks", watched)
+    report = ingest_interactions(store, path)
+    threads[0].join(30)
+    assert not failed and opened == [report.stored], "opened once the load was committed, and saw all of it"
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_a_first_load_is_one_transaction_and_keeps_the_dedup_index(
