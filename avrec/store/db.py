@@ -42,13 +42,10 @@ BUSY_TIMEOUT_MS = 60_000
 #: Page cache of a connection that has written a bulk batch (`add_interaction_blocks`); SQLite's default
 #: is 2 MiB, and an index larger than its cache is re-read from the file for every batch.
 BULK_CACHE_KIB = 512 * 1024
-#: Events one INSERT statement of `add_interaction_blocks` writes (5 values each: within the 999 values an
-#: older SQLite binds at most).
-EVENTS_PER_INSERT = 128
-#: The dedup index of migration 1, as `add_interaction_blocks` builds it again after a first bulk load.
-DEDUP_INDEX = (
-    "CREATE UNIQUE INDEX interactions_dedup ON interactions(user_id, item_id, event, ifnull(ts, -1.0e300))"
-)
+#: Events one INSERT statement of `add_interaction_blocks` writes at most (fewer where their values would be
+#: more than the `MAX_PARAMETERS` an older SQLite binds).
+EVENTS_PER_INSERT = 256
+MAX_PARAMETERS = 999
 #: Users per query of `Store.histories` (well under SQLite's limit on bound parameters).
 HISTORY_BLOCK = 500
 #: Events `Store.interaction_codes` reads at a time (by event id): a few MB of joined ids per column.
@@ -451,11 +448,12 @@ class Store:
 
         No two events of the blocks may be alike (the same user, item, event and time; the caller removes
         repeats); events alike ones already stored are skipped, as `add_interactions` does. Into a store
-        holding no events yet, every block goes into one transaction: the dedup index is dropped first and
-        built once at the end (one sort instead of an index update per event), so a failure anywhere leaves
-        the store as it was. Into a store that holds events, each block is its own transaction, checked
-        against the index event by event. Blocks are read lazily, one at a time. `committed` is told the
-        counts of each transaction once it is committed. Returns (added, duplicates, new_users, new_items).
+        holding no events yet, every block goes into one transaction, so a failure anywhere leaves the store
+        as it was; its events are known to be new, and the dedup index, written in order (blocks sorted by user
+        and item), costs less kept up to date than dropped and built again. Into a store that holds events,
+        each block is its own transaction, checked against the index event by event. Blocks are read lazily,
+        one at a time. `committed` is told the counts of each transaction once it is committed. Returns
+        (added, duplicates, new_users, new_items).
         """
         blocks = iter(blocks)
         seen_items: set[str] = set()  # created by an earlier block: not offered again
@@ -463,24 +461,13 @@ class Store:
 
         def add(conn: sqlite3.Connection, block: EventBlock, counts: list[int], *, first_load: bool) -> None:
             now = time.time()
-            per = EVENTS_PER_INSERT
             before = conn.total_changes
-            many, rest = _rows_of([block.user_ids, now, now], per)
-            conn.executemany(
-                "INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES "
-                + ", ".join("(?, ?, ?)" for _ in range(per)),
-                many,
-            )
-            conn.executemany("INSERT OR IGNORE INTO users(user_id, created_at, updated_at) VALUES (?, ?, ?)", rest)
+            users = "INSERT OR IGNORE INTO users(user_id, created_at, updated_at)"
+            _insert_rows(conn, users, [block.user_ids, now, now])
             counts[2] += conn.total_changes - before
             before = conn.total_changes
-            many, rest = _rows_of([[i for i in block.item_ids if i not in seen_items], now, now], per)
-            conn.executemany(
-                "INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES "
-                + ", ".join("(?, ?, ?)" for _ in range(per)),
-                many,
-            )
-            conn.executemany("INSERT OR IGNORE INTO items(item_id, created_at, updated_at) VALUES (?, ?, ?)", rest)
+            new_items = [i for i in block.item_ids if i not in seen_items]
+            _insert_rows(conn, "INSERT OR IGNORE INTO items(item_id, created_at, updated_at)", [new_items, now, now])
             seen_items.update(block.item_ids)
             counts[3] += conn.total_changes - before
             before = conn.total_changes
@@ -488,15 +475,8 @@ class Store:
             columns = [c for c in (block.users, block.items, block.events, block.times, block.weights) if c is not None]
             names = "user_id, item_id" + (", event" if block.events is not None else "")
             names += (", ts" if block.times is not None else "") + ", weight"
-            marks = ", ".join("?" for _ in columns)
             verb = "INSERT" if first_load else "INSERT OR IGNORE"
-            # many rows a statement: far less work per event for Python's sqlite3 than one row a statement
-            many, rest = _rows_of(columns, per)
-            conn.executemany(
-                f"{verb} INTO interactions({names}) VALUES " + ", ".join(f"({marks})" for _ in range(per)),
-                many,
-            )
-            conn.executemany(f"{verb} INTO interactions({names}) VALUES ({marks})", rest)
+            _insert_rows(conn, f"{verb} INTO interactions({names})", columns)
             counts[0] += conn.total_changes - before
             counts[1] += len(block.users) - (conn.total_changes - before)
 
@@ -508,15 +488,15 @@ class Store:
 
         self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
         self.conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set it before
+        empty = self.conn.execute("SELECT 1 FROM interactions LIMIT 1").fetchone() is None
+        journal = empty and self._rollback_journal()
         try:
             counts = [0, 0, 0, 0]
             with self.atomic() as conn:
                 first_load = conn.execute("SELECT 1 FROM interactions LIMIT 1").fetchone() is None
                 if first_load:
-                    conn.execute("DROP INDEX interactions_dedup")
                     for block in blocks:
                         add(conn, block, counts, first_load=True)
-                    conn.execute(DEDUP_INDEX)
                 else:
                     for block in itertools.islice(blocks, 1):
                         add(conn, block, counts, first_load=False)
@@ -528,8 +508,31 @@ class Store:
                 done(counts)
         finally:
             self.conn.execute("PRAGMA foreign_keys = ON")
+            if journal:
+                with contextlib.suppress(sqlite3.Error):  # else the next Store() on the database sets it
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
         added, duplicates, new_users, new_items = totals
         return added, duplicates, new_users, new_items
+
+    def _rollback_journal(self) -> bool:
+        """Put the database in rollback-journal mode for a first bulk load, if no other connection has it
+        open (else False, and it stays in WAL mode). In WAL mode every page of the load is written twice (into
+        the WAL, then into the database); a rollback journal keeps a copy of the few pages the load changes
+        and writes the new ones once (about a second less for a load of 5M events). While the load lasts,
+        another command opening the store waits for it (each Store() sets WAL mode, which needs the database
+        to itself). A failure still leaves the store as it was: the journal undoes it, now or when the
+        database is next opened. `synchronous = FULL` keeps the journal safe from a power cut."""
+        self.conn.execute("PRAGMA busy_timeout = 0")  # another connection open: keep WAL, do not wait
+        try:
+            switched = str(self.conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0]).lower() == "delete"
+        except sqlite3.OperationalError:  # locked
+            switched = False
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if switched:
+            self.conn.execute("PRAGMA synchronous = FULL")
+        return switched
 
     def interactions(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
         """All events as (user_ids, item_ids, weights, timestamps with NaN for unknown)."""
@@ -1107,15 +1110,44 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _rows_of(columns: Sequence[Any], per_row: int) -> tuple[list[list[Any]], list[list[Any]]]:
-    """Columns as parameter rows of `per_row` events each (the columns' values in turn), and the events left
-    over, one a row. A column is a sequence as long as the first, or one value for every event; a numpy
-    column holding one value throughout is bound as that one value too (one Python object, not one each)."""
-    table = np.empty((len(columns[0]), len(columns)), dtype=object)
+def _insert_rows(conn: sqlite3.Connection, insert: str, columns: Sequence[Any], per: int = EVENTS_PER_INSERT) -> None:
+    """Run ``insert`` (``INSERT ... INTO table(columns)``) with ``VALUES`` for every row of `columns`, `per`
+    rows a statement (far less work per row for Python's sqlite3 than one row a statement). A column is a
+    sequence as long as the first, or one value for every row; a numpy column holding one value throughout
+    is one value too (but the first, which sets the number of rows). One value is bound once a statement, as
+    a numbered parameter all its rows share."""
+    shared: list[Any] = []
+    varying: list[Any] = []
+    marks: list[int] = []  # each column's parameter: > 0 shared (its number), <= 0 varying (-its position)
     for n, column in enumerate(columns):
-        if isinstance(column, np.ndarray) and column.dtype.kind in "biuf" and len(column):
+        if n and isinstance(column, np.ndarray) and column.dtype.kind in "biuf" and len(column):
             if np.array_equal(column, np.full_like(column, column[0])):
                 column = column[0].item()
-        table[:, n] = column
-    whole = len(table) - len(table) % per_row
-    return table[:whole].reshape(-1, per_row * len(columns)).tolist(), table[whole:].tolist()
+        if n and (isinstance(column, (str, bytes, int, float)) or column is None):
+            shared.append(column)
+            marks.append(len(shared))
+        else:
+            marks.append(-len(varying))
+            varying.append(column)
+    rows = len(varying[0])
+    width = len(varying)
+    per = max(1, min(per, (MAX_PARAMETERS - len(shared)) // width))
+    whole = rows - rows % per
+    for start, stop, count in ((0, whole, per), (whole, rows, 1)):
+        if stop <= start:
+            continue
+        first = len(shared) + 1
+        values = ", ".join(
+            "(" + ", ".join(f"?{m}" if m > 0 else f"?{first + r * width - m}" for m in marks) + ")"
+            for r in range(count)
+        )
+        # each statement's parameters made in one object array, column by column, and turned into lists once:
+        # every pass over millions of Python objects costs (their reference counts are scattered in memory)
+        params = np.empty(((stop - start) // count, len(shared) + count * width), dtype=object)
+        for n, value in enumerate(shared):
+            params[:, n] = value
+        for n, column in enumerate(varying):
+            part = column[start:stop]
+            part = part if isinstance(part, np.ndarray) else np.asarray(part, dtype=object)
+            params[:, len(shared) + n :: width] = part.reshape(-1, count)
+        conn.executemany(f"{insert} VALUES {values}", params.tolist())

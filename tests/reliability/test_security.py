@@ -39,6 +39,8 @@ SQL_REVIEWED = {
     ("avrec/store/migrations.py", "statement"): "statements split from the MIGRATIONS literal (schema in source)",
     ("avrec/store/db.py", "child_delete"): "table and column names read from the database's own foreign keys "
     "(Store._children_of checks they are identifiers); the ids are a parameter",
+    ("avrec/store/db.py", "f'{insert} VALUES {values}'"): "_insert_rows: `insert` is one of the constant INSERT "
+    "heads of Store.add_interaction_blocks, `values` numbered placeholders (?1, ?2, ...) only",
 }
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "dill", "joblib", "shelve", "marshal", "cloudpickle"}
 
