@@ -104,8 +104,9 @@ EASE_ITEM_SIDE_CELLS = 4096 * 4096
 #: near zero, and the inverse costs the cube of the head (on validation splits of MovieLens 100K the 98% head,
 #: 70% of the items with events, scored as well as all of them at a third of the time).
 EASE_EVENT_SHARE = 0.98
-#: The hybrid's blend of the direct blocks, chosen on validation splits carved from training data (see
-#: benchmarks/choose_blend.py); `LinearHybrid`'s own defaults leave them off (mf, content).
+#: The hybrid's blend (the direct blocks, and the text profile and bias weights), chosen on validation splits
+#: carved from training data (see benchmarks/choose_blend.py); `LinearHybrid`'s own defaults leave the direct
+#: blocks off (mf, content).
 HYBRID_DEFAULTS: dict[str, float] = {
     # re-chosen with the short + long text vector (benchmarks/choose_blend.py): NDCG@10 over the anchors'
     # peers tuned on each validation split, 4 warm and 16 cold splits with title + genres + plot, 10 cold
