@@ -1,20 +1,29 @@
 """How the hybrid's blend defaults were chosen: validation splits carved from the *training* part of the
 anchors' MovieLens 100K splits (never their test part), SBERT text + EfficientNet poster vectors.
 
-For every candidate `visual_scale` (how much posters count against text in the content maps) one probe fit
-per validation split gives each block's scores (`avrec.model.tuning.block_scores`); every blend of
-`ease_weight`, `taste_weight`, `prior_weight` and the poster profile's `visual_weight` is then a weighted sum.
-The objective is the mean, over two warm and three cold-item validation splits, of NDCG@10 relative to the
-hybrid without the direct blocks on the same split. Prints the best blends.
+Four warm validation splits (20% of each user's positives, seeds 0-3, from the anchors' warm training part),
+`--cold` cold-item validation splits (20% of the items, seeds 0, 1, ..., from the anchors' cold training
+part) with the title + genres + plot catalog, and `--cold-short` more with a title + genres catalog (as most
+MovieLens releases have; the text peers get the same text). On each, the peers of `benchmarks/anchors.py`
+are tuned on that validation split's held-out part as anchors.py tunes them on the test split (EASE warm;
+SBERT-kNN, the bilinear ridge and SBERT-kNN + content popularity cold), so the objective is what anchors.py
+reports: the hybrid's NDCG@10 over the best peer's.
 
-    .venv/bin/python benchmarks/choose_blend.py
+For each setting that needs its own fit (`taste_reg`, the ridge penalty of the content-to-taste map and the
+content-predicted popularity prior; `projection_reg`, the cold-item projection's) one probe fit per split
+gives each block's scores (`avrec.model.tuning.block_scores`); every blend of `text_weight`, `bias_weight`,
+`ease_weight`, `taste_weight` and `prior_weight` is then a weighted sum (the poster parameters, issue 12's,
+stay at their defaults). Prints, for the best blends by the lowest of the three mean ratios (warm, cold,
+cold with title + genres), each side's mean, lower quartile and minimum, and the current defaults' figures.
+
+    .venv/bin/python benchmarks/choose_blend.py [--cold 16] [--cold-short 10]      # ~30 min on 2 cores
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +31,27 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import anchors  # noqa: E402
 import ml100k  # noqa: E402
 
-from avrec.model import TrainData, make_model  # noqa: E402
+from avrec.model import ContentMatrix, TrainData, make_model  # noqa: E402
+from avrec.model.hybrid import HYBRID_DEFAULTS, LinearHybrid  # noqa: E402
 from avrec.model.metrics import ndcg_at_k, top_k  # noqa: E402
 from avrec.model.splits import Split, cold_items, random_holdout  # noqa: E402
 from avrec.model.tuning import block_scores  # noqa: E402
 
-VISUAL_SCALES = (0.35, 0.7)
-EASE = (0.0, 0.5, 1.0, 2.0)
-TASTE = (0.0, 0.25, 0.5, 1.0)
-PRIOR = (0.0, 0.1, 0.2, 0.4)
-VISUAL_PROFILE = (0.0, 0.05)
-FIXED = {"text": 0.1, "user": 0.1, "bias": 0.0}  # the hybrid's other defaults, chosen earlier (issue 3)
+REFITS = (  # settings that change the blocks themselves: one probe fit per split each
+    {"taste_reg": 10.0, "projection_reg": 10.0},
+    {"taste_reg": 3.0, "projection_reg": 3.0},
+    {"taste_reg": 1.0, "projection_reg": 3.0},
+)
+GRID = {
+    "text": (0.075, 0.1),
+    "bias": (0.0, 0.05),
+    "ease": (0.5, 0.75),
+    "taste": (0.25, 0.4),
+    "prior": (0.4, 0.5, 0.6),
+}
 
 
 def ndcg(scores: np.ndarray, split: Split) -> float:
@@ -43,50 +60,79 @@ def ndcg(scores: np.ndarray, split: Split) -> float:
 
 
 def blend(blocks: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    out = np.zeros_like(next(iter(blocks.values())))
+    """The score with each block at its blend weight (the collaborative part and the cold projection at 1,
+    every other block at its default unless `weights` names it)."""
+    defaults = {
+        "text": LinearHybrid().text_weight,
+        "user": LinearHybrid().user_weight,
+        "bias": LinearHybrid().bias_weight,
+        **{k.removesuffix("_weight"): float(v) for k, v in HYBRID_DEFAULTS.items() if k.endswith("_weight")},
+    }
+    out = np.zeros_like(blocks["collaborative"], dtype=np.float64)
     for name, block in blocks.items():
         key = name.removeprefix("proj_").split("/")[0]
-        w = 1.0 if name == "collaborative" or name.startswith("proj_") else weights.get(key, FIXED.get(key, 0.0))
+        w = 1.0 if name == "collaborative" or name.startswith("proj_") else weights.get(key, defaults.get(key, 0.0))
         out += w * block
     return out
 
 
+def best_peer(kind: str, split: Split, text: np.ndarray) -> float:
+    """The best peer's NDCG@10 on a validation split, tuned on its held-out part as anchors.py does on test."""
+    if kind == "warm":
+        return anchors.peers_ease(split)[0]
+    return max(row[0] for row in anchors.peers_content(text, split).values())
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", type=int, default=16, help="cold-item validation splits, title + genres + plot")
+    parser.add_argument("--cold-short", type=int, default=10, help="cold-item validation splits, title + genres")
+    args = parser.parse_args()
     ml = ml100k.load()
     positives, _ = ml.positives()
     content = ml100k.content(ml)
+    short = ml100k.text_vectors(ml, plot=False)
+    catalogs = {"plot": content, "short": {**content, "text": ContentMatrix(short, np.ones(ml.n_items, bool))}}
+    texts = {"plot": ml100k.text_vectors(ml), "short": short}
     warm_train = random_holdout(positives, 0.2, 5, 42).train  # the anchors' splits: only their training parts
     cold_train = cold_items(positives, 0.2, 42).train
-    splits = [("warm", random_holdout(warm_train, 0.2, 5, seed)) for seed in (0, 1)]
-    splits += [("cold", cold_items(cold_train, 0.2, seed)) for seed in (0, 1, 2)]
+    sides = ("warm", "cold", "cold, title + genres")
+    splits = [(sides[0], "plot", random_holdout(warm_train, 0.2, 5, seed)) for seed in range(4)]
+    splits += [(sides[1], "plot", cold_items(cold_train, 0.2, seed)) for seed in range(args.cold)]
+    splits += [(sides[2], "short", cold_items(cold_train, 0.2, seed)) for seed in range(args.cold_short)]
+    peers = [best_peer("warm" if side == "warm" else "cold", s, texts[c]) for side, c, s in splits]
+    print("best peer per split (tuned on its held-out part):", " ".join(f"{p:.4f}" for p in peers), flush=True)
     ids_u, ids_i = [str(u) for u in range(ml.n_users)], [str(i) for i in range(ml.n_items)]
-    results: list[tuple[float, dict[str, float], list[float]]] = []
-    baseline: list[float] | None = None
-    for scale in VISUAL_SCALES:
+    results: list[tuple[dict[str, tuple[float, float, float]], dict[str, float]]] = []
+    for refit in REFITS:
         all_blocks = []
-        for _, split in splits:
-            data = TrainData(ids_u, ids_i, split.train, content, ml.user_features, ml.user_feature_names)
-            model = make_model("hybrid", visual_scale=scale)
-            all_blocks.append(block_scores(model, replace(data, interactions=split.train), split))  # type: ignore[arg-type]
-        if baseline is None:
-            base = {"ease": 0.0, "taste": 0.0, "prior": 0.0, "visual": 0.0}
-            baseline = [ndcg(blend(b, base), s) for b, (_, s) in zip(all_blocks, splits, strict=True)]
-        for e, t, p, v in itertools.product(EASE, TASTE, PRIOR, VISUAL_PROFILE):
-            weights = {"ease": e, "taste": t, "prior": p, "visual": v}
-            per = [ndcg(blend(b, weights), s) for b, (_, s) in zip(all_blocks, splits, strict=True)]
-            warm = np.mean([x / y for x, y, (k, _) in zip(per, baseline, splits, strict=True) if k == "warm"])
-            cold = np.mean([x / y for x, y, (k, _) in zip(per, baseline, splits, strict=True) if k == "cold"])
-            results.append((float((warm + cold) / 2), {"visual_scale": scale, **weights}, per))
-        print(f"visual_scale {scale}: done", file=sys.stderr, flush=True)
-    results.sort(key=lambda r: -r[0])
-    if len(sys.argv) > 1:  # keep every blend's figures for a closer look
-        import json
+        for _, c, s in splits:
+            data = TrainData(ids_u, ids_i, s.train, catalogs[c], ml.user_features, ml.user_feature_names)
+            all_blocks.append(block_scores(make_model("hybrid", **refit), data, s))
+        for combo in itertools.product(*GRID.values()):
+            weights = dict(zip(GRID, combo, strict=True))
+            ratios = [
+                ndcg(blend(b, weights), s) / peer for b, (_, _, s), peer in zip(all_blocks, splits, peers, strict=True)
+            ]
+            figures = {}
+            for side in sides:
+                r = [x for x, (k, _, _) in zip(ratios, splits, strict=True) if k == side]
+                figures[side] = (float(np.mean(r)), float(np.percentile(r, 25)), min(r))
+            results.append((figures, {**refit, **{f"{k}_weight": v for k, v in weights.items()}}))
+        print(f"{refit}: done", file=sys.stderr, flush=True)
 
-        Path(sys.argv[1]).write_text(json.dumps(results), encoding="utf-8")
-    print("baseline (no direct blocks) per split:", " ".join(f"{x:.4f}" for x in baseline or []))
-    print(f"{'objective':>9}  blend  (NDCG@10 on warm-0 warm-1 cold-0 cold-1 cold-2)")
-    for objective, weights, per in results[:15]:
-        print(f"{objective:>9.4f}  {weights}  ({' '.join(f'{x:.4f}' for x in per)})")
+    def row(figures: dict[str, tuple[float, float, float]], setting: dict[str, float]) -> str:
+        return "  ".join(f"{m:.4f} {q:.3f} {lo:.3f}" for m, q, lo in figures.values()) + f"  {setting}"
+
+    print("mean, lower quartile, min of NDCG@10 / best peer on:", ", ".join(sides))
+    results.sort(key=lambda r: -min(m for m, _, _ in r[0].values()))
+    for figures, setting in results[:15]:
+        print(row(figures, setting))
+    model = make_model("hybrid")
+    for figures, setting in results:
+        if all(getattr(model, k) == v for k, v in setting.items()):
+            print("the current defaults:")
+            print(row(figures, setting))
 
 
 if __name__ == "__main__":

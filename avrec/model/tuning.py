@@ -23,15 +23,15 @@ if TYPE_CHECKING:
     from avrec.model.hybrid import LinearHybrid
 
 GRID = {
-    "text_weight": (0.0, 0.1, 0.3),
+    "text_weight": (0.0, 0.075, 0.3),
     "visual_weight": (0.0, 0.05, 0.2),
     "user_weight": (0.0, 0.1, 0.3),
     "bias_weight": (0.0, 0.05),
     # the hybrid's direct blocks (EASE, the content-to-taste map, the popularity prior)
     # (off, or the default chosen on validation splits of MovieLens: benchmarks/choose_blend.py)
     "ease_weight": (0.0, 0.5),
-    "taste_weight": (0.0, 0.25),
-    "prior_weight": (0.0, 0.4),
+    "taste_weight": (0.0, 0.4),
+    "prior_weight": (0.0, 0.6),
     "neighbour_weight": (0.0, 0.3),  # benchmarks/poster_gain.py --neighbour-weights
 }
 DIRECT = ("ease_weight", "taste_weight", "prior_weight", "neighbour_weight")
