@@ -990,7 +990,7 @@ class Store:
         cur = self.conn.execute(
             "SELECT model_key, kind, path, params, report, created_at FROM models ORDER BY created_at"
         )
-        return [ModelRecord(k, kind, p, json.loads(pa), json.loads(r), c) for k, kind, p, pa, r, c in cur]
+        return [self._model_record(row) for row in cur]
 
     def active_model(self) -> ModelRecord | None:
         row = self.conn.execute(
@@ -999,7 +999,23 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        return ModelRecord(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5])
+        return self._model_record(row)
+
+    def _model_record(self, row: tuple[Any, ...]) -> ModelRecord:
+        """A row of the models table, checked: a record a damaged page garbled (a value of the wrong type,
+        parameters that are not a JSON object) is a StoreError naming the database, not a crash later on."""
+        key, kind, path, params, report, created_at = row
+        try:
+            if not all(isinstance(v, str) for v in (key, kind, path, params, report)):
+                raise ValueError("a value of the wrong type")
+            if not isinstance(created_at, (int, float)):
+                raise ValueError("a creation time that is not a number")
+            record = ModelRecord(key, kind, path, json.loads(params), json.loads(report), float(created_at))
+            if not (isinstance(record.params, dict) and isinstance(record.report, dict)):
+                raise ValueError("parameters or report that are not a JSON object")
+        except ValueError as exc:  # json.JSONDecodeError included
+            raise database_error(self.db_path, sqlite3.DatabaseError(f"model record {key!r}: {exc}")) from None
+        return record
 
     # -- summary ------------------------------------------------------------------------------
 

@@ -424,6 +424,18 @@ def test_damaged_database_pages_are_named(store: Path) -> None:
         fails(run_avrec(store, *args), 1, "avrec.db", "damaged")
 
 
+@pytest.mark.parametrize(
+    "column, value",
+    [("path", b"\x00\xff"), ("params", "{not json"), ("report", "[1, 2]"), ("created_at", "soon")],
+)
+def test_a_garbled_model_record_is_named(store: Path, column: str, value: object) -> None:
+    key = active_model(store)
+    with sqlite3.connect(store / "avrec.db") as conn:  # what a damaged page can leave in a row
+        conn.execute(f"UPDATE models SET {column} = ? WHERE model_key = ?", (value, key))
+    for args in (("info",), ("recommend", "--user", "u1"), ("fit",)):
+        fails(run_avrec(store, *args), 1, "avrec.db", "damaged", key)
+
+
 def test_report_out_a_directory_is_a_usage_error(store: Path, tmp_path: Path) -> None:
     fails(run_avrec(store, "report", "--user", "u1", "--out", str(tmp_path)), 2, "--out", "is a directory")
 
