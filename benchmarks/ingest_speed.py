@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown size {unknown[0]!r}: use {', '.join(SIZES)}")
 
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ingest-speed-", dir=args.workdir))
     results = []
     try:
