@@ -129,7 +129,7 @@ def all_user_batches(
     once in one scan of the store's events (`avrec.training.dataset.all_histories`): for a batch over most
     users. The scan happens before the first batch is asked for, so a failing store fails here.
     `histories` (what `all_histories` returns for `user_ids`), when the caller has read them already."""
-    hist, seen, unusable = histories or all_histories(store, user_ids, served.item_pos)
+    hist, seen, unusable = histories or all_histories(store, user_ids, served.item_ids)
     rows = np.asarray([served.user_pos.get(uid, -1) for uid in user_ids], dtype=np.int64)
 
     def batches() -> Iterator[UserBatch]:

@@ -96,10 +96,11 @@ def load_store_data(store: Store, *, times: bool = False) -> StoreData:
         attrs_text = store.user_attrs_text()
         item_ids = store.item_ids()
         vocabulary = sorted(store.user_ids())
-        user_code = {v: j for j, v in enumerate(vocabulary)}
-        item_code = {v: j for j, v in enumerate(item_ids)}
+        user_code: dict[str, int] = {}  # (read one by one: codes of users missing from the users table)
         parts = None if times else _bulk_parts(store, vocabulary, item_ids)
         if parts is None:
+            user_code = {v: j for j, v in enumerate(vocabulary)}
+            item_code = {v: j for j, v in enumerate(item_ids)}
             parts = []
             for users, items, w, t in store.interaction_chunks(times=times):
                 ucodes = np.fromiter(map(user_code.get, users, repeat(-1)), dtype=np.int64, count=len(users))
@@ -185,18 +186,19 @@ def history_matrix(
 
 
 def all_histories(
-    store: Store, user_ids: Sequence[str], item_pos: Mapping[str, int]
+    store: Store, user_ids: Sequence[str], item_ids: Sequence[str]
 ) -> tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]:
-    """`history_matrix` of many users (distinct ids) from one sequential scan of the store's events, in
-    chunks (memory: three numbers per event): for a batch over most users, many times faster than
-    looking each block of users up."""
-    shape = (len(user_ids), len(item_pos))
-    bulk = store.interaction_codes(user_ids, _in_order(item_pos))
+    """`history_matrix` of many users (distinct ids) over `item_ids` (columns in that order) from one
+    sequential scan of the store's events, in chunks (memory: three numbers per event): for a batch over
+    most users, many times faster than looking each block of users up."""
+    shape = (len(user_ids), len(item_ids))
+    bulk = store.interaction_codes(user_ids, item_ids)
     if bulk is not None:
         r, c, w = bulk
         keep = r >= 0
         return _history_arrays(r[keep], c[keep], w[keep], shape)
     user_pos = {uid: r for r, uid in enumerate(user_ids)}
+    item_pos = {item: j for j, item in enumerate(item_ids)}
     rows, cols, weights = [], [], []
     for users, items, w, _ in store.interaction_chunks(times=False):
         r = np.fromiter(map(user_pos.get, users, repeat(-1)), dtype=np.int64, count=len(users))
@@ -208,14 +210,6 @@ def all_histories(
     if not rows:
         rows, cols, weights = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
     return _history_arrays(np.concatenate(rows), np.concatenate(cols), np.concatenate(weights), shape)
-
-
-def _in_order(positions: Mapping[str, int]) -> list[str]:
-    """The ids of a position map (id -> 0..n-1), in position order."""
-    ids = [""] * len(positions)
-    for name, j in positions.items():
-        ids[j] = name
-    return ids
 
 
 def _history_arrays(

@@ -85,14 +85,14 @@ def test_bulk_histories_equal_the_per_block_ones(fitted_store: Path, runner: Cli
     with Store(fitted_store) as store:
         served = load_served(store)
         users = store.user_ids()
-        bulk = all_histories(store, users, served.item_pos)
+        bulk = all_histories(store, users, served.item_ids)
         blocks = history_matrix(store, users, served.item_pos)
         assert (bulk[0] != blocks[0]).nnz == 0 and (bulk[1] != blocks[1]).nnz == 0 and bulk[2] == blocks[2]
         row = users.index("city_1")
         assert bulk[1][row, served.item_pos["rain"]] and not bulk[0][row, served.item_pos["rain"]]
         # fit reads the training users' histories along with the training data: the same matrices
         loaded = load_store_data(store)
-        mine = all_histories(store, loaded.data.user_ids, {i: j for j, i in enumerate(loaded.data.item_ids)})
+        mine = all_histories(store, loaded.data.user_ids, loaded.data.item_ids)
         assert all((a != b).nnz == 0 for a, b in zip(loaded.histories[:2], mine[:2], strict=True))
         assert loaded.histories[2] == mine[2] and loaded.last_event_id == store.last_event_id()
         # a repeated id gets its history again
