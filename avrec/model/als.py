@@ -23,7 +23,7 @@ FINAL_CG_STEPS = 10
 EXACT_USER_BLOCK = 2048
 BATCH_USERS = 64
 #: `ImplicitALS.solve_users` solves histories of up to this many events per factor by `solve_short`.
-SHORT_HISTORY = 0.5
+SHORT_HISTORY = 0.75
 
 
 def half_step(
@@ -140,30 +140,25 @@ def solve_short(y: np.ndarray, conf: sp.csr_matrix, reg: float, rows: np.ndarray
     Equal to `solve_exact` to float64 rounding. `chunk` caps the (users x events) gathered per batch."""
     y64 = np.asarray(y, dtype=np.float64)
     k = y64.shape[1]
-    conf = sp.csr_matrix(conf, dtype=np.float64)
-    conf.sort_indices()
     yb = np.linalg.solve(y64.T @ y64 + reg * np.eye(k), y64.T).T  # row j: B^-1 y_j
     x = np.zeros((len(rows), k))
-    if len(rows) == 0:
-        return x
-    c = sp.csr_matrix((conf.data + 1.0, conf.indices, conf.indptr), shape=conf.shape)[rows]
-    x0 = c @ yb
     lengths = np.diff(conf.indptr)[rows]
     for n in np.unique(lengths).tolist():
         same = np.flatnonzero(lengths == n)
         if n == 0:
-            continue  # no events: x0 is zero too
+            continue  # no events: x is zero
         step = max(1, chunk // n)
         for start in range(0, len(same), step):
             sel = same[start : start + step]
             pos = conf.indptr[rows[sel]][:, None] + np.arange(n)
-            cols, d = conf.indices[pos], conf.data[pos]  # (batch, n)
+            cols, d = conf.indices[pos], conf.data[pos].astype(np.float64)  # (batch, n)
             u, w = y64[cols], yb[cols]  # (batch, n, k): U_u and U_u B^-1
+            x0 = np.einsum("bn,bnk->bk", d + 1.0, w)
             m = np.matmul(u, w.transpose(0, 2, 1)) * d[:, :, None]
             m[:, np.arange(n), np.arange(n)] += 1.0
-            t = d * np.einsum("bnk,bk->bn", u, x0[sel])
+            t = d * np.einsum("bnk,bk->bn", u, x0)
             s = np.linalg.solve(m, t[:, :, None])[:, :, 0]
-            x[sel] = x0[sel] - np.einsum("bnk,bn->bk", w, s)
+            x[sel] = x0 - np.einsum("bnk,bn->bk", w, s)
     return x
 
 
@@ -274,8 +269,9 @@ class ImplicitALS:
     its conjugate-gradient half-step is `half_step`'s algorithm (warm start, `cg_steps` iterations, the same
     loss), one row at a time, so it needs none of the (nnz x factors) gathered copies `half_step` makes; its
     per-user Cholesky solve in float64 is `solve_users`' exact least squares (for users with long histories;
-    the short ones, most of them, go through `solve_short`, the same solution for less work). Both agree with this module's
-    kernels to float rounding (tests/model/test_als_backends.py), so fold-in and `explain` stay exact.
+    the short ones, most of them, go through `solve_short`, the same solution for less work). Both agree with
+    this module's kernels to float rounding (tests/model/test_als_backends.py), so fold-in and `explain` stay
+    exact.
 
     `threads`: OpenMP threads for both kernels; None uses implicit's default (`OMP_NUM_THREADS`, else every
     core). Per-row regularization (`reg_exponent` != 0) is not in implicit's kernels: that fit runs locally.
