@@ -125,7 +125,9 @@ def test_interaction_codes_equal_the_events_read_one_by_one(store: Store) -> Non
     assert got is not None
     assert got[0].tolist() == [vocab_u.index(u) for u in users]
     assert got[1].tolist() == [vocab_i.index(i) if i in vocab_i else -1 for i in items]  # i3: absent
-    assert got[2].tobytes() == weights.tobytes()  # the same floats, bit for bit
+    assert got[2].tobytes() == weights.tobytes()  # the same floats, bit for bit (one event a range: one weight)
+    whole = store.interaction_codes(vocab_u, vocab_i)  # one range of several weights
+    assert whole is not None and whole[2].tobytes() == weights.tobytes()
     only = store.interaction_codes(["u2"], [])
     assert only is not None and only[0].tolist() == [0 if u == "u2" else -1 for u in users]
     assert only[1].tolist() == [-1] * len(items)

@@ -22,6 +22,8 @@ import scipy.sparse as sp
 FINAL_CG_STEPS = 10
 EXACT_USER_BLOCK = 2048
 BATCH_USERS = 64
+#: `ImplicitALS.solve_users` solves histories of up to this many events per factor by `solve_short`.
+SHORT_HISTORY = 0.75
 
 
 def half_step(
@@ -124,6 +126,40 @@ def solve_users(y: np.ndarray, conf: sp.csr_matrix, reg: float) -> np.ndarray:
     if n == 0:
         return np.zeros((0, y.shape[1]))
     return np.vstack([solve_exact(y, conf[s : s + EXACT_USER_BLOCK], reg) for s in range(0, n, EXACT_USER_BLOCK)])
+
+
+def solve_short(y: np.ndarray, conf: sp.csr_matrix, reg: float, rows: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """`solve_exact` of the rows `rows` of `conf` (each with at most a few dozen events), through the
+    Woodbury identity: with B = Y'Y + reg I (one factorisation for everyone), U_u the rows of Y the user
+    touched and D_u their c - 1,
+
+        x_u = x0 - (B^-1 U_u') s,   x0 = B^-1 Y' C_u p_u,   (I + D_u U_u B^-1 U_u') s = D_u U_u x0,
+
+    so each user solves an n_u x n_u system instead of a factors x factors one, and the work is batched
+    products over users of equal history length (no padding: a row's answer depends on its events alone).
+    Equal to `solve_exact` to float64 rounding. `chunk` caps the (users x events) gathered per batch."""
+    y64 = np.asarray(y, dtype=np.float64)
+    k = y64.shape[1]
+    yb = np.linalg.solve(y64.T @ y64 + reg * np.eye(k), y64.T).T  # row j: B^-1 y_j
+    x = np.zeros((len(rows), k))
+    lengths = np.diff(conf.indptr)[rows]
+    for n in np.unique(lengths).tolist():
+        same = np.flatnonzero(lengths == n)
+        if n == 0:
+            continue  # no events: x is zero
+        step = max(1, chunk // n)
+        for start in range(0, len(same), step):
+            sel = same[start : start + step]
+            pos = conf.indptr[rows[sel]][:, None] + np.arange(n)
+            cols, d = conf.indices[pos], conf.data[pos].astype(np.float64)  # (batch, n)
+            u, w = y64[cols], yb[cols]  # (batch, n, k): U_u and U_u B^-1
+            x0 = np.einsum("bn,bnk->bk", d + 1.0, w)
+            m = np.matmul(u, w.transpose(0, 2, 1)) * d[:, :, None]
+            m[:, np.arange(n), np.arange(n)] += 1.0
+            t = d * np.einsum("bnk,bk->bn", u, x0)
+            s = np.linalg.solve(m, t[:, :, None])[:, :, 0]
+            x[sel] = x0 - np.einsum("bnk,bn->bk", w, s)
+    return x
 
 
 def user_system(y: np.ndarray, items: np.ndarray, c_minus_1: np.ndarray, reg: float) -> np.ndarray:
@@ -232,8 +268,10 @@ class ImplicitALS:
     """The same two kernels run by implicit's compiled CPU code (benfred/implicit, OpenMP over users):
     its conjugate-gradient half-step is `half_step`'s algorithm (warm start, `cg_steps` iterations, the same
     loss), one row at a time, so it needs none of the (nnz x factors) gathered copies `half_step` makes; its
-    per-user Cholesky solve in float64 is `solve_users`' exact least squares. Both agree with this module's
-    kernels to float rounding (tests/model/test_als_backends.py), so fold-in and `explain` stay exact.
+    per-user Cholesky solve in float64 is `solve_users`' exact least squares (for users with long histories;
+    the short ones, most of them, go through `solve_short`, the same solution for less work). Both agree with
+    this module's kernels to float rounding (tests/model/test_als_backends.py), so fold-in and `explain` stay
+    exact.
 
     `threads`: OpenMP threads for both kernels; None uses implicit's default (`OMP_NUM_THREADS`, else every
     core). Per-row regularization (`reg_exponent` != 0) is not in implicit's kernels: that fit runs locally.
@@ -281,8 +319,17 @@ class ImplicitALS:
             return solve_users(y, conf, reg)
         x = np.zeros((conf.shape[0], y.shape[1]), dtype=np.float64)
         if conf.shape[0]:
-            y64 = np.ascontiguousarray(y, dtype=np.float64)
-            kernels.least_squares(_confidence(conf), x, y64, float(reg), num_threads=self._num_threads)
+            # Short histories (most users) by the Woodbury identity, batched; the rest by implicit's
+            # per-user Cholesky, whose cost per user is the same factors^3 however few its events.
+            lengths = np.diff(conf.indptr)
+            short = lengths <= SHORT_HISTORY * y.shape[1]
+            x[short] = solve_short(y, conf, reg, np.flatnonzero(short))
+            if not short.all():
+                rest = np.flatnonzero(~short)
+                part = np.zeros((len(rest), y.shape[1]), dtype=np.float64)
+                y64 = np.ascontiguousarray(y, dtype=np.float64)
+                kernels.least_squares(_confidence(conf[rest]), part, y64, float(reg), num_threads=self._num_threads)
+                x[rest] = part
         return x
 
 

@@ -42,7 +42,13 @@ from avrec.store import Store
 
 BUDGET_BYTES = 512 * 2**20
 FILES = (
-    "users.npy", "user_ids.npy", "attrs.npy", "checks.npy", "items.npy", "item_ids.npy", "item_sorted.npy",
+    "users.npy",
+    "user_ids.npy",
+    "attrs.npy",
+    "checks.npy",
+    "items.npy",
+    "item_ids.npy",
+    "item_sorted.npy",
     "item_rows.npy",
 )
 ITEM_SIDE = ("items.npy", "item_ids.npy", "item_sorted.npy", "item_rows.npy")
@@ -87,19 +93,13 @@ def write(
     arrays = {
         "users.npy": np.ascontiguousarray(users[order], dtype=np.float32),
         "user_ids.npy": uids[order],
-        "attrs.npy": np.array([attrs_digest(attrs_text.get(u)) for u in uids[order].tolist()], dtype=np.int64),
+        "attrs.npy": _digests([attrs_text.get(u) for u in uids[order].tolist()]),
         "items.npy": np.ascontiguousarray(items, dtype=np.float32),
         "item_ids.npy": iids,
         "item_sorted.npy": iids[item_order],
         "item_rows.npy": item_order.astype(np.int64),
     }
-    arrays["checks.npy"] = np.array(
-        [
-            _row_check(uid, arrays["users.npy"][r], int(arrays["attrs.npy"][r]))
-            for r, uid in enumerate(arrays["user_ids.npy"].tolist())
-        ],
-        dtype=np.uint32,
-    )
+    arrays["checks.npy"] = _row_checks(arrays["user_ids.npy"].tolist(), arrays["users.npy"], arrays["attrs.npy"])
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(mode=0o700, parents=True)
@@ -145,6 +145,33 @@ def _row_check(user_id: str, row: np.ndarray, attrs: int) -> int:
     crc = zlib.crc32(user_id.encode("utf-8", "surrogatepass"))
     crc = zlib.crc32(np.ascontiguousarray(row, dtype=np.float32).data.cast("B"), crc)
     return zlib.crc32(attrs.to_bytes(8, "little", signed=True), crc)
+
+
+def _digests(texts: Sequence[str | None]) -> np.ndarray:
+    """`attrs_digest` of each text (int64), each distinct text hashed once (users often share theirs)."""
+    seen: dict[str | None, int] = {}
+    return np.fromiter(
+        (seen[t] if t in seen else seen.setdefault(t, attrs_digest(t)) for t in texts), dtype=np.int64, count=len(texts)
+    )
+
+
+def _row_checks(user_ids: Sequence[str], rows: np.ndarray, attrs: np.ndarray) -> np.ndarray:
+    """`_row_check` of every row (uint32), reading each row's bytes as a slice of one buffer."""
+    width = rows.shape[1] * 4
+    vectors = memoryview(np.ascontiguousarray(rows, dtype=np.float32).tobytes())
+    digests = memoryview(np.ascontiguousarray(attrs, dtype="<i8").tobytes())
+    crc32 = zlib.crc32
+    return np.fromiter(
+        (
+            crc32(
+                digests[8 * r : 8 * r + 8],
+                crc32(vectors[width * r : width * (r + 1)], crc32(uid.encode("utf-8", "surrogatepass"))),
+            )
+            for r, uid in enumerate(user_ids)
+        ),
+        dtype=np.uint32,
+        count=len(user_ids),
+    )
 
 
 class Damaged(ValueError):

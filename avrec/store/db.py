@@ -162,6 +162,28 @@ class ModelRecord:
     created_at: float
 
 
+def _arrow_strings(texts: Sequence[str]) -> Any:
+    """`texts` as a pyarrow large-string array, built from its buffers (`pa.array` would import pandas)."""
+    import pyarrow as pa
+
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    return pa.LargeStringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
+def _codes(found: Any) -> np.ndarray:
+    """An int32 pyarrow array as numpy, -1 where null (read from its buffers: `to_numpy` of an array with
+    nulls would import pandas)."""
+    start, n = found.offset, len(found)
+    validity, values = found.buffers()
+    codes = np.frombuffer(values, dtype=np.int32, count=start + n)[start:]
+    if validity is None or found.null_count == 0:
+        return codes.copy()
+    valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=start + n, bitorder="little")[start:]
+    return np.where(valid.astype(bool), codes, np.int32(-1))
+
+
 class Store:
     """A handle on one store directory. Cheap to open; safe to open from several processes."""
 
@@ -582,36 +604,43 @@ class Store:
         without a Python string per id. SQLite joins each range of `size` events' ids into one string per
         column, and pyarrow splits them and looks them up in bulk. None when an id holds the separator
         (then a range splits into more ids than it holds events): read `interaction_chunks` instead."""
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        users_set, items_set = pa.array(list(user_ids), pa.string()), pa.array(list(item_ids), pa.string())
+        users_set, items_set = _arrow_strings(user_ids), _arrow_strings(item_ids)
         top = self.last_event_id()
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        # A range of event ids read straight off the table comes in id order when SQLite walks the rowid
+        # (what EXPLAIN QUERY PLAN says it does); else the ids are put in order in a subquery (slower).
+        select = "count(*), group_concat(user_id, char(31)), group_concat(item_id, char(31)), min(weight), max(weight)"
+        query = f"SELECT {select} FROM interactions WHERE id >= ? AND id < ?"
+        plan = [row[-1] for row in self.conn.execute(f"EXPLAIN QUERY PLAN {query}", (0, size))]
+        if len(plan) != 1 or "INTEGER PRIMARY KEY" not in plan[0]:
+            query = (
+                f"SELECT {select} FROM (SELECT user_id, item_id, weight FROM interactions WHERE id >= ? AND id < ? "
+                "ORDER BY id)"
+            )
         for low in range(0, top + 1, size):
             span = (low, low + size)
-            joined = self.conn.execute(
-                "SELECT count(*), group_concat(user_id, char(31)), group_concat(item_id, char(31)) FROM "
-                "(SELECT user_id, item_id FROM interactions WHERE id >= ? AND id < ? ORDER BY id)",
-                span,
-            ).fetchone()
+            joined = self.conn.execute(query, span).fetchone()
             count = int(joined[0])
             if count == 0:
                 continue
-            weights = np.fromiter(
-                chain.from_iterable(
-                    self.conn.execute("SELECT weight FROM interactions WHERE id >= ? AND id < ? ORDER BY id", span)
-                ),
-                dtype=np.float64,
-                count=count,
-            )
+            if joined[3] == joined[4] != 0:  # one weight throughout (a log without weights): no need to read it
+                weights = np.full(count, joined[3], dtype=np.float64)
+            else:
+                weights = np.fromiter(
+                    chain.from_iterable(
+                        self.conn.execute("SELECT weight FROM interactions WHERE id >= ? AND id < ? ORDER BY id", span)
+                    ),
+                    dtype=np.float64,
+                    count=count,
+                )
             columns = []
             for text, vocabulary in ((joined[1], users_set), (joined[2], items_set)):
-                ids = pc.split_pattern(pa.array([text], pa.string()), "\x1f").flatten()
+                ids = pc.split_pattern(_arrow_strings([text]), "\x1f").flatten()
                 if len(ids) != count:
                     return None
-                found = pc.index_in(ids, value_set=vocabulary).fill_null(-1)
-                columns.append(found.to_numpy(zero_copy_only=False).astype(np.int32, copy=False))
+                columns.append(_codes(pc.index_in(ids, options=pc.SetLookupOptions(vocabulary))))
             parts.append((columns[0], columns[1], weights))
         if not parts:
             return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
@@ -1046,7 +1075,7 @@ def _children_of(conn: sqlite3.Connection, parent: str) -> list[tuple[str, str]]
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     out = []
     for table in tables:
-        for fk in conn.execute("SELECT \"table\", \"from\" FROM pragma_foreign_key_list(?)", (table,)):
+        for fk in conn.execute('SELECT "table", "from" FROM pragma_foreign_key_list(?)', (table,)):
             if fk[0] == parent:
                 if not (table.isidentifier() and str(fk[1]).isidentifier()):  # never quoted into SQL otherwise
                     raise StoreError(f"unexpected table or column name in the schema: {table!r}.{fk[1]!r}")

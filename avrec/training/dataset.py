@@ -129,6 +129,7 @@ def load_store_data(store: Store, *, times: bool = False) -> StoreData:
     matrix = sp.csr_matrix((weights[keep], (u[keep], i[keep])), shape=shape, dtype=np.float64)
     matrix.sum_duplicates()
     _check_weights(matrix, user_ids, item_ids)
+    summed = matrix
     matrix = matrix.astype(np.float32)
     matrix.sort_indices()
     when = None
@@ -145,7 +146,11 @@ def load_store_data(store: Store, *, times: bool = False) -> StoreData:
     features = encode([attrs.get(uid, {}) for uid in user_ids], names) if names else None
     data = TrainData(user_ids, item_ids, matrix, content, features, names)
     known = u >= 0  # every event of a training user, whatever its weight: as `history_matrix` sums them
-    histories = _history_arrays(u[known], i[known], weights[known], shape)
+    if keep.all():  # (every event is in the matrix, summed: the histories are its pairs)
+        histories = _pair_histories(summed, shape)
+    else:
+        histories = _history_arrays(u[known], i[known], weights[known], shape)
+    del summed
     return StoreData(data, when, histories, last_event_id, attrs_text)
 
 
@@ -220,10 +225,21 @@ def _history_arrays(
     known = cols >= 0
     total = sp.csr_matrix((weights[known], (rows[known], cols[known])), shape=shape, dtype=np.float64)
     total.sum_duplicates()  # keeps pairs that sum to zero: seen all the same
+    return _pair_histories(total, shape)
+
+
+def _pair_histories(
+    total: sp.csr_matrix, shape: tuple[int, int]
+) -> tuple[sp.csr_matrix, sp.csr_matrix, frozenset[int]]:
+    """`_history_arrays` of the summed weight of each (row, column) pair (float64 CSR, duplicates summed)."""
     w = total.data
     usable = w <= MAX_PAIR_WEIGHT  # False for NaN too
     seen = sp.csr_matrix((np.ones(len(w), dtype=bool), total.indices, total.indptr), shape=shape)
     keep = usable & (w > 0)
+    if keep.all():  # every pair a positive, usable weight: the same pattern
+        hist = sp.csr_matrix((w.astype(np.float32), total.indices.copy(), total.indptr.copy()), shape=shape)
+        hist.sort_indices()
+        return hist, seen, frozenset()
     pair_rows = np.repeat(np.arange(shape[0]), np.diff(total.indptr))
     hist = sp.csr_matrix(
         (w[keep].astype(np.float32), (pair_rows[keep], total.indices[keep])), shape=shape, dtype=np.float32

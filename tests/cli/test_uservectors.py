@@ -154,3 +154,15 @@ def test_an_incremental_fit_writes_a_table_with_the_same_answers(
     with Store(with_attrs) as store:
         for user in store.user_ids():
             same(quick(store, user), full_path(store, user, k=5))
+
+
+def test_the_checks_written_in_bulk_are_the_ones_a_request_recomputes() -> None:
+    rng = np.random.default_rng(0)
+    ids = ["u1", "ü2", "", "u\udc80"]  # (a lone surrogate: the id is encoded as `_row_check` encodes it)
+    rows = rng.standard_normal((4, 5)).astype(np.float32)
+    texts = ['{"a": 1}', None, '{"a": 1}', "{}"]
+    digests = uservectors._digests(texts)
+    assert digests.tolist() == [uservectors.attrs_digest(t) for t in texts]
+    checks = uservectors._row_checks(ids, rows, digests)
+    assert checks.dtype == np.uint32
+    assert checks.tolist() == [uservectors._row_check(u, rows[r], int(digests[r])) for r, u in enumerate(ids)]

@@ -41,6 +41,21 @@ def test_exact_solve_matches_the_local_one() -> None:
     assert als.ImplicitALS().solve_users(y, conf[:0], 3.0).shape == (0, 12)
 
 
+def test_short_histories_solved_by_woodbury_equal_the_normal_equations() -> None:
+    conf = _conf(6, users=200, items=90)
+    conf.data[::7] = 0.0  # c - 1 of zero (c = 1): a term of nothing
+    y = np.random.default_rng(2).standard_normal((conf.shape[1], 10)).astype(np.float32)
+    rows = np.array([5, 0, 199, 17, 5, 3])  # any order, a row twice
+    lengths = np.diff(conf.indptr)
+    assert len(set(lengths.tolist())) > 3 and (lengths == 0).any()
+    rows = np.concatenate([rows, np.flatnonzero(lengths == 0)[:2]])
+    got = als.solve_short(y, conf, 2.5, rows, chunk=7)  # batches of a few users each
+    want = als.solve_exact(y, conf[rows], 2.5)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 * float(np.abs(want).max()))
+    assert not got[lengths[rows] == 0].any()  # no events: zero
+    assert als.solve_short(y, conf, 2.5, np.zeros(0, np.int64)).shape == (0, 10)
+
+
 def test_fit_follows_the_local_path_from_the_same_seed() -> None:
     conf = _conf(2)
     args = (conf, 8, 2.0, 6, 3)
