@@ -192,16 +192,22 @@ def text_sources(ml: MovieLens, plot: bool = True) -> list[Any]:
     ]
 
 
-def text_parts(ml: MovieLens, cache: Path = CACHE, plot: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def text_parts(
+    ml: MovieLens, cache: Path = CACHE, plot: bool = True, labels: list[list[str]] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """SBERT (bundled all-MiniLM-L6-v2) vectors of each item's short and long text as `avrec embed` splits
     them (`avrec.embed.text.item_texts`: title + genres as tags; the plot), zero rows where an item has no
-    such text; cached by content hash."""
+    such text; cached by content hash. With `labels` (`poster_labels`), each item's short text ends with
+    "Frames show: ..." its poster's labels, as `avrec embed` made it before labels were kept out of a text
+    with words (to measure what that did)."""
     from avrec.embed.text import item_texts
 
     texts = [item_texts(s) for s in text_sources(ml, plot)]
     out: list[np.ndarray] = []  # the short side first: every item has a title
     for side in ("short", "long"):
         strings = [getattr(t, side) for t in texts]
+        if labels is not None and side == "short":
+            strings = [s + ". Frames show: " + ", ".join(lab) if lab else s for s, lab in zip(strings, labels)]
         key = hashlib.sha256(("\n".join(strings) + side).encode()).hexdigest()[:16]
         path = cache / f"ml100k-text-{side}-{key}.npy"
         if not path.exists():
@@ -224,12 +230,19 @@ def sbert(texts: list[str]) -> np.ndarray:
     return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True), dtype=np.float32)
 
 
-def text_vectors(ml: MovieLens, cache: Path = CACHE, plot: bool = True, weight: float | None = None) -> np.ndarray:
+def text_vectors(
+    ml: MovieLens,
+    cache: Path = CACHE,
+    plot: bool = True,
+    weight: float | None = None,
+    labels: list[list[str]] | None = None,
+) -> np.ndarray:
     """Each item's text vector as `avrec embed` makes it (`avrec.embed.text.mix_text_vectors` of the short and
-    long texts' vectors, `text_parts`), with the short side's `weight` (default: avrec's)."""
+    long texts' vectors, `text_parts`, with `labels` if given), with the short side's `weight` (default:
+    avrec's)."""
     from avrec.embed.text import SHORT_TEXT_WEIGHT, mix_text_vectors
 
-    short, long = text_parts(ml, cache, plot)
+    short, long = text_parts(ml, cache, plot, labels)
     return mix_text_vectors(short, long, SHORT_TEXT_WEIGHT if weight is None else weight)
 
 
@@ -313,6 +326,35 @@ def poster_vectors_effnet(ml: MovieLens, cache: Path = CACHE, batch: int = 32) -
     np.savez(tmp, vectors=vecs, present=present)
     tmp.replace(path)
     return vecs, present
+
+
+def poster_labels(ml: MovieLens, cache: Path = CACHE) -> list[list[str]]:
+    """Each item's visual labels as `avrec embed` stores them for a one-frame image item: its poster's top
+    ImageNet classes (`avrec.encoders.imagenet.aggregate_labels`; none without a poster), cached."""
+    import json
+
+    path = cache / f"ml100k-poster-labels-{_poster_key(ml)}.json"
+    if path.exists():
+        return [list(x) for x in json.loads(path.read_text())]
+    from PIL import Image
+
+    from avrec.encoders.imagenet import EfficientNetEncoder, aggregate_labels
+
+    encoder = EfficientNetEncoder()
+    labels: list[list[str]] = [[] for _ in range(ml.n_items)]
+    for i, p in enumerate(ml.posters):
+        if p is None:
+            continue
+        try:
+            with Image.open(p) as img:
+                frame = np.asarray(img.convert("RGB"))
+        except OSError:
+            continue
+        probs = encoder.encode_labelled([frame])[1]
+        labels[i] = [v.label for v in aggregate_labels(probs, [0.0])]
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(labels))
+    return labels
 
 
 def content(ml: MovieLens) -> dict[str, Any]:

@@ -21,6 +21,9 @@ less where text alone already ranks well, which says what ratio to expect on a s
 `--anchors-split` runs the same on the anchors' own cold split (its test part included): to see which items
 a loss there comes from, never to choose anything.
 
+`--frame-labels` puts each poster's ImageNet labels ("Frames show: comic book") into the text + posters
+arm's text, as `avrec embed` did before it kept labels out of a text with words: what that costs.
+
 `--neighbour-weights` chooses the weight of the neighbour block (each cold item scored by the user's history
 on its `--neighbours` nearest warm items by poster, weighted by similarity): the text + posters model is
 fitted once per split with the block at weight 1, and the ratio's spread over the splits is printed for each
@@ -109,11 +112,16 @@ def main() -> None:
     parser.add_argument("--whiten", type=int, default=0, help="whiten the poster vectors to K dimensions")
     parser.add_argument("--neighbours", type=int, default=None, help="neighbour_k of the block to weigh")
     parser.add_argument("--neighbour-weights", default="", help="comma-separated neighbour_weight values")
+    parser.add_argument("--frame-labels", action="store_true", help="posters' labels in text + posters' text")
     args = parser.parse_args()
     ml = ml100k.load()
     positives, _ = ml.positives()
     text = ContentMatrix(ml100k.text_vectors(ml, plot=args.catalog == "title-genres-plot"), np.ones(ml.n_items, bool))
     vectors, has_poster = ml100k.poster_vectors_effnet(ml)
+    both_text = text
+    if args.frame_labels:
+        labelled = ml100k.text_vectors(ml, plot=args.catalog == "title-genres-plot", labels=ml100k.poster_labels(ml))
+        both_text = ContentMatrix(labelled, np.ones(ml.n_items, bool))
     if args.whiten:
         vectors = whitened(vectors, has_poster, args.whiten)
     posters = ContentMatrix(vectors, has_poster)
@@ -134,7 +142,7 @@ def main() -> None:
         scores: dict[str, np.ndarray] = {}
         for name, content in (
             ("text", {"text": text}),
-            ("both", {"text": text, "visual": posters}),
+            ("both", {"text": both_text, "visual": posters}),
             ("posters", {"visual": posters}),
         ):
             model = make_model("hybrid", **(fixed if name == "both" else {}))

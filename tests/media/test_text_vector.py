@@ -1,5 +1,5 @@
-"""An item's text vector: short metadata (title, tags, frame labels) and long text (description, transcript)
-encoded apart and mixed, so a long description cannot drown the tags."""
+"""An item's text vector: short metadata (title, tags; frame labels only without other text) and long text
+(description, transcript) encoded apart and mixed, so a long description cannot drown the tags."""
 
 from __future__ import annotations
 
@@ -34,8 +34,11 @@ LONG = " ".join(
 def test_item_texts_split_short_metadata_from_long_text() -> None:
     source = TextSource("a", " Volcano ", LONG, ["lava", " "], "spoken words", ["volcano", "alp"])
     texts = item_texts(source)
-    assert texts.short == "Volcano. Tags: lava. Frames show: volcano, alp"
+    assert texts.short == "Volcano. Tags: lava"  # labels stay out of a text that has words
     assert texts.long == LONG + ". spoken words"
+    # an item with nothing but what its frames show is known by that
+    assert item_texts(TextSource("c", " ", None, [], None, ["seashore"])) == ItemTexts("Frames show: seashore", "")
+    assert item_texts(TextSource("d", None, "A walk.", [], None, ["seashore"])) == ItemTexts("", "A walk.")
     assert item_texts(TextSource("b", None, None)) == ItemTexts("", "")
     assert not item_texts(TextSource("b", None, None))
     # the hash covers both sides: changing either re-embeds
