@@ -42,13 +42,7 @@ from avrec.store import Store
 
 BUDGET_BYTES = 512 * 2**20
 FILES = (
-    "users.npy",
-    "user_ids.npy",
-    "attrs.npy",
-    "checks.npy",
-    "items.npy",
-    "item_ids.npy",
-    "item_sorted.npy",
+    "users.npy", "user_ids.npy", "attrs.npy", "checks.npy", "items.npy", "item_ids.npy", "item_sorted.npy",
     "item_rows.npy",
 )
 ITEM_SIDE = ("items.npy", "item_ids.npy", "item_sorted.npy", "item_rows.npy")

@@ -1075,7 +1075,7 @@ def _children_of(conn: sqlite3.Connection, parent: str) -> list[tuple[str, str]]
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     out = []
     for table in tables:
-        for fk in conn.execute('SELECT "table", "from" FROM pragma_foreign_key_list(?)', (table,)):
+        for fk in conn.execute("SELECT \"table\", \"from\" FROM pragma_foreign_key_list(?)", (table,)):
             if fk[0] == parent:
                 if not (table.isidentifier() and str(fk[1]).isidentifier()):  # never quoted into SQL otherwise
                     raise StoreError(f"unexpected table or column name in the schema: {table!r}.{fk[1]!r}")

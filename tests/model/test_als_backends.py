@@ -29,13 +29,22 @@ def test_default_backend_is_implicit_when_installed() -> None:
         als.ImplicitALS(0)
 
 
-def test_exact_solve_matches_the_local_one() -> None:
+def test_exact_solve_matches_implicits_cholesky() -> None:
+    from implicit.cpu import _als
+
     conf = _conf()
     y = np.random.default_rng(1).standard_normal((conf.shape[1], 12)).astype(np.float32)
     local = als.LOCAL.solve_users(y, conf, 3.0)
-    fast = als.ImplicitALS(threads=1).solve_users(y, conf, 3.0)
+    lengths = np.diff(conf.indptr)
+    assert (lengths <= als.SHORT_HISTORY * 12).any() and (lengths > als.SHORT_HISTORY * 12).any()  # both paths
+    cholesky = np.zeros_like(local)
+    _als.least_squares(als._confidence(conf), cholesky, y.astype(np.float64), 3.0, num_threads=1)
+    np.testing.assert_allclose(local, cholesky, rtol=0, atol=1e-6 * float(np.abs(cholesky).max()))
+    # implicit's back-end solves the users the same way, threaded: the same answer whatever the threads
+    fast = als.ImplicitALS(threads=3).solve_users(y, conf, 3.0)
     assert fast.dtype == np.float64
-    np.testing.assert_allclose(fast, local, rtol=0, atol=1e-6 * float(np.abs(local).max()))
+    np.testing.assert_array_equal(fast, local)
+    np.testing.assert_array_equal(als.solve_users(y, conf, 3.0, threads=2), local)
     # rows without events solve to zero, and an empty batch is empty
     assert not fast[np.diff(conf.indptr) == 0].any()
     assert als.ImplicitALS().solve_users(y, conf[:0], 3.0).shape == (0, 12)
