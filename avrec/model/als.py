@@ -25,7 +25,7 @@ FINAL_CG_STEPS = 10
 #: `solve_users` solves long histories in blocks of rows holding about this many events (memory bound).
 EXACT_BLOCK_EVENTS = 1 << 21
 BATCH_USERS = 64
-#: `ImplicitALS.solve_users` solves histories of up to this many events per factor by `solve_short`.
+#: `solve_users` solves histories of up to this many events per factor by `solve_short` (the rest by `solve_exact`).
 SHORT_HISTORY = 0.75
 
 
