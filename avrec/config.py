@@ -25,6 +25,12 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 }
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the platform tells it), at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(cores, 1)
+
+
 def default_store_path() -> Path:
     return Path(os.environ.get("AVREC_STORE") or DEFAULT_STORE)
 

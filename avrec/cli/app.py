@@ -20,7 +20,7 @@ from click import exceptions as _click
 from typer.core import TyperGroup
 
 from avrec import __version__
-from avrec.config import Settings, default_store_path
+from avrec.config import Settings, default_store_path, usable_cores
 from avrec.errors import AvrecError
 
 
@@ -178,8 +178,8 @@ THREADS_PER_CORE = 4
 
 
 def _sane_threads(threads: int, quiet: bool) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    most = THREADS_PER_CORE * max(cores, 1)
+    cores = usable_cores()
+    most = THREADS_PER_CORE * cores
     if threads <= most:
         return threads
     if not quiet:

@@ -372,31 +372,6 @@ def _bytes_within(values: Any, low: int, high: int, shortest: int, longest: int 
     return bool(np.all(text - np.uint8(low) <= np.uint8(high - low)))
 
 
-def numpy_of(values: Any) -> np.ndarray:
-    """A pyarrow array as numpy: a view of the buffer of an int32, (u)int64 or float64 array without nulls (the
-    first `to_numpy` of a process imports pandas, a quarter of a second of an ingest), else `to_numpy`."""
-    import pyarrow as pa
-
-    types = {pa.int32(): np.int32, pa.int64(): np.int64, pa.uint64(): np.uint64, pa.float64(): np.float64}
-    dtype = types.get(values.type)
-    if dtype is None or values.null_count:
-        return np.asarray(values.to_numpy(zero_copy_only=False))
-    if not len(values):
-        return np.zeros(0, dtype)
-    return np.frombuffer(values.buffers()[1], dtype=dtype)[values.offset : values.offset + len(values)]
-
-
-def filled_column(value: str | float, n: int) -> Any:
-    """A pyarrow array of `n` times `value` (a text or a float), made from buffers: `pa.array` imports pandas."""
-    import pyarrow as pa
-
-    if isinstance(value, str):
-        text = value.encode()
-        offsets = np.arange(n + 1, dtype=np.int32) * len(text)
-        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(text * n)])
-    return pa.Array.from_buffers(pa.float64(), n, [None, pa.py_buffer(np.full(n, float(value)))])
-
-
 def distinct_map(values: Any, parse: Callable[[Any], Any], out_type: Any) -> Any:
     """`parse` applied to every value of a pyarrow array, calling it once per distinct value (nulls
     included, as None); a RowError becomes :class:`NeedsRows`."""

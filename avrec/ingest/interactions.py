@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from avrec.arrowbuf import filled_column, numpy_of
 from avrec.config import DEFAULT_EVENT_WEIGHTS
 from avrec.errors import StoreError, UsageError
 from avrec.ingest.common import (
@@ -36,10 +37,8 @@ from avrec.ingest.common import (
     RowError,
     TableSpec,
     distinct_map,
-    filled_column,
     id_column,
     number_column,
-    numpy_of,
     parse_id,
     parse_number,
     parse_timestamp,

@@ -13,13 +13,14 @@ the decomposition `explain` reports.
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
+
+from avrec.config import usable_cores
 
 FINAL_CG_STEPS = 10
 #: `solve_users` solves long histories in blocks of rows holding about this many events (memory bound).
@@ -351,8 +352,7 @@ class ImplicitALS:
         return self.solve_users(y, conf, reg).astype(np.float32), y
 
     def solve_users(self, y: np.ndarray, conf: sp.csr_matrix, reg: float) -> np.ndarray:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        return solve_users(y, conf, reg, threads=self.threads or cores)
+        return solve_users(y, conf, reg, threads=self.threads or usable_cores())
 
 
 def default_backend(threads: int | None = None) -> ALSBackend:

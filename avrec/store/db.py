@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from avrec.arrowbuf import numpy_of, string_array
 from avrec.errors import StoreError, UnknownIdError
 from avrec.store.files import MARKER_NAME, unclaimed_folder, write_marker, writer_lock
 from avrec.store.migrations import current_version, migrate
@@ -160,28 +161,6 @@ class ModelRecord:
     params: dict[str, Any]
     report: dict[str, Any]
     created_at: float
-
-
-def _arrow_strings(texts: Sequence[str]) -> Any:
-    """`texts` as a pyarrow large-string array, built from its buffers (`pa.array` would import pandas)."""
-    import pyarrow as pa
-
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    return pa.LargeStringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
-
-
-def _codes(found: Any) -> np.ndarray:
-    """An int32 pyarrow array as numpy, -1 where null (read from its buffers: `to_numpy` of an array with
-    nulls would import pandas)."""
-    start, n = found.offset, len(found)
-    validity, values = found.buffers()
-    codes = np.frombuffer(values, dtype=np.int32, count=start + n)[start:]
-    if validity is None or found.null_count == 0:
-        return codes.copy()
-    valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=start + n, bitorder="little")[start:]
-    return np.where(valid.astype(bool), codes, np.int32(-1))
 
 
 class Store:
@@ -606,7 +585,7 @@ class Store:
         (then a range splits into more ids than it holds events): read `interaction_chunks` instead."""
         import pyarrow.compute as pc
 
-        users_set, items_set = _arrow_strings(user_ids), _arrow_strings(item_ids)
+        users_set, items_set = string_array(user_ids), string_array(item_ids)
         top = self.last_event_id()
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         # A range of event ids read straight off the table comes in id order when SQLite walks the rowid
@@ -637,10 +616,10 @@ class Store:
                 )
             columns = []
             for text, vocabulary in ((joined[1], users_set), (joined[2], items_set)):
-                ids = pc.split_pattern(_arrow_strings([text]), "\x1f").flatten()
+                ids = pc.split_pattern(string_array([text]), "\x1f").flatten()
                 if len(ids) != count:
                     return None
-                columns.append(_codes(pc.index_in(ids, options=pc.SetLookupOptions(vocabulary))))
+                columns.append(numpy_of(pc.index_in(ids, options=pc.SetLookupOptions(vocabulary)), null=-1))
             parts.append((columns[0], columns[1], weights))
         if not parts:
             return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)
