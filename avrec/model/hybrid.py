@@ -57,7 +57,9 @@ score(u, i) = x_u . y_i                                   collaborative (implici
     regression of the taste row on the warm items' text, evaluated at i: where the taste map fits a linear
     function of the content, this one fits a local one, so a cold item is scored by the history items whose
     text is near its own, and near-duplicates in the history (sequels, remakes) share one weight instead of
-    counting twice. Scale s_k: the ALS spread over the block's own over the cold items.
+    counting twice. Scale s_k: the ALS spread over the block's own over the cold items. Its columns are the
+    cold items (user side t_u R, item side an identity) or, where there are more cold than warm items, the
+    warm items (user side t_u, item side R): whichever is narrower.
   All five are linear in the history (or constant), so the score stays one exact inner product and
   `explain` stays exact: EASE terms are collaborative, taste, neighbour and kernel terms belong to their modality,
   the prior's observed part is bias and its predicted part belongs to the modality it was predicted from.
@@ -624,10 +626,27 @@ class LinearHybrid(Recommender):
         spread)."""
         return dense(taste_rows[:, self.kernel_items]) @ self.kernel_map.T.astype(np.float64)
 
+    def _kernel_by_item(self) -> bool:
+        """Whether the kernel block's columns are the cold items it scores (user side: the kernel ridge
+        scores, item side: an identity) rather than the warm items it spans (user side: the taste row, item
+        side: the kernel ridge weights): the narrower of the two, the same inner product."""
+        return len(self.kernel_rows) <= len(self.kernel_items)
+
+    def _kernel_users(self, taste_rows: np.ndarray | sp.csr_matrix) -> np.ndarray:
+        """User side of the kernel block (before its weight and scale)."""
+        if self._kernel_by_item():
+            return self._kernel_scores(taste_rows)
+        return dense(taste_rows[:, self.kernel_items])
+
     def _kernel_item_side(self) -> np.ndarray:
-        """Item side of the kernel block: each cold item's kernel ridge weights, zero for warm items."""
-        side = np.zeros((len(self.item_counts), len(self.kernel_items)), np.float32)
-        side[self.kernel_rows] = self.kernel_map
+        """Item side of the kernel block: an identity on the cold items, or each cold item's kernel ridge
+        weights (zero for warm items)."""
+        if self._kernel_by_item():
+            side = np.zeros((len(self.item_counts), len(self.kernel_rows)), np.float32)
+            side[self.kernel_rows, np.arange(len(self.kernel_rows))] = 1.0
+        else:
+            side = np.zeros((len(self.item_counts), len(self.kernel_items)), np.float32)
+            side[self.kernel_rows] = self.kernel_map
         return side
 
     def _fit_neighbours(self, vectors: np.ndarray, events: np.ndarray) -> None:
@@ -874,7 +893,7 @@ class LinearHybrid(Recommender):
         if self.neighbour_weight and self.neighbour_items.size:
             blocks.append((NEIGHBOUR_BLOCK, len(self.neighbour_items)))
         if self.kernel_weight and self.kernel_items.size:
-            blocks.append((KERNEL_BLOCK, len(self.kernel_items)))
+            blocks.append((KERNEL_BLOCK, min(len(self.kernel_rows), len(self.kernel_items))))
         return blocks
 
     def user_vectors(
@@ -920,7 +939,7 @@ class LinearHybrid(Recommender):
         if self.neighbour_items.size:
             out[NEIGHBOUR_BLOCK] = self._neighbour_users(magnitude)
         if t is not None and self.kernel_items.size:
-            out[KERNEL_BLOCK] = self.kernel_weight * kernel_scale * dense(t[:, self.kernel_items])
+            out[KERNEL_BLOCK] = self.kernel_weight * kernel_scale * self._kernel_users(t)
         return out
 
     def item_matrix(self) -> np.ndarray:

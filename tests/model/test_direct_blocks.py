@@ -252,7 +252,8 @@ def test_kernel_block_scores_cold_items_by_kernel_ridge_over_the_warm_items(data
     warm = np.flatnonzero(model.item_counts > 0)
     cold = np.flatnonzero(model.item_counts == 0)
     np.testing.assert_array_equal(model.kernel_items, warm)
-    assert dict(model.layout())[hybrid_module.KERNEL_BLOCK] == len(warm)
+    # fewer cold items than warm ones: the block's columns are the cold items
+    assert dict(model.layout())[hybrid_module.KERNEL_BLOCK] == len(cold)
     assert model.blend_scales[3] > 0
     vectors = normalise_content(data.content["text"].vectors, data.content["text"].present).astype(np.float64)
     h = data.interactions[:6]
@@ -293,14 +294,20 @@ def test_kernel_block_is_explained_under_the_text(data: TrainData, tmp_path: Pat
 def test_kernel_block_spans_the_most_popular_warm_items_on_large_catalogs(
     data: TrainData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hybrid_module, "KERNEL_MAX_ITEMS", 10)
+    monkeypatch.setattr(hybrid_module, "KERNEL_MAX_ITEMS", 3)
     model = fitted(data, kernel_weight=0.5)
     counts = model.item_counts
-    assert len(model.kernel_items) == 10
+    assert len(model.kernel_items) == 3
+    # more cold items (4) than warm ones in the block: its columns are the warm items
+    assert dict(model.layout())[hybrid_module.KERNEL_BLOCK] == 3
     assert counts[model.kernel_items].min() >= np.sort(np.delete(counts, model.kernel_items)).max()
     h = data.interactions[:3]
     exact = model.user_vectors(h, np.arange(3)) @ model.item_matrix().T
     np.testing.assert_allclose(exact, model.score(h, np.arange(3)), rtol=1e-5, atol=1e-5)
+    cold = int(np.flatnonzero(counts == 0)[0])
+    exp = model.explain(h[1], 1, cold)
+    assert abs(sum(exp.parts.values()) - exp.score) < 1e-4
+    assert abs(exp.score - float(model.score(h[1], np.array([1]))[0, cold])) < 1e-4
 
 
 def test_update_refits_the_kernel_block_for_items_still_cold(data: TrainData) -> None:
