@@ -12,9 +12,11 @@ reports: the hybrid's NDCG@10 over the best peer's.
 For each setting that needs its own fit (`taste_reg`, the ridge penalty of the content-to-taste map and the
 content-predicted popularity prior; `projection_reg`, the cold-item projection's) one probe fit per split
 gives each block's scores (`avrec.model.tuning.block_scores`); every blend of `text_weight`, `bias_weight`,
-`ease_weight`, `taste_weight` and `prior_weight` is then a weighted sum (the poster parameters, issue 12's,
-stay at their defaults). Prints, for the best blends by the lowest of the three mean ratios (warm, cold,
-cold with title + genres), each side's mean, lower quartile and minimum, and the current defaults' figures.
+`ease_weight`, `taste_weight`, `prior_weight` and `kernel_weight` is then a weighted sum (the poster
+parameters, issue 12's, stay at their defaults). The kernel block's `kernel_sharpness` (3-20) and `kernel_reg`
+(0.03-10) were swept on the same splits from its closed form, with the other blocks at these defaults.
+Prints, for the best blends by the lowest of the three mean ratios (warm, cold, cold with title + genres),
+each side's mean, lower quartile and minimum, and the current defaults' figures.
 
     .venv/bin/python benchmarks/choose_blend.py [--cold 16] [--cold-short 10]      # ~30 min on 2 cores
 """
@@ -51,6 +53,7 @@ GRID = {
     "ease": (0.5, 0.75),
     "taste": (0.25, 0.4),
     "prior": (0.4, 0.5, 0.6),
+    "kernel": (0.0, 0.1, 0.15, 0.2),  # the kernel ridge block for cold items (at kernel_sharpness 4, kernel_reg 0.1)
 }
 
 

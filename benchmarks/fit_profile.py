@@ -4,7 +4,8 @@ EfficientNet-Lite0 poster vectors, the default hybrid), next to one EASE fit on 
 Each split's hybrid is fitted ROUNDS times under cProfile; the table gives the median cumulative seconds of
 each part: the ALS factorisation (`fit_als`), the exact user solves after it, EASE's inverse, the content
 ridges (Gram matrix and factor, then the solves: cold projection, taste map, popularity), the posters'
-principal directions those ridges see them through, each cold item's nearest poster, each block's spread on
+principal directions those ridges see them through, each cold item's nearest poster, the kernel block's solve
+(cold items' kernel ridge weights over the warm items), each block's spread on
 a sample of users (`_direct_raw`), content normalisation and the user-attribute blocks. A default
 fit does no tuning (`fit --tune` fits one probe per validation split first). Profiling adds overhead, so
 the parts' sum is a little more than the unprofiled fit; the EASE fit (binary, penalty 8 x the mean count,
@@ -48,6 +49,7 @@ PARTS = {
     "content ridge: solves": ("avrec/model/content.py", "solve"),
     "poster principal directions": ("avrec/model/content.py", "principal_basis"),
     "nearest posters": ("avrec/model/hybrid.py", "_fit_neighbours"),
+    "kernel ridge over warm items": ("avrec/model/hybrid.py", "_fit_kernel"),
     "block spreads (scales)": ("avrec/model/hybrid.py", "_direct_raw"),
     "content normalisation": ("avrec/model/content.py", "normalised_modalities"),
     "user attributes": ("avrec/model/hybrid.py", "_fit_attributes"),

@@ -1,10 +1,10 @@
 """`fit --tune`: pick the hybrid's blend weights on validation splits carved out of the training data only.
 
 One fit per validation split with every blend weight at 1 gives each block's scores separately (collaborative,
-each content modality, user attributes, bias, and the hybrid's EASE, taste and prior blocks); every
-candidate weighting is then a cheap weighted sum of those blocks. The objective is the mean of NDCG@10 on a
-warm split (20% of each user's interactions) and on a cold-item split (20% of items held out, ranked among
-themselves) when the data has content.
+each content modality, user attributes, bias, and the hybrid's direct blocks: EASE, taste, prior, nearest
+posters, kernel); every candidate weighting is then a cheap weighted sum of those blocks. The objective is the
+mean of NDCG@10 on a warm split (20% of each user's interactions) and on a cold-item split (20% of items held
+out, ranked among themselves) when the data has content.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ GRID = {
     "taste_weight": (0.0, 0.4),
     "prior_weight": (0.0, 0.6),
     "neighbour_weight": (0.0, 0.3),  # benchmarks/poster_gain.py --neighbour-weights
+    "kernel_weight": (0.0, 0.15),
 }
-DIRECT = ("ease_weight", "taste_weight", "prior_weight", "neighbour_weight")
+DIRECT = ("ease_weight", "taste_weight", "prior_weight", "neighbour_weight", "kernel_weight")
 
 
 def block_scores(model: LinearHybrid, data: TrainData, split: Split) -> dict[str, np.ndarray]:
@@ -69,7 +70,7 @@ def _ndcg(scores: np.ndarray, split: Split) -> float:
 
 def tune_weights(model: LinearHybrid, data: TrainData, seed: int = 0) -> dict[str, float]:
     """Best blend weights (keys of GRID present in the data) by validation NDCG@10; training data only."""
-    from avrec.model.hybrid import NEIGHBOUR_MODALITY
+    from avrec.model.hybrid import KERNEL_MODALITY, NEIGHBOUR_MODALITY
 
     splits = [random_holdout(data.interactions, 0.2, 5, seed)]
     if data.content:
@@ -86,6 +87,7 @@ def tune_weights(model: LinearHybrid, data: TrainData, seed: int = 0) -> dict[st
             and model._use_direct
             and (k != "taste_weight" or bool(data.content))
             and (k != "neighbour_weight" or NEIGHBOUR_MODALITY in data.content)
+            and (k != "kernel_weight" or KERNEL_MODALITY in data.content)
         )
     ]
     best: tuple[float, dict[str, float]] = (-1.0, {})

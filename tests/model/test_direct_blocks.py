@@ -1,4 +1,5 @@
-"""The hybrid's direct blocks: EASE, the content-to-taste map and the popularity prior."""
+"""The hybrid's direct blocks: EASE, the content-to-taste map, the popularity prior, the nearest posters and
+the kernel ridge over warm items."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import scipy.sparse as sp
 
 from avrec.model import TrainData, make_model
 from avrec.model import hybrid as hybrid_module
-from avrec.model.content import ContentRidge, normalise_content
+from avrec.model.content import ContentRidge, kernel_ridge_map, normalise_content
 from avrec.model.ease import ease_weights, mean_gram_diagonal
 from avrec.model.hybrid import HybridModel
 
@@ -24,15 +25,22 @@ def fitted(data: TrainData, **params: float) -> HybridModel:
 
 def test_layout_has_the_direct_blocks(data: TrainData) -> None:
     names = [name for name, _ in fitted(data).layout()]
-    assert {"ease", "taste/text", "taste/visual", "prior", hybrid_module.NEIGHBOUR_BLOCK} <= set(names)
+    assert {
+        "ease",
+        "taste/text",
+        "taste/visual",
+        "prior",
+        hybrid_module.NEIGHBOUR_BLOCK,
+        hybrid_module.KERNEL_BLOCK,
+    } <= set(names)
     assert np.all(fitted(data).blend_scales > 0)
 
 
 def test_weights_zero_switch_the_blocks_off(data: TrainData) -> None:
-    plain = fitted(data, ease_weight=0.0, taste_weight=0.0, prior_weight=0.0)
+    plain = fitted(data, ease_weight=0.0, taste_weight=0.0, prior_weight=0.0, kernel_weight=0.0)
     names = {name for name, _ in plain.layout()}
-    assert not names & {"ease", "taste/text", "taste/visual", "prior"}
-    assert plain.ease.size == 0
+    assert not names & {"ease", "taste/text", "taste/visual", "prior", hybrid_module.KERNEL_BLOCK}
+    assert plain.ease.size == 0 and plain.kernel_items.size == 0
 
 
 def test_large_catalog_gets_ease_on_its_most_popular_items(data: TrainData, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,3 +227,103 @@ def test_wide_visual_vectors_enter_the_content_maps_on_their_principal_direction
     assert exp.parts["visual"] != pytest.approx(wide.explain(data.interactions[0], 0, cold).parts["visual"])
     with pytest.raises(ValueError, match="content_rank"):
         make_model("hybrid", content_rank=-1)
+
+
+def test_kernel_ridge_map_solves_the_kernel_system() -> None:
+    rng = np.random.default_rng(4)
+    v = normalise_content(rng.standard_normal((12, 5)).astype(np.float32), np.ones(12, bool))
+    v[11] = 0.0  # an item without a vector
+    basis, rows = np.arange(8), np.array([8, 9, 10, 11])
+    got = kernel_ridge_map(v, rows, basis, 3.0, 0.5)
+    gram = np.exp(3.0 * (v[basis] @ v[basis].T - 1.0)) + 0.5 * np.eye(8)
+    cross = np.exp(3.0 * (v[rows[:3]] @ v[basis].T - 1.0))
+    np.testing.assert_allclose(got[:3], np.linalg.solve(gram, cross.T).T, rtol=1e-4, atol=1e-6)
+    assert not got[3].any()
+    # a large penalty leaves the kernel-weighted sum over the basis, scaled by 1 / reg
+    np.testing.assert_allclose(kernel_ridge_map(v, rows[:3], basis, 3.0, 1e6) * 1e6, cross, rtol=1e-3)
+
+
+def test_kernel_block_scores_cold_items_by_kernel_ridge_over_the_warm_items(data: TrainData) -> None:
+    """The block adds w s_k t_u[warm] (K + reg I)^-1 k_i for cold items only, t_u the history plus its EASE
+    completion, K the kernel between the warm items' normalised text vectors."""
+    base = fitted(data, kernel_weight=0.0)
+    model = fitted(data, kernel_weight=0.5, kernel_sharpness=3.0, kernel_reg=0.2)
+    assert base.kernel_items.size == 0 and hybrid_module.KERNEL_BLOCK not in dict(base.layout())
+    warm = np.flatnonzero(model.item_counts > 0)
+    cold = np.flatnonzero(model.item_counts == 0)
+    np.testing.assert_array_equal(model.kernel_items, warm)
+    # fewer cold items than warm ones: the block's columns are the cold items
+    assert dict(model.layout())[hybrid_module.KERNEL_BLOCK] == len(cold)
+    assert model.blend_scales[3] > 0
+    vectors = normalise_content(data.content["text"].vectors, data.content["text"].present).astype(np.float64)
+    h = data.interactions[:6]
+    users = np.arange(6)
+    taste = model.weights.magnitude(h).toarray().astype(np.float64)
+    taste[:, model.ease_items] += taste[:, model.ease_items] @ model.ease
+    gram = np.exp(3.0 * (vectors[warm] @ vectors[warm].T - 1.0)) + 0.2 * np.eye(len(warm))
+    cross = np.exp(3.0 * (vectors[cold] @ vectors[warm].T - 1.0))
+    expected = np.zeros((6, data.n_items))
+    expected[:, cold] = 0.5 * model.blend_scales[3] * taste[:, warm] @ np.linalg.solve(gram, cross.T)
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(model.score(h, users) - base.score(h, users), expected, atol=1e-4)
+
+
+def test_kernel_block_is_explained_under_the_text(data: TrainData, tmp_path: Path) -> None:
+    model = fitted(data, kernel_weight=1.0)
+    without = fitted(data, kernel_weight=0.0)
+    cold = int(np.flatnonzero(model.item_counts == 0)[0])
+    h = data.interactions[2]
+    exp = model.explain(h, 2, cold)
+    assert abs(sum(exp.parts.values()) - exp.score) < 1e-4
+    assert abs(exp.score - float(model.score(h, np.array([2]))[0, cold])) < 1e-4
+    plain = without.explain(h, 2, cold)
+    added = exp.parts["text"] - plain.parts["text"]
+    assert added != pytest.approx(0.0, abs=1e-6)
+    assert {k: v for k, v in exp.parts.items() if k != "text"} == pytest.approx(
+        {k: v for k, v in plain.parts.items() if k != "text"}, abs=1e-6
+    )
+    per, per_plain = dict(exp.per_modality_history["text"]), dict(plain.per_modality_history["text"])
+    assert sum(per[j] - per_plain[j] for j in per) == pytest.approx(added, abs=1e-5)
+    # a warm item gets no kernel term
+    warm = int(np.flatnonzero(model.item_counts > 0)[0])
+    assert model.explain(h, 2, warm).parts["text"] == pytest.approx(without.explain(h, 2, warm).parts["text"])
+    loaded = HybridModel.load(model.save(tmp_path / "m.npz"))
+    np.testing.assert_allclose(loaded.score(h, np.array([2])), model.score(h, np.array([2])), atol=1e-5)
+
+
+def test_kernel_block_spans_the_most_popular_warm_items_on_large_catalogs(
+    data: TrainData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hybrid_module, "KERNEL_MAX_ITEMS", 3)
+    model = fitted(data, kernel_weight=0.5)
+    counts = model.item_counts
+    assert len(model.kernel_items) == 3
+    # more cold items (4) than warm ones in the block: its columns are the warm items
+    assert dict(model.layout())[hybrid_module.KERNEL_BLOCK] == 3
+    assert counts[model.kernel_items].min() >= np.sort(np.delete(counts, model.kernel_items)).max()
+    h = data.interactions[:3]
+    exact = model.user_vectors(h, np.arange(3)) @ model.item_matrix().T
+    np.testing.assert_allclose(exact, model.score(h, np.arange(3)), rtol=1e-5, atol=1e-5)
+    cold = int(np.flatnonzero(counts == 0)[0])
+    exp = model.explain(h[1], 1, cold)
+    assert abs(sum(exp.parts.values()) - exp.score) < 1e-4
+    assert abs(exp.score - float(model.score(h[1], np.array([1]))[0, cold])) < 1e-4
+
+
+def test_update_refits_the_kernel_block_for_items_still_cold(data: TrainData) -> None:
+    model = fitted(data, kernel_weight=0.5)
+    cold = np.flatnonzero(model.item_counts == 0)
+    inter = data.interactions.tolil()
+    inter[0, cold[0]] = 1.0  # the first cold item gets an event
+    updated = model.update(replace(data, interactions=inter.tocsr()))
+    np.testing.assert_array_equal(updated.kernel_rows, cold[1:])
+    assert cold[0] in updated.kernel_items
+    np.testing.assert_allclose(updated.blend_scales, model.blend_scales)
+    exp = updated.explain(data.interactions[1], 1, int(cold[1]))
+    assert abs(exp.score - float(updated.score(data.interactions[1], np.array([1]))[0, cold[1]])) < 1e-4
+
+
+def test_models_saved_with_three_blend_scales_load_without_a_kernel_scale() -> None:
+    np.testing.assert_array_equal(hybrid_module.padded_scales(np.array([1.0, 2.0, 3.0])), [1.0, 2.0, 3.0, 0.0])
+    with pytest.raises(ValueError, match="kernel_reg"):
+        make_model("hybrid", kernel_reg=0.0)
