@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,15 +247,30 @@ def text_vectors(
     return mix_text_vectors(short, long, SHORT_TEXT_WEIGHT if weight is None else weight)
 
 
-def _poster_key(ml: MovieLens) -> str:
+def poster_key(ml: MovieLens) -> str:
     """Cache key of the posters' vectors: which poster file each item has."""
     files = "\n".join(p.name if p is not None else "" for p in ml.posters)
     return hashlib.sha256(files.encode()).hexdigest()[:16]
 
 
+def poster_images(ml: MovieLens) -> Iterator[tuple[int, np.ndarray]]:
+    """(item row, RGB uint8 array) of each poster that opens, in item order (an unreadable file is skipped)."""
+    from PIL import Image
+
+    for i, p in enumerate(ml.posters):
+        if p is None:
+            continue
+        try:
+            with Image.open(p) as img:
+                image = np.asarray(img.convert("RGB"))
+        except OSError:
+            continue
+        yield i, image
+
+
 def poster_vectors(ml: MovieLens, cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
     """Weight-free poster descriptors: HSV colour histogram + brightness/saturation stats + edge density."""
-    path = cache / f"ml100k-posters-{_poster_key(ml)}.npz"
+    path = cache / f"ml100k-posters-{poster_key(ml)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as npz:
             return npz["vectors"], npz["present"]
@@ -289,12 +305,10 @@ def poster_vectors_effnet(ml: MovieLens, cache: Path = CACHE, batch: int = 32) -
     The same encoder `avrec embed` uses for image items when no CLIP weights are configured; rows of items
     without a poster are zero (`present` False).
     """
-    path = cache / f"ml100k-posters-effnet-{_poster_key(ml)}.npz"
+    path = cache / f"ml100k-posters-effnet-{poster_key(ml)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as npz:
             return npz["vectors"], npz["present"]
-    from PIL import Image
-
     from avrec.encoders.imagenet import EfficientNetEncoder
 
     encoder = EfficientNetEncoder()
@@ -310,14 +324,8 @@ def poster_vectors_effnet(ml: MovieLens, cache: Path = CACHE, batch: int = 32) -
                 present[i] = True
             pending.clear()
 
-    for i, p in enumerate(ml.posters):
-        if p is None:
-            continue
-        try:
-            with Image.open(p) as img:
-                pending.append((i, np.asarray(img.convert("RGB"))))
-        except OSError:
-            continue
+    for i, image in poster_images(ml):
+        pending.append((i, image))
         if len(pending) >= batch:
             flush()
     flush()
@@ -333,23 +341,14 @@ def poster_labels(ml: MovieLens, cache: Path = CACHE) -> list[list[str]]:
     ImageNet classes (`avrec.encoders.imagenet.aggregate_labels`; none without a poster), cached."""
     import json
 
-    path = cache / f"ml100k-poster-labels-{_poster_key(ml)}.json"
+    path = cache / f"ml100k-poster-labels-{poster_key(ml)}.json"
     if path.exists():
         return [list(x) for x in json.loads(path.read_text())]
-    from PIL import Image
-
     from avrec.encoders.imagenet import EfficientNetEncoder, aggregate_labels
 
     encoder = EfficientNetEncoder()
     labels: list[list[str]] = [[] for _ in range(ml.n_items)]
-    for i, p in enumerate(ml.posters):
-        if p is None:
-            continue
-        try:
-            with Image.open(p) as img:
-                frame = np.asarray(img.convert("RGB"))
-        except OSError:
-            continue
+    for i, frame in poster_images(ml):
         probs = encoder.encode_labelled([frame])[1]
         labels[i] = [v.label for v in aggregate_labels(probs, [0.0])]
     cache.mkdir(parents=True, exist_ok=True)

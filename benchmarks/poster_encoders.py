@@ -102,23 +102,15 @@ def poster_vectors(ml: ml100k.MovieLens, name: str) -> tuple[np.ndarray, np.ndar
     path = weights(arch)
     if path is None:
         return None
-    cache = ml100k.CACHE / f"ml100k-posters-{name}-{ml100k._poster_key(ml)}.npz"
+    cache = ml100k.CACHE / f"ml100k-posters-{name}-{ml100k.poster_key(ml)}.npz"
     if cache.exists():
         with np.load(cache, allow_pickle=False) as npz:
             return npz["vectors"], npz["present"]
-    from PIL import Image
-
     run = onnx_runner(arch, path)
     rows, views = [], []
-    for i, p in enumerate(ml.posters):
-        if p is None:
-            continue
-        try:
-            with Image.open(p) as img:
-                views.append(view(np.asarray(img.convert("RGB")), kind, width, height))
-                rows.append(i)
-        except OSError:
-            continue
+    for i, image in ml100k.poster_images(ml):
+        views.append(view(image, kind, width, height))
+        rows.append(i)
     feats = []
     for b in range(0, len(views), 32):
         batch = np.stack(views[b : b + 32])
