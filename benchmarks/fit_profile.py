@@ -1,11 +1,11 @@
 """Where the hybrid's fit spends its time on MovieLens 100K (the anchors' warm and cold splits, SBERT text +
 EfficientNet-Lite0 poster vectors, the default hybrid), next to one EASE fit on the same split.
 
-Each split's hybrid is fitted ROUNDS times under cProfile; the table gives the median cumulative seconds of
-each part: the ALS factorisation (`fit_als`), the exact user solves after it, EASE's inverse, the content
-ridges (Gram matrix and factor, then the solves: cold projection, taste map, popularity), the posters'
-principal directions those ridges see them through, each cold item's nearest poster, the kernel block's solve
-(cold items' kernel ridge weights over the warm items), each block's spread on
+Each split's hybrid is fitted ROUNDS times under cProfile; the table gives the median cumulative CPU seconds
+(all threads) of each part: the ALS factorisation (`fit_als`), the exact user solves after it, EASE's inverse,
+the content ridges (Gram matrix and factor, then the solves: cold projection, taste map, popularity), the
+posters' principal directions those ridges see them through, each cold item's nearest poster, the kernel
+block's solve (cold items' kernel ridge weights over the warm items), each block's spread on
 a sample of users (`_direct_raw`), content normalisation and the user-attribute blocks. A default
 fit does no tuning (`fit --tune` fits one probe per validation split first). Profiling adds overhead, so
 the parts' sum is a little more than the unprofiled fit; the EASE fit (binary, penalty 8 x the mean count,
@@ -40,13 +40,13 @@ from avrec.model.ease import ease_weights, mean_gram_diagonal  # noqa: E402
 from avrec.model.splits import cold_items, random_holdout  # noqa: E402
 
 ROUNDS = 5
-#: part -> (file suffix, function name) whose cumulative time it is
-PARTS = {
+#: part -> (file suffix, function name or names) whose cumulative time it is
+PARTS: dict[str, tuple[str, str | tuple[str, ...]]] = {
     "ALS factorisation": ("avrec/model/als.py", "fit_als"),
     "exact user solves": ("avrec/model/hybrid.py", "_solve_users"),
     "EASE inverse": ("avrec/model/ease.py", "ease_weights"),
     "content ridge: Gram + factor": ("avrec/model/content.py", "__init__"),
-    "content ridge: solves": ("avrec/model/content.py", "solve"),
+    "content ridge: solves": ("avrec/model/content.py", ("solve", "taste_map")),
     "poster principal directions": ("avrec/model/content.py", "principal_basis"),
     "nearest posters": ("avrec/model/hybrid.py", "_fit_neighbours"),
     "kernel ridge over warm items": ("avrec/model/hybrid.py", "_fit_kernel"),
@@ -61,8 +61,8 @@ def cumulative(stats: pstats.Stats) -> dict[str, float]:
     table = stats.stats  # type: ignore[attr-defined]
     out = dict.fromkeys(PARTS, 0.0)
     for (path, _, name), (_, _, _, cum, _) in table.items():
-        for part, (suffix, func) in PARTS.items():
-            if name == func and path.endswith(suffix):
+        for part, (suffix, funcs) in PARTS.items():
+            if name in ((funcs,) if isinstance(funcs, str) else funcs) and path.endswith(suffix):
                 out[part] += cum
     return out
 
@@ -87,7 +87,7 @@ def main() -> None:
             "bilinear ridge": lambda t=text, w=warm: ContentRidge(t, w, 10.0).taste_map(),
         }
         for _ in range(ROUNDS):
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)  # CPU seconds: steadier than wall on a shared machine
             profiler.enable()
             make_model("hybrid").fit(data)
             profiler.disable()
@@ -96,7 +96,7 @@ def main() -> None:
                 start, cpu = time.perf_counter(), time.process_time()
                 fit()
                 timed[label].append((time.perf_counter() - start, time.process_time() - cpu))
-        print(f"{name} split: median seconds of {ROUNDS} profiled hybrid fits")
+        print(f"{name} split: median CPU seconds of {ROUNDS} profiled hybrid fits")
         for part in PARTS:
             print(f"    {part:<32} {np.median([p[part] for p in profiled]):>7.3f}")
         wall = {label: float(np.median([t[0] for t in times])) for label, times in timed.items()}

@@ -127,6 +127,16 @@ def test_taste_map_is_the_ridge_solution() -> None:
     np.testing.assert_allclose((target @ content) @ v.T, content @ coef, rtol=1e-4, atol=1e-5)
 
 
+def test_content_ridge_inverse_is_the_penalised_gram_inverse() -> None:
+    rng = np.random.default_rng(2)
+    content = rng.standard_normal((40, 6))
+    warm = np.arange(40) % 4 != 0
+    ridge = ContentRidge(content, warm, 3.0)
+    expected = np.linalg.inv(content[warm].T @ content[warm] + 3.0 * np.eye(6))
+    np.testing.assert_allclose(ridge.inverse(), expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ridge.taste_map(), ridge.solve(content.T).T, rtol=1e-4, atol=1e-6)
+
+
 def test_content_popularity_learns_a_linear_trend() -> None:
     rng = np.random.default_rng(1)
     content = rng.standard_normal((200, 4))
