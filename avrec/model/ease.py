@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 from avrec.model.base import ModelExplanation, Recommender, as_history, register, sorted_contributions
 from avrec.model.data import TrainData
@@ -32,6 +32,12 @@ EASE_MAX_ITEMS = 20_000
 #: Penalty factors (times the mean diagonal of W'W) tried on validation when `regularization` is None.
 REGULARIZATION_GRID = (2.0, 4.0, 8.0, 16.0, 32.0)
 WEIGHTINGS = ("binary", "bm25")
+#: `ease_weights` forms W'W by dense products of row blocks where the sparse product's work (the sum over users
+#: of their events squared) is at least n_users x n_items^2 / this: on MovieLens 100K's 943 users x 970 items
+#: (3.7M) dense takes 16 ms against 35 ms single-threaded, and the two cost the same near 1 / 960.
+DENSE_GRAM_RATIO = 512
+#: ... in blocks of rows of at most this many cells (64 MB of float32).
+DENSE_GRAM_BLOCK_CELLS = 1 << 24
 
 
 def ease_weights(w: sp.csr_matrix, penalty: float) -> np.ndarray:
@@ -53,7 +59,7 @@ def ease_weights(w: sp.csr_matrix, penalty: float) -> np.ndarray:
         return np.zeros((n, n), np.float32)
     if len(used) < n:
         return _scattered(ease_weights(sp.csr_matrix(w[:, used]), penalty), used, n)
-    gram = np.asarray((w.T @ w).toarray(), dtype=np.float32)
+    gram = _upper_gram(sp.csr_matrix(w))
     gram[np.diag_indices_from(gram)] += penalty
     # the inverse of a symmetric positive definite matrix through its Cholesky factor: half the work of a
     # general inverse
@@ -62,11 +68,30 @@ def ease_weights(w: sp.csr_matrix, penalty: float) -> np.ndarray:
         p, info = lapack.spotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise ValueError(f"EASE's penalised Gram matrix is not positive definite (info {info}); try a larger penalty")
-    # spotri fills the upper triangle: B[j, i] = -P[j, i] / P[i, i] off the diagonal, P symmetric
-    upper = np.triu(p, 1)
-    b = upper + upper.T
+    # spotri fills the upper triangle: B[j, i] = -P[j, i] / P[i, i] off the diagonal, P symmetric. p is in
+    # Fortran order, so its upper triangle is the lower one of the C-ordered p.T (a faster copy)
+    lower = np.tril(p.T, -1)
+    b = lower + lower.T
     b /= -np.diag(p)
     return np.asarray(b, np.float32)
+
+
+def _upper_gram(w: sp.csr_matrix) -> np.ndarray:
+    """W'W (float32; the upper triangle and the diagonal, all that the Cholesky factor reads): by dense
+    products of blocks of rows (BLAS syrk) where the interactions are dense enough that they cost less than
+    the sparse product, by the sparse product otherwise. Equal either way on binary or integer weights
+    (exact sums), within float32 rounding on others."""
+    n_users, n = w.shape
+    pairs = int(np.square(np.diff(w.indptr), dtype=np.int64).sum())  # the sparse product's work
+    if pairs * DENSE_GRAM_RATIO < n_users * n * n:
+        return np.asarray((w.T @ w).toarray(), dtype=np.float32)
+    rows = max(1, DENSE_GRAM_BLOCK_CELLS // max(n, 1))
+    gram = np.zeros((n, n), np.float32, order="F")
+    for start in range(0, n_users, rows):
+        block = w[start : start + rows].toarray().astype(np.float32, copy=False)
+        # block.T is a Fortran-ordered n x rows view: syrk reads it without a copy
+        gram = blas.ssyrk(1.0, block.T, beta=1.0, c=gram, overwrite_c=True)
+    return gram
 
 
 def _scattered(b: np.ndarray, used: np.ndarray, n: int) -> np.ndarray:

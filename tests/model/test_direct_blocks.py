@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from avrec.model import TrainData, make_model
+from avrec.model import ease as ease_module
 from avrec.model import hybrid as hybrid_module
 from avrec.model.content import ContentRidge, kernel_ridge_map, normalise_content
 from avrec.model.ease import ease_weights, mean_gram_diagonal
@@ -115,6 +116,20 @@ def test_cold_item_gets_taste_and_predicted_popularity(data: TrainData) -> None:
     assert abs(exp.score - float(model.score(data.interactions[0], np.array([0]))[0, cold])) < 1e-4
     without_taste = fitted(data, taste_weight=0.0).explain(data.interactions[0], 0, cold)
     assert exp.parts["text"] != pytest.approx(without_taste.parts["text"])
+
+
+def test_ease_gram_by_dense_blocks_equals_the_sparse_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dense data take the row-block path (here three blocks); B is the same as by the sparse product, exactly
+    on binary weights, to float32 rounding on others."""
+    w = sp.random(300, 40, density=0.3, random_state=1, format="csr", dtype=np.float32)
+    binary = w.copy()
+    binary.data[:] = 1.0
+    monkeypatch.setattr(ease_module, "DENSE_GRAM_BLOCK_CELLS", 40 * 100)
+    dense = [ease_weights(x, 5.0) for x in (binary, w)]
+    monkeypatch.setattr(ease_module, "DENSE_GRAM_RATIO", 0)  # every product sparse
+    sparse = [ease_weights(x, 5.0) for x in (binary, w)]
+    np.testing.assert_array_equal(dense[0], sparse[0])
+    np.testing.assert_allclose(dense[1], sparse[1], rtol=1e-5, atol=1e-7)
 
 
 def test_taste_map_is_the_ridge_solution() -> None:
