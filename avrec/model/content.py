@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, lapack
+from scipy.linalg import blas, cho_factor, cho_solve, lapack
 
 from avrec.model.data import TrainData
 
@@ -140,7 +140,8 @@ def kernel_ridge_map(
     v = np.asarray(vectors, np.float32)
     have = np.linalg.norm(v, axis=1) > 0
     basis_v = v[basis]
-    gram = _kernel(basis_v @ basis_v.T, sharpness, have[basis], have[basis])
+    # the upper triangle only (all the factor reads), in Fortran order (factored in place, no copy)
+    gram = _kernel(blas.ssyrk(1.0, basis_v.T, trans=1), sharpness, have[basis], have[basis])
     gram[np.diag_indices_from(gram)] += np.float32(reg)
     cross = _kernel(v[rows] @ basis_v.T, sharpness, have[rows], have[basis])
     factor = cho_factor(gram, overwrite_a=True, check_finite=False)
@@ -188,7 +189,8 @@ class ContentRidge:
         cw = self.content[self.warm]
         gram = cw.T @ cw
         gram[np.diag_indices_from(gram)] += np.float32(reg)
-        self.factor = cho_factor(gram, overwrite_a=True, check_finite=False)
+        # gram is symmetric: its transpose is the same matrix in Fortran order, factored in place without a copy
+        self.factor = cho_factor(gram.T, overwrite_a=True, check_finite=False)
         self._inverse: np.ndarray | None = None
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:

@@ -84,7 +84,8 @@ def _upper_gram(w: sp.csr_matrix) -> np.ndarray:
     n_users, n = w.shape
     pairs = int(np.square(np.diff(w.indptr), dtype=np.int64).sum())  # the sparse product's work
     if pairs * DENSE_GRAM_RATIO < n_users * n * n:
-        return np.asarray((w.T @ w).toarray(), dtype=np.float32)
+        # symmetric: the transpose is the same matrix in Fortran order, which LAPACK takes without a copy
+        return np.asarray((w.T @ w).toarray(), dtype=np.float32).T
     rows = max(1, DENSE_GRAM_BLOCK_CELLS // max(n, 1))
     gram = np.zeros((n, n), np.float32, order="F")
     for start in range(0, n_users, rows):
